@@ -1,0 +1,47 @@
+import type { Application, IBoot } from 'egg';
+import { Redis } from 'ioredis';
+import { DEFAULT_JWT_SECRET } from './config/config.default';
+import { MemoryKv, RedisKv } from './lib/kv';
+
+export default class AppBoot implements IBoot {
+  constructor(private readonly app: Application) {}
+
+  configWillLoad() {
+    const { app } = this;
+    // in front of Egg's core middleware, so body-parser errors and 404s get the envelope too
+    app.config.coreMiddleware.unshift('errorHandler');
+
+    if (app.config.env === 'prod' && (app.config.jwt.secret === DEFAULT_JWT_SECRET || app.config.jwt.secret.length < 32)) {
+      throw new Error('JWT_SECRET must be set to a random string of at least 32 characters in production');
+    }
+    const workers = Number((app as unknown as { options: { workers?: number } }).options.workers) || 1;
+    if (!app.config.redisUrl && workers > 1) {
+      throw new Error(`REDIS_URL is required to run ${workers} workers (presence, rooms and rate limits must be shared); ` +
+        'start with --workers=1 or set REDIS_URL');
+    }
+  }
+
+  async didLoad() {
+    const { app } = this;
+    if (app.config.redisUrl) {
+      app.redis = new Redis(app.config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+      app.redis.on('error', err => app.logger.error('[redis] %s', err.message));
+      await app.redis.connect();
+      app.kv = new RedisKv(app.redis);
+    } else {
+      app.redis = null;
+      app.kv = new MemoryKv();
+    }
+  }
+
+  async willReady() {
+    // unique indexes are part of correctness (usernames, message fingerprints): build them before serving
+    const models = Object.values(this.app.model as Record<string, any>);
+    await Promise.all(models.map(m => m.init()));
+  }
+
+  async beforeClose() {
+    await this.app.kv?.close();
+    await this.app.redis?.quit().catch(() => undefined);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Application, Context } from 'egg';
+import { ioSocket } from '../../../lib/plugin/io/lib/server';
+import { AppError, ErrorCode, isAppError } from '../../../lib/errors';
+import { socketError } from '../../../lib/envelope';
+
+export type DeviceClass = 'DESKTOP' | 'MOBILE' | 'WEB';
+const DEVICE_CLASSES: DeviceClass[] = [ 'DESKTOP', 'MOBILE', 'WEB' ];
+
+/** What the /chat socket knows about its user once the handshake passed. */
+export interface ChatSocketData {
+  userId: string;
+  sessionId: string;
+  device: DeviceClass;
+  /** access token expiry, ms since the epoch */
+  tokenExpiresAt: number;
+}
+
+const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
+
+export function deviceFromUserAgent(ua: string): DeviceClass {
+  if (/electron/i.test(ua)) return 'DESKTOP';
+  if (/android|iphone|ipad|ipod|mobile/i.test(ua)) return 'MOBILE';
+  return 'WEB';
+}
+
+/**
+ * /chat handshake (PROTOCOL §4): token in query.token (v2 clients) or auth.token (v4), optional
+ * userId that must match, device class, then the device policy. A refused socket is told why with
+ * `im_error` and disconnected; it never stays connected unauthenticated.
+ */
+export default (_options: unknown, app: Application) => async function chatAuth(ctx: Context, next: () => Promise<void>) {
+  const socket = ioSocket(ctx);
+  const { query, auth: handshakeAuth } = socket.handshake;
+  let data: ChatSocketData;
+  try {
+    const token = first(handshakeAuth?.token) ?? first(query.token);
+    if (typeof token !== 'string' || !token) throw new AppError(ErrorCode.MISS_PARAMS, 'missing token');
+    const claims = await ctx.service.auth.verifyAccessToken(token);
+    const userId = first(query.userId);
+    if (userId !== undefined && userId !== claims.userId) throw new AppError(ErrorCode.AUTH_FAILED, 'userId does not match the token');
+    const requested = first(query.deviceType);
+    let device: DeviceClass;
+    if (requested === undefined || requested === '') {
+      device = deviceFromUserAgent(String(socket.handshake.headers['user-agent'] || ''));
+    } else {
+      const upper = String(requested).toUpperCase() as DeviceClass;
+      if (!DEVICE_CLASSES.includes(upper)) throw new AppError(ErrorCode.MISS_PARAMS, 'deviceType must be DESKTOP, MOBILE or WEB');
+      device = upper;
+    }
+    data = { userId: claims.userId, sessionId: claims.sessionId, device, tokenExpiresAt: claims.exp * 1000 };
+  } catch (err) {
+    const e = isAppError(err) ? err : new AppError(ErrorCode.SERVER_ERROR, 'handshake failed');
+    if (!isAppError(err)) app.logger.error(err);
+    socket.emit('im_error', socketError('IMERROR', e.code, e.message));
+    socket.disconnect(true);
+    return;
+  }
+  if (!socket.connected) return; // the client left while we were checking
+
+  socket.data = data;
+  await ctx.service.presence.connect(socket);
+  await next(); // resolves when the socket disconnects
+};

@@ -1,0 +1,18 @@
+import type { Application } from 'egg';
+
+export default (app: Application) => {
+  const { router, controller } = app;
+  const auth = app.middleware.auth();
+
+  router.get('/healthz', controller.health.alive);
+  router.get('/readyz', controller.health.ready);
+
+  router.post('/api/signup', controller.auth.signup);
+  router.post('/api/login', controller.auth.login);
+  router.post('/api/validate', controller.auth.validate);
+  router.post('/api/token/refresh', controller.auth.refresh);
+  router.post('/api/logout', auth, controller.auth.logout);
+  router.get('/api/password/question', controller.auth.passwordQuestion);
+  router.post('/api/password/reset', controller.auth.resetPassword);
+
+};

@@ -1,0 +1,213 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Service } from 'egg';
+import { hash, verify, Algorithm } from '@node-rs/argon2';
+import { AppError, ErrorCode } from '../../lib/errors';
+import { socketError } from '../../lib/envelope';
+import type { SessionDoc } from '../model/session';
+import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
+
+export interface AccessClaims {
+  userId: string;
+  sessionId: string;
+  /** expiry, seconds since the epoch */
+  exp: number;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * Tokens and sessions. A session starts at signup or login; its access tokens (JWT, short-lived)
+ * carry its id, and its refresh token (opaque `<sessionId>.<secret>`, stored hashed) rotates on
+ * every use. Presenting a refresh token that was already rotated away is reuse: the session is
+ * revoked, which ends every token of that family.
+ */
+export default class AuthService extends Service {
+  private get argon2Options() {
+    return { algorithm: Algorithm.Argon2id, ...this.config.auth.argon2 };
+  }
+
+  hashSecret(secret: string) {
+    return hash(secret, this.argon2Options);
+  }
+
+  /** A hash of a random string, verified against when the user does not exist, so timing does not tell. */
+  private static dummyHash: Promise<string> | null = null;
+
+  private async verifySecret(stored: string | undefined, secret: string) {
+    if (!stored) {
+      AuthService.dummyHash ??= this.hashSecret(randomBytes(16).toString('hex'));
+      await verify(await AuthService.dummyHash, secret).catch(() => false);
+      return false;
+    }
+    return verify(stored, secret).catch(() => false);
+  }
+
+  async signup(input: SignupInput) {
+    await this.consumeOrRefuse('signup', this.ctx.ip);
+    const [ passwordHash, answerHash ] = await Promise.all([
+      this.hashSecret(input.password),
+      input.answer ? this.hashSecret(normalizeAnswer(input.answer)) : Promise.resolve(''),
+    ]);
+    const user = await this.service.user.create(input, { passwordHash, answerHash });
+    return { user, ...await this.startSession(String(user._id)) };
+  }
+
+  async login(input: LoginInput) {
+    const ip = this.ctx.ip;
+    await this.refuseIfLimited('ipFailures', ip);
+    const user = await this.service.user.findForLogin(input);
+    const accountKey = user ? `user:${user._id}` : `name:${(input.username ?? input.email ?? input.id ?? '').toLowerCase()}`;
+    await this.refuseIfLimited('accountFailures', accountKey);
+
+    if (!await this.verifySecret(user?.passwordHash, input.password) || !user) {
+      await this.recordFailure(ip, accountKey);
+      throw new AppError(ErrorCode.CODE_VALID_FAILED, 'wrong credentials');
+    }
+    await this.app.limiter('accountFailures').delete(accountKey);
+    return { user, ...await this.startSession(String(user._id)) };
+  }
+
+  async startSession(userId: string) {
+    const { Session } = this.ctx.model;
+    const secret = randomBytes(32).toString('base64url');
+    const session = await Session.create({
+      user: userId,
+      refreshHash: sha256(secret),
+      expiresAt: new Date(Date.now() + this.config.auth.refreshTokenTtl * 1000),
+      userAgent: String(this.ctx.get('user-agent') || '').slice(0, 256),
+      ip: this.ctx.ip,
+    });
+    const sessionId = String(session._id);
+    return {
+      token: this.issueAccessToken(userId, sessionId),
+      refreshToken: `${sessionId}.${secret}`,
+      expiresIn: this.config.auth.accessTokenTtl,
+    };
+  }
+
+  issueAccessToken(userId: string, sessionId: string) {
+    return this.app.jwt.sign({ sub: userId, sid: sessionId }, this.config.jwt.secret, {
+      algorithm: 'HS256',
+      expiresIn: this.config.auth.accessTokenTtl,
+    });
+  }
+
+  /** Checks signature, expiry and that the session is still live. Throws 20001 otherwise. */
+  async verifyAccessToken(token: string): Promise<AccessClaims> {
+    let payload: any;
+    try {
+      payload = this.app.jwt.verify(token, this.config.jwt.secret, { algorithms: [ 'HS256' ] });
+    } catch {
+      throw new AppError(ErrorCode.AUTH_FAILED, 'invalid or expired token');
+    }
+    if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || !/^[0-9a-f]{24}$/.test(payload.sid)) {
+      throw new AppError(ErrorCode.AUTH_FAILED, 'invalid token');
+    }
+    const session = await this.ctx.model.Session.findById(payload.sid, { user: 1, revokedAt: 1, expiresAt: 1 }).lean<SessionDoc>();
+    if (!session || session.revokedAt || String(session.user) !== payload.sub || session.expiresAt.getTime() <= Date.now()) {
+      throw new AppError(ErrorCode.AUTH_FAILED, 'session ended');
+    }
+    return { userId: payload.sub, sessionId: payload.sid, exp: payload.exp };
+  }
+
+  async refresh(refreshToken: string) {
+    const [ sessionId, secret ] = refreshToken.split('.');
+    if (!secret || !/^[0-9a-f]{24}$/.test(sessionId)) throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
+    const { Session } = this.ctx.model;
+    const session = await Session.findById(sessionId).lean<SessionDoc>();
+    if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) {
+      throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
+    }
+    const presented = sha256(secret);
+    const nextSecret = randomBytes(32).toString('base64url');
+    // compare-and-swap: of two uses of one token only one can rotate it; the other is reuse
+    const rotated = safeEqual(presented, session.refreshHash) && await Session.findOneAndUpdate(
+      { _id: sessionId, refreshHash: presented, revokedAt: null },
+      { $set: { refreshHash: sha256(nextSecret) } },
+      { new: true, projection: { user: 1 } },
+    ).lean();
+    if (!rotated) {
+      await this.revokeSession(sessionId, 'refresh token reuse');
+      throw new AppError(ErrorCode.AUTH_FAILED, 'refresh token was already used; the session is revoked');
+    }
+    const userId = String(session.user);
+    return {
+      token: this.issueAccessToken(userId, sessionId),
+      refreshToken: `${sessionId}.${nextSecret}`,
+      expiresIn: this.config.auth.accessTokenTtl,
+    };
+  }
+
+  logout(sessionId: string) {
+    return this.revokeSession(sessionId, 'logout');
+  }
+
+  /** Ends a session: its tokens stop working and its sockets are told (20001) and disconnected. */
+  async revokeSession(sessionId: string, reason: string) {
+    await this.ctx.model.Session.updateOne({ _id: sessionId, revokedAt: null }, { $set: { revokedAt: new Date(), revokedReason: reason } });
+    const chat = this.app.io.of('/chat');
+    chat.to(`session:${sessionId}`).emit('im_error', socketError('IMERROR', ErrorCode.AUTH_FAILED, `session ended: ${reason}`));
+    chat.in(`session:${sessionId}`).disconnectSockets(true);
+  }
+
+  async passwordQuestion(username: string) {
+    const user = await this.service.user.findByUsername(username);
+    if (!user) throw new AppError(ErrorCode.USER_NOT_EXIST, 'user does not exist');
+    if (!user.question) throw new AppError(ErrorCode.FORBIDDEN, 'no security question is set', 409);
+    return user.question;
+  }
+
+  async resetPassword(input: { username: string; answer: string; newPassword: string }) {
+    const ip = this.ctx.ip;
+    await this.refuseIfLimited('ipFailures', ip);
+    const user = await this.service.user.findByUsername(input.username);
+    const accountKey = user ? `user:${user._id}` : `name:${input.username.toLowerCase()}`;
+    await this.refuseIfLimited('accountFailures', accountKey);
+    if (!await this.verifySecret(user?.answerHash || undefined, normalizeAnswer(input.answer)) || !user) {
+      await this.recordFailure(ip, accountKey);
+      throw new AppError(ErrorCode.CODE_VALID_FAILED, 'wrong answer');
+    }
+    user.passwordHash = await this.hashSecret(input.newPassword);
+    await user.save();
+    await this.app.limiter('accountFailures').delete(accountKey);
+    // a reset ends every session of the account: whoever knew the old password is out
+    const sessions = await this.ctx.model.Session.find({ user: user._id, revokedAt: null }, { _id: 1 }).lean();
+    await Promise.all(sessions.map(s => this.revokeSession(String(s._id), 'password reset')));
+  }
+
+  private async refuseIfLimited(limiter: string, key: string) {
+    const l = this.app.limiter(limiter);
+    const res = await l.get(key);
+    if (res && res.consumedPoints >= l.points) throw tooMany(res.msBeforeNext);
+  }
+
+  private async consumeOrRefuse(limiter: string, key: string) {
+    try {
+      await this.app.limiter(limiter).consume(key);
+    } catch (res: any) {
+      if (res instanceof Error) throw res;
+      throw tooMany(res.msBeforeNext);
+    }
+  }
+
+  private async recordFailure(ip: string, accountKey: string) {
+    await Promise.all([
+      this.app.limiter('ipFailures').penalty(ip),
+      this.app.limiter('accountFailures').penalty(accountKey),
+    ]);
+  }
+}
+
+function tooMany(msBeforeNext: number) {
+  const err = new AppError(ErrorCode.RATE_LIMITED, 'too many attempts, try again later') as AppError & { retryAfter?: number };
+  err.retryAfter = Math.ceil(msBeforeNext / 1000);
+  return err;
+}
+
+const normalizeAnswer = (answer: string) => answer.trim().toLowerCase();
+
+function safeEqual(a: string, b: string) {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,31 @@
+import { Service } from 'egg';
+import type { Socket } from 'socket.io';
+import { ErrorCode } from '../../lib/errors';
+import { socketError } from '../../lib/envelope';
+import type { ChatSocketData } from '../io/middleware/chat_auth';
+
+/** Socket rooms (ARCHITECTURE.md): with the Redis adapter they reach every worker and machine. */
+export const rooms = {
+  user: (userId: string) => `user:${userId}`,
+  session: (sessionId: string) => `session:${sessionId}`,
+  device: (userId: string, device: string) => `device:${userId}:${device}`,
+};
+
+/**
+ * Who is connected: applies the device policy when a socket arrives and puts it in its rooms.
+ */
+export default class PresenceService extends Service {
+  async connect(socket: Socket) {
+    const { userId, sessionId, device } = socket.data as ChatSocketData;
+    const chat = this.app.io.of('/chat');
+    const policy = this.config.auth.devicePolicy;
+    if (policy !== 'allow-all') {
+      // the new socket has not joined yet, so these rooms hold only the older sockets
+      const replaced = policy === 'single' ? rooms.user(userId) : rooms.device(userId, device);
+      chat.to(replaced).emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
+      chat.in(replaced).disconnectSockets(true);
+    }
+    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
+  }
+
+}

@@ -1,0 +1,81 @@
+import type { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
+
+/**
+ * Every limit and window of the server lives here. Environment variables (documented in the
+ * README) override the deployment-specific ones; config.{local,unittest,prod}.ts adjust per env.
+ */
+export const DEFAULT_JWT_SECRET = 'im-server-dev-secret-change-me';
+
+const env = process.env;
+const int = (value: string | undefined, fallback: number) => {
+  const n = Number.parseInt(value ?? '', 10);
+  return Number.isFinite(n) ? n : fallback;
+};
+
+export default (appInfo: EggAppInfo) => {
+  const config = {} as PowerPartial<EggAppConfig>;
+
+  config.keys = env.COOKIE_KEYS || `${appInfo.name}_cookie_keys`;
+
+  config.cluster = { listen: { port: int(env.PORT, 7001), hostname: env.HOST || '0.0.0.0' } };
+
+  // errorHandler is put in front of Egg's core middleware (app.ts) so that it also catches
+  // body-parser failures (malformed JSON, oversized bodies) and unmatched routes.
+  config.middleware = [];
+
+  // A bearer-token JSON API: no cookies, so no CSRF surface.
+  config.security = { csrf: { enable: false }, xframe: { enable: true, value: 'DENY' } };
+  config.cors = { origin: env.CORS_ORIGIN || '*', allowMethods: 'GET,HEAD,PUT,POST,DELETE,PATCH' };
+  config.notfound = { enable: false } as any;
+
+  config.bodyParser = {
+    jsonLimit: '100kb',
+    formLimit: '100kb',
+    textLimit: '100kb',
+    strict: true,
+    queryString: { arrayLimit: 50, depth: 2, parameterLimit: 100 },
+  } as any;
+
+  config.mongoose = {
+    client: {
+      url: env.MONGODB_URL || 'mongodb://127.0.0.1:27017/im',
+      options: { serverSelectionTimeoutMS: 10000, maxPoolSize: 20 },
+    },
+  } as any;
+
+  // secret from JWT_SECRET; in production the app refuses to start with this default (app.ts)
+  config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET, enable: false } as any;
+
+  config.redisUrl = env.REDIS_URL || '';
+
+  config.io = {
+    init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
+    namespace: {
+      '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
+      '/sso': { connectionMiddleware: [], packetMiddleware: [] },
+    },
+    redis: env.REDIS_URL ? { url: env.REDIS_URL } : null,
+  };
+
+  config.auth = {
+    /** access token (JWT) lifetime, seconds */
+    accessTokenTtl: int(env.ACCESS_TOKEN_TTL, 2 * 3600),
+    /** refresh token / session lifetime, seconds */
+    refreshTokenTtl: int(env.REFRESH_TOKEN_TTL, 30 * 24 * 3600),
+    /** `kick-same-device` | `allow-all` | `single` */
+    devicePolicy: (env.DEVICE_POLICY || 'kick-same-device') as 'kick-same-device' | 'allow-all' | 'single',
+    /** argon2id cost; OWASP's minimum is m=19 MiB, t=2, p=1 */
+    argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+  };
+
+  config.rateLimit = {
+    /** failed logins (or reset answers) per account in the window before 429 */
+    accountFailures: { points: 5, duration: 15 * 60 },
+    /** failed logins (or reset answers) per client IP in the window before 429 */
+    ipFailures: { points: 50, duration: 15 * 60 },
+    /** signups per client IP */
+    signup: { points: 20, duration: 60 * 60 },
+  };
+
+  return config;
+};

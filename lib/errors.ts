@@ -1,0 +1,43 @@
+/** Error codes of the contract (PROTOCOL.md §3). */
+export const ErrorCode = {
+  OK: 0,
+  AUTH_FAILED: 20001,
+  MISS_PARAMS: 20002,
+  CHAT_FAILED: 20003,
+  DUPLICATE_CLIENT: 20004,
+  USER_NOT_EXIST: 20005,
+  CODE_EXPIRED: 20006,
+  CODE_VALID_FAILED: 20007,
+  FILE_ERROR: 20008,
+  RATE_LIMITED: 20009,
+  DUPLICATE_VALUE: 10004,
+  NOT_FOUND: 10005,
+  FORBIDDEN: 10006,
+  SERVER_ERROR: 50000,
+} as const;
+
+export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode];
+
+/** HTTP status that goes with each code on REST, unless the thrower says otherwise. */
+const defaultStatus: Record<number, number> = {
+  20001: 401, 20002: 400, 20003: 403, 20004: 409, 20005: 404, 20006: 404, 20007: 401,
+  20008: 400, 20009: 429, 10004: 409, 10005: 404, 10006: 403, 50000: 500,
+};
+
+/**
+ * A refusal the client should see: thrown by services, turned into the HTTP envelope by the
+ * error_handler middleware and into `im_error` (or the ack) by socket controllers.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  /** on sockets: the message's fp, when the error is about one message */
+  payload: unknown = null;
+
+  constructor(readonly code: ErrorCodeValue, message: string, status?: number) {
+    super(message);
+    this.name = 'AppError';
+    this.status = status ?? defaultStatus[code] ?? 400;
+  }
+}
+
+export const isAppError = (err: unknown): err is AppError => err instanceof AppError;

@@ -1,0 +1,40 @@
+import 'egg';
+import type { Redis } from 'ioredis';
+import type { IoServer } from '../lib/plugin/io/lib/server';
+import type { IoConfig } from '../lib/plugin/io/config/config.default';
+import type { KvStore } from '../lib/kv';
+
+declare module 'egg' {
+  interface Application {
+    io: IoServer;
+    /** ioredis client when REDIS_URL is set, else null */
+    redis: Redis | null;
+    /** shared key/value store with TTLs: Redis when configured, else this process's memory */
+    kv: KvStore;
+  }
+
+  interface Context {
+    /** the event's arguments (an ack callback, if any, is last) */
+    args: unknown[];
+    /** [event, ...args] */
+    packet: unknown[];
+  }
+
+  type DevicePolicy = 'kick-same-device' | 'allow-all' | 'single';
+
+  interface EggAppConfig {
+    io: IoConfig;
+    redisUrl: string;
+    auth: {
+      accessTokenTtl: number;
+      refreshTokenTtl: number;
+      devicePolicy: DevicePolicy;
+      argon2: { memoryCost: number; timeCost: number; parallelism: number };
+    };
+    rateLimit: {
+      accountFailures: { points: number; duration: number };
+      ipFailures: { points: number; duration: number };
+      signup: { points: number; duration: number };
+    };
+  }
+}
