@@ -7,7 +7,6 @@ const plugin: EggPlugin = {
   mongoose: { enable: true, package: 'egg-mongoose' },
   jwt: { enable: true, package: 'egg-jwt' },
   cors: { enable: true, package: 'egg-cors' },
-  multipart: { enable: true, package: 'egg-multipart' },
   // server-rendered views and sessions are not used: this is a JSON + Socket.IO API
   view: false,
   session: false,

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Service } from 'egg';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import { AppError, ErrorCode } from '../../lib/errors';
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import { socketError } from '../../lib/envelope';
 import type { SessionDoc } from '../model/session';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
@@ -12,6 +13,9 @@ export interface AccessClaims {
   /** expiry, seconds since the epoch */
   exp: number;
 }
+
+/** refresh-token rotation is a read-modify-write: one at a time per session in this process */
+const rotationLock = new KeyedMutex();
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -113,6 +117,10 @@ export default class AuthService extends Service {
   async refresh(refreshToken: string) {
     const [ sessionId, secret ] = refreshToken.split('.');
     if (!secret || !/^[0-9a-f]{24}$/.test(sessionId)) throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
+    return rotationLock.run(sessionId, () => this.rotate(sessionId, secret));
+  }
+
+  private async rotate(sessionId: string, secret: string) {
     const { Session } = this.ctx.model;
     const session = await Session.findById(sessionId).lean<SessionDoc>();
     if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) {
@@ -120,12 +128,12 @@ export default class AuthService extends Service {
     }
     const presented = sha256(secret);
     const nextSecret = randomBytes(32).toString('base64url');
-    // compare-and-swap: of two uses of one token only one can rotate it; the other is reuse
-    const rotated = safeEqual(presented, session.refreshHash) && await Session.findOneAndUpdate(
+    // compare-and-swap (atomic on MongoDB across processes): of two uses of one token only one
+    // rotates it; the other is reuse
+    const rotated = safeEqual(presented, session.refreshHash) && (await Session.updateOne(
       { _id: sessionId, refreshHash: presented, revokedAt: null },
       { $set: { refreshHash: sha256(nextSecret) } },
-      { new: true, projection: { user: 1 } },
-    ).lean();
+    )).modifiedCount === 1;
     if (!rotated) {
       await this.revokeSession(sessionId, 'refresh token reuse');
       throw new AppError(ErrorCode.AUTH_FAILED, 'refresh token was already used; the session is revoked');
@@ -161,7 +169,8 @@ export default class AuthService extends Service {
     const ip = this.ctx.ip;
     await this.refuseIfLimited('ipFailures', ip);
     const user = await this.service.user.findByUsername(input.username);
-    const accountKey = user ? `user:${user._id}` : `name:${input.username.toLowerCase()}`;
+    // counted apart from login failures, so guessing answers does not lock the owner's login
+    const accountKey = `reset:${user ? user._id : input.username.toLowerCase()}`;
     await this.refuseIfLimited('accountFailures', accountKey);
     if (!await this.verifySecret(user?.answerHash || undefined, normalizeAnswer(input.answer)) || !user) {
       await this.recordFailure(ip, accountKey);

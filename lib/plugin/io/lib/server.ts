@@ -172,7 +172,7 @@ export class IoServer {
     const request = socket.request;
     const ctx = this.app.createContext(request as any, new ServerResponse(request as any) as any) as unknown as Context;
     // egg-socket.io's name; Koa types ctx.socket as the TCP socket, so read it with ioSocket(ctx)
-    (ctx as any).socket = socket;
+    Object.defineProperty(ctx, 'socket', { value: socket, enumerable: true });
     return ctx;
   }
 }
