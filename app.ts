@@ -1,7 +1,6 @@
 import type { Application, IBoot } from 'egg';
 import { Redis } from 'ioredis';
 import { DEFAULT_JWT_SECRET } from './config/config.default';
-import { MemoryKv, RedisKv } from './lib/kv';
 
 export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {}
@@ -27,10 +26,8 @@ export default class AppBoot implements IBoot {
       app.redis = new Redis(app.config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
       app.redis.on('error', err => app.logger.error('[redis] %s', err.message));
       await app.redis.connect();
-      app.kv = new RedisKv(app.redis);
     } else {
       app.redis = null;
-      app.kv = new MemoryKv();
     }
   }
 
@@ -41,7 +38,6 @@ export default class AppBoot implements IBoot {
   }
 
   async beforeClose() {
-    await this.app.kv?.close();
     await this.app.redis?.quit().catch(() => undefined);
   }
 }

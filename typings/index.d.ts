@@ -2,15 +2,12 @@ import 'egg';
 import type { Redis } from 'ioredis';
 import type { IoServer } from '../lib/plugin/io/lib/server';
 import type { IoConfig } from '../lib/plugin/io/config/config.default';
-import type { KvStore } from '../lib/kv';
 
 declare module 'egg' {
   interface Application {
     io: IoServer;
     /** ioredis client when REDIS_URL is set, else null */
     redis: Redis | null;
-    /** shared key/value store with TTLs: Redis when configured, else this process's memory */
-    kv: KvStore;
   }
 
   interface Context {

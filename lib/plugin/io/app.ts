@@ -15,7 +15,6 @@ export default class IoBoot implements IBoot {
 
   async didLoad() {
     const config = this.app.config.io as IoConfig;
-    if (config.redis?.url) await this.app.io.useRedisAdapter(config.redis.url);
     for (const name of Object.keys(config.namespace)) this.app.io.of(name);
   }
 

@@ -16,6 +16,8 @@ import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import compose from 'koa-compose';
 import { Server, Namespace, Socket } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
 import type { Application, Context } from 'egg';
 import type { IoConfig } from '../config/config.default';
 
@@ -61,6 +63,16 @@ export class IoServer {
   constructor(private readonly app: Application) {
     const config = app.config.io as IoConfig;
     this.server = new Server(config.init);
+    // before any namespace exists, so every namespace gets the Redis adapter
+    if (config.redis?.url) this.useRedisAdapter(config.redis.url);
+  }
+
+  private useRedisAdapter(url: string) {
+    const pub = new Redis(url); // commands queue until connected
+    const sub = pub.duplicate();
+    for (const c of [ pub, sub ]) c.on('error', err => this.app.logger.error('[io] redis adapter: %s', err.message));
+    this.server.adapter(createAdapter(pub, sub, { key: 'im#io' }));
+    this.closers.push(() => pub.quit(), () => sub.quit());
   }
 
   /** Loads app/io/middleware and app/io/controller of every load unit (plugins, then the app). */
@@ -92,19 +104,6 @@ export class IoServer {
       this.setupNamespace(ns);
     }
     return ns;
-  }
-
-  async useRedisAdapter(url: string) {
-    const { default: Redis } = await import('ioredis');
-    const { createAdapter } = await import('@socket.io/redis-adapter');
-    const pub = new Redis(url, { lazyConnect: true });
-    const sub = pub.duplicate();
-    await Promise.all([ pub.connect(), sub.connect() ]);
-    for (const c of [ pub, sub ]) c.on('error', err => this.app.logger.error('[io] redis adapter: %s', err.message));
-    this.server.adapter(createAdapter(pub, sub, { key: 'im#io' }));
-    // namespaces made before the adapter was set keep their old adapter: rebuild them
-    for (const ns of this.namespaces.values()) (ns.nsp as any)._initAdapter();
-    this.closers.push(() => pub.quit(), () => sub.quit());
   }
 
   private attached = false;
