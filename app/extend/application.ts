@@ -6,20 +6,20 @@ const LIMITERS = Symbol('limiters');
 export default {
   /**
    * A named rate limiter from config.rateLimit, shared across workers through Redis when configured.
-   * Made once per process.
+   * Made once per process and per setting (a changed setting counts afresh).
    */
   limiter(this: Application, name: string): RateLimiterAbstract {
     const self = this as Application & { [LIMITERS]?: Map<string, RateLimiterAbstract> };
     const cache = self[LIMITERS] ??= new Map();
-    let limiter = cache.get(name);
+    const opts = (this.config.rateLimit as Record<string, { points: number; duration: number }>)[name];
+    if (!opts) throw new Error(`no config.rateLimit.${name}`);
+    const keyPrefix = `im:rl:${name}:${opts.points}:${opts.duration}`;
+    let limiter = cache.get(keyPrefix);
     if (!limiter) {
-      const opts = (this.config.rateLimit as Record<string, { points: number; duration: number }>)[name];
-      if (!opts) throw new Error(`no config.rateLimit.${name}`);
-      const keyPrefix = `im:rl:${name}`;
       limiter = this.redis
         ? new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points: opts.points, duration: opts.duration })
         : new RateLimiterMemory({ keyPrefix, points: opts.points, duration: opts.duration });
-      cache.set(name, limiter);
+      cache.set(keyPrefix, limiter);
     }
     return limiter;
   },

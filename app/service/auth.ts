@@ -57,18 +57,12 @@ export default class AuthService extends Service {
   }
 
   async login(input: LoginInput) {
-    const ip = this.ctx.ip;
-    await this.refuseIfLimited('ipFailures', ip);
     const user = await this.service.user.findForLogin(input);
+    // counted per account whatever identifier named it, or per identifier when there is no such account
     const accountKey = user ? `user:${user._id}` : `name:${(input.username ?? input.email ?? input.id ?? '').toLowerCase()}`;
-    await this.refuseIfLimited('accountFailures', accountKey);
-
-    if (!await this.verifySecret(user?.passwordHash, input.password) || !user) {
-      await this.recordFailure(ip, accountKey);
-      throw new AppError(ErrorCode.CODE_VALID_FAILED, 'wrong credentials');
-    }
-    await this.app.limiter('accountFailures').delete(accountKey);
-    return { user, ...await this.startSession(String(user._id)) };
+    // throws unless the user exists and the password is right
+    await this.checkSecretLimited(accountKey, user?.passwordHash, input.password, 'wrong credentials');
+    return { user: user!, ...await this.startSession(String(user!._id)) };
   }
 
   async startSession(userId: string) {
@@ -166,28 +160,36 @@ export default class AuthService extends Service {
   }
 
   async resetPassword(input: { username: string; answer: string; newPassword: string }) {
-    const ip = this.ctx.ip;
-    await this.refuseIfLimited('ipFailures', ip);
     const user = await this.service.user.findByUsername(input.username);
     // counted apart from login failures, so guessing answers does not lock the owner's login
     const accountKey = `reset:${user ? user._id : input.username.toLowerCase()}`;
-    await this.refuseIfLimited('accountFailures', accountKey);
-    if (!await this.verifySecret(user?.answerHash || undefined, normalizeAnswer(input.answer)) || !user) {
-      await this.recordFailure(ip, accountKey);
-      throw new AppError(ErrorCode.CODE_VALID_FAILED, 'wrong answer');
-    }
-    user.passwordHash = await this.hashSecret(input.newPassword);
-    await user.save();
-    await this.app.limiter('accountFailures').delete(accountKey);
+    await this.checkSecretLimited(accountKey, user?.answerHash || undefined, normalizeAnswer(input.answer), 'wrong answer');
+    user!.passwordHash = await this.hashSecret(input.newPassword);
+    await user!.save();
     // a reset ends every session of the account: whoever knew the old password is out
-    const sessions = await this.ctx.model.Session.find({ user: user._id, revokedAt: null }, { _id: 1 }).lean();
+    const sessions = await this.ctx.model.Session.find({ user: user!._id, revokedAt: null }, { _id: 1 }).lean();
     await Promise.all(sessions.map(s => this.revokeSession(String(s._id), 'password reset')));
   }
 
-  private async refuseIfLimited(limiter: string, key: string) {
-    const l = this.app.limiter(limiter);
-    const res = await l.get(key);
-    if (res && res.consumedPoints >= l.points) throw tooMany(res.msBeforeNext);
+  /**
+   * Verifies a secret (password or security answer) under the failure limits: refused with 429 while
+   * the client IP or the account is over its limit, 401 / 20007 when wrong (the failure is counted
+   * for both), and on success the account's count is cleared. A missing account verifies against a
+   * dummy hash and fails the same way, so neither the answer nor its timing tells that it is missing.
+   */
+  private async checkSecretLimited(accountKey: string, stored: string | undefined, secret: string, wrongMessage: string) {
+    const ip = this.ctx.ip;
+    const byIp = this.app.limiter('ipFailures');
+    const byAccount = this.app.limiter('accountFailures');
+    for (const [ limiter, key ] of [ [ byIp, ip ], [ byAccount, accountKey ] ] as const) {
+      const res = await limiter.get(key);
+      if (res && res.consumedPoints >= limiter.points) throw tooMany(res.msBeforeNext);
+    }
+    if (!await this.verifySecret(stored, secret)) {
+      await Promise.all([ byIp.penalty(ip), byAccount.penalty(accountKey) ]);
+      throw new AppError(ErrorCode.CODE_VALID_FAILED, wrongMessage);
+    }
+    await byAccount.delete(accountKey);
   }
 
   private async consumeOrRefuse(limiter: string, key: string) {
@@ -197,13 +199,6 @@ export default class AuthService extends Service {
       if (res instanceof Error) throw res;
       throw tooMany(res.msBeforeNext);
     }
-  }
-
-  private async recordFailure(ip: string, accountKey: string) {
-    await Promise.all([
-      this.app.limiter('ipFailures').penalty(ip),
-      this.app.limiter('accountFailures').penalty(accountKey),
-    ]);
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import mm from 'egg-mock';
 import { api, app, connectOk, signup, uniqueName, waitFor } from '../../helpers';
 
 describe('REST auth and account (PROTOCOL §7)', () => {
@@ -114,6 +115,17 @@ describe('REST auth and account (PROTOCOL §7)', () => {
       assert.strictEqual(locked.body.code, 20009);
       assert.ok(Number(locked.headers.get('retry-after')) > 0);
     });
+  });
+
+  it('limits failures per client IP across accounts with 429 / 20009', async () => {
+    mm(app.config.rateLimit, 'ipFailures', { points: 3, duration: 60 });
+    const u = await signup();
+    for (let i = 0; i < 3; i++) {
+      const res = await api('POST', '/api/login', { body: { username: uniqueName('ip'), password: 'whatever-password' } });
+      assert.strictEqual(res.status, 401);
+    }
+    const blocked = await api('POST', '/api/login', { body: { username: u.username, password: u.password } });
+    assert.deepStrictEqual([ blocked.status, blocked.body.code ], [ 429, 20009 ]);
   });
 
   describe('POST /api/validate', () => {
