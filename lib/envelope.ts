@@ -7,10 +7,6 @@ export interface SocketEnvelope<T = unknown> {
   data: { action: string; payload: T };
 }
 
-export function socketEnvelope<T>(action: string, payload: T, meta: Partial<SocketEnvelope['meta']> = {}): SocketEnvelope<T> {
-  return { meta: { timestamp: Date.now(), ...meta }, code: 0, data: { action, payload } };
-}
-
 export function socketError(action: string, code: ErrorCodeValue, msg: string, payload: unknown = null): SocketEnvelope {
   return { meta: { timestamp: Date.now(), msg }, code, data: { action, payload } };
 }

@@ -30,8 +30,6 @@ const defaultStatus: Record<number, number> = {
  */
 export class AppError extends Error {
   readonly status: number;
-  /** on sockets: the message's fp, when the error is about one message */
-  payload: unknown = null;
 
   constructor(readonly code: ErrorCodeValue, message: string, status?: number) {
     super(message);

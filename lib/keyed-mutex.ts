@@ -20,8 +20,4 @@ export class KeyedMutex {
     });
     return result;
   }
-
-  get size() {
-    return this.tails.size;
-  }
 }

@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../../lib/errors';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import { socketError } from '../../lib/envelope';
 import type { SessionDoc } from '../model/session';
+import { rooms } from './presence';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
 
 export interface AccessClaims {
@@ -60,9 +61,8 @@ export default class AuthService extends Service {
     const user = await this.service.user.findForLogin(input);
     // counted per account whatever identifier named it, or per identifier when there is no such account
     const accountKey = user ? `user:${user._id}` : `name:${(input.username ?? input.email ?? input.id ?? '').toLowerCase()}`;
-    // throws unless the user exists and the password is right
-    await this.checkSecretLimited(accountKey, user?.passwordHash, input.password, 'wrong credentials');
-    return { user: user!, ...await this.startSession(String(user!._id)) };
+    const known = await this.checkSecretLimited(user, accountKey, user?.passwordHash, input.password, 'wrong credentials');
+    return { user: known, ...await this.startSession(String(known._id)) };
   }
 
   async startSession(userId: string) {
@@ -129,7 +129,7 @@ export default class AuthService extends Service {
       { $set: { refreshHash: sha256(nextSecret) } },
     )).modifiedCount === 1;
     if (!rotated) {
-      await this.revokeSession(sessionId, 'refresh token reuse');
+      await this.revokeSessions({ _id: sessionId }, 'refresh token reuse');
       throw new AppError(ErrorCode.AUTH_FAILED, 'refresh token was already used; the session is revoked');
     }
     const userId = String(session.user);
@@ -141,15 +141,22 @@ export default class AuthService extends Service {
   }
 
   logout(sessionId: string) {
-    return this.revokeSession(sessionId, 'logout');
+    return this.revokeSessions({ _id: sessionId }, 'logout');
   }
 
-  /** Ends a session: its tokens stop working and its sockets are told (20001) and disconnected. */
-  async revokeSession(sessionId: string, reason: string) {
-    await this.ctx.model.Session.updateOne({ _id: sessionId, revokedAt: null }, { $set: { revokedAt: new Date(), revokedReason: reason } });
+  /**
+   * Ends the live sessions matching `filter` (one update for all of them): their tokens stop working
+   * and their sockets are told (20001) and disconnected.
+   */
+  private async revokeSessions(filter: { _id: string } | { user: unknown }, reason: string) {
+    const { Session } = this.ctx.model;
+    const live = { ...filter, revokedAt: null };
+    const ids = (await Session.find(live, { _id: 1 }).lean<Array<{ _id: unknown }>>()).map(s => rooms.session(String(s._id)));
+    if (!ids.length) return;
+    await Session.updateMany(live, { $set: { revokedAt: new Date(), revokedReason: reason } });
     const chat = this.app.io.of('/chat');
-    chat.to(`session:${sessionId}`).emit('im_error', socketError('IMERROR', ErrorCode.AUTH_FAILED, `session ended: ${reason}`));
-    chat.in(`session:${sessionId}`).disconnectSockets(true);
+    chat.to(ids).emit('im_error', socketError('IMERROR', ErrorCode.AUTH_FAILED, `session ended: ${reason}`));
+    chat.in(ids).disconnectSockets(true);
   }
 
   async passwordQuestion(username: string) {
@@ -163,12 +170,11 @@ export default class AuthService extends Service {
     const user = await this.service.user.findByUsername(input.username);
     // counted apart from login failures, so guessing answers does not lock the owner's login
     const accountKey = `reset:${user ? user._id : input.username.toLowerCase()}`;
-    await this.checkSecretLimited(accountKey, user?.answerHash || undefined, normalizeAnswer(input.answer), 'wrong answer');
-    user!.passwordHash = await this.hashSecret(input.newPassword);
-    await user!.save();
+    const known = await this.checkSecretLimited(user, accountKey, user?.answerHash || undefined, normalizeAnswer(input.answer), 'wrong answer');
+    known.passwordHash = await this.hashSecret(input.newPassword);
+    await known.save();
     // a reset ends every session of the account: whoever knew the old password is out
-    const sessions = await this.ctx.model.Session.find({ user: user!._id, revokedAt: null }, { _id: 1 }).lean();
-    await Promise.all(sessions.map(s => this.revokeSession(String(s._id), 'password reset')));
+    await this.revokeSessions({ user: known._id }, 'password reset');
   }
 
   /**
@@ -176,8 +182,9 @@ export default class AuthService extends Service {
    * the client IP or the account is over its limit, 401 / 20007 when wrong (the failure is counted
    * for both), and on success the account's count is cleared. A missing account verifies against a
    * dummy hash and fails the same way, so neither the answer nor its timing tells that it is missing.
+   * Returns the account, which exists once the check has passed.
    */
-  private async checkSecretLimited(accountKey: string, stored: string | undefined, secret: string, wrongMessage: string) {
+  private async checkSecretLimited<T>(account: T | null, accountKey: string, stored: string | undefined, secret: string, wrongMessage: string): Promise<T> {
     const ip = this.ctx.ip;
     const byIp = this.app.limiter('ipFailures');
     const byAccount = this.app.limiter('accountFailures');
@@ -185,11 +192,12 @@ export default class AuthService extends Service {
       const res = await limiter.get(key);
       if (res && res.consumedPoints >= limiter.points) throw tooMany(res.msBeforeNext);
     }
-    if (!await this.verifySecret(stored, secret)) {
+    if (!await this.verifySecret(stored, secret) || !account) {
       await Promise.all([ byIp.penalty(ip), byAccount.penalty(accountKey) ]);
       throw new AppError(ErrorCode.CODE_VALID_FAILED, wrongMessage);
     }
     await byAccount.delete(accountKey);
+    return account;
   }
 
   private async consumeOrRefuse(limiter: string, key: string) {

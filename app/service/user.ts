@@ -3,9 +3,6 @@ import gravatar from 'gravatar';
 import { AppError, ErrorCode } from '../../lib/errors';
 import type { SignupInput } from '../../lib/schemas/auth';
 
-/** Fields anyone may see of a user. */
-export const PUBLIC_FIELDS = '_id username nickname avatar intro createdAt';
-
 export default class UserService extends Service {
   /** Creates an account; username and e-mail are unique case-insensitively (10004). */
   async create(input: SignupInput, hashes: { passwordHash: string; answerHash: string }) {
