@@ -1,10 +1,21 @@
 /** Envelopes of the contract (PROTOCOL.md §2). */
 import type { ErrorCodeValue } from './errors';
 
+export interface SocketMeta {
+  timestamp: number;
+  msg?: string;
+  sync?: true;
+  more?: boolean;
+}
+
 export interface SocketEnvelope<T = unknown> {
-  meta: { timestamp: number; msg?: string; sync?: true; more?: boolean };
+  meta: SocketMeta;
   code: number;
   data: { action: string; payload: T };
+}
+
+export function socketEnvelope<T>(action: string, payload: T, meta?: Partial<SocketMeta>): SocketEnvelope<T> {
+  return { meta: { timestamp: Date.now(), ...meta }, code: 0, data: { action, payload } };
 }
 
 export function socketError(action: string, code: ErrorCodeValue, msg: string, payload: unknown = null): SocketEnvelope {

@@ -5,7 +5,7 @@ import { AppError, ErrorCode } from '../../lib/errors';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import { socketError } from '../../lib/envelope';
 import type { SessionDoc } from '../model/session';
-import { rooms } from './presence';
+import { socketRooms as rooms } from '../../lib/socket-rooms';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
 
 export interface AccessClaims {

@@ -3,13 +3,7 @@ import type { Socket } from 'socket.io';
 import { ErrorCode } from '../../lib/errors';
 import { socketError } from '../../lib/envelope';
 import type { ChatSocketData } from '../io/middleware/chat_auth';
-
-/** Socket rooms (ARCHITECTURE.md): with the Redis adapter they reach every worker and machine. */
-export const rooms = {
-  user: (userId: string) => `user:${userId}`,
-  session: (sessionId: string) => `session:${sessionId}`,
-  device: (userId: string, device: string) => `device:${userId}:${device}`,
-};
+import { socketRooms as rooms } from '../../lib/socket-rooms';
 
 /**
  * Who is connected: applies the device policy when a socket arrives and puts it in its rooms.
