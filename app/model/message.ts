@@ -1,0 +1,47 @@
+import type { Application } from 'egg';
+import type { Model, Types } from 'mongoose';
+
+export const MessageType = { TEXT: 1, IMAGE: 2, VOICE: 3, FILE: 4, CUSTOM: 5, RECALLED_TEXT: 10, RECALLED_OTHER: 21 } as const;
+export const Typeu = { C2C: 1, C2G: 2 } as const;
+
+/** A stored message (PROTOCOL §6). A room message is one document whatever the room's size. */
+export interface MessageDoc {
+  _id: Types.ObjectId;
+  fp: string;
+  from: Types.ObjectId;
+  /** c2c: the recipient; c2g: the room */
+  to: Types.ObjectId;
+  type: number;
+  typeu: 1 | 2;
+  content: string;
+  extra?: Record<string, unknown>;
+  conversationId: string;
+  seq: number;
+  sendTime: Date;
+  /** the client's own timestamp, passed through */
+  time?: number;
+}
+
+export default (app: Application): Model<MessageDoc> => {
+  const { Schema } = app.mongoose;
+  const MessageSchema = new Schema<MessageDoc>({
+    fp: { type: String, required: true },
+    from: { type: Schema.Types.ObjectId, ref: 'User', required: true },
+    to: { type: Schema.Types.ObjectId, required: true },
+    type: { type: Number, required: true },
+    typeu: { type: Number, required: true },
+    content: { type: String, default: '' },
+    extra: { type: Schema.Types.Mixed },
+    conversationId: { type: String, required: true },
+    seq: { type: Number, required: true },
+    sendTime: { type: Date, required: true },
+    time: { type: Number },
+  }, { versionKey: false, minimize: true });
+  // idempotency: a retried `to` finds the stored message instead of storing a second one
+  MessageSchema.index({ from: 1, fp: 1 }, { unique: true });
+  // the order of record, and what history, pulls and "last seq" read
+  MessageSchema.index({ conversationId: 1, seq: 1 }, { unique: true });
+  // retention clean-up
+  MessageSchema.index({ sendTime: 1 });
+  return app.mongoose.model<MessageDoc>('Message', MessageSchema);
+};
