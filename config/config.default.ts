@@ -75,6 +75,27 @@ export default (appInfo: EggAppInfo) => {
     ipFailures: { points: 50, duration: 15 * 60 },
     /** signups per client IP */
     signup: { points: 20, duration: 60 * 60 },
+    /** events per /chat socket (kept in the socket's own process); over it → 20009 */
+    socketEvents: { points: 100, duration: 1 },
+    /** `to_typing` per /chat socket */
+    typing: { points: 5, duration: 1 },
+  };
+
+  config.message = {
+    /** `content` limit, bytes of UTF-8 (PROTOCOL §1) */
+    maxContentBytes: int(env.MESSAGE_MAX_CONTENT_BYTES, 64 * 1024),
+    /** `extra` limit, bytes of JSON */
+    maxExtraBytes: 4 * 1024,
+    /** a sender may recall their message this long after it was stored, seconds */
+    recallWindow: 120,
+    /** `offline_message` page */
+    offlinePageSize: 200,
+    /** `history_message` page mode */
+    historyPageSize: 20,
+    /** messages older than this are removed by the retention job; 0 keeps them forever */
+    retentionDays: int(env.MESSAGE_RETENTION_DAYS, 0),
+    /** most `to`s stored by one group commit (one insert round-trip) */
+    commitBatchMax: 1000,
   };
 
   return config;

@@ -39,3 +39,10 @@ export class AppError extends Error {
 }
 
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
+
+/** 429 / 20009 telling the client when to come back (`Retry-After` on REST). */
+export function tooManyRequests(msBeforeNext: number, message = 'too many requests, try again later') {
+  const err = new AppError(ErrorCode.RATE_LIMITED, message) as AppError & { retryAfter?: number };
+  err.retryAfter = Math.ceil(msBeforeNext / 1000);
+  return err;
+}

@@ -32,6 +32,17 @@ declare module 'egg' {
       accountFailures: { points: number; duration: number };
       ipFailures: { points: number; duration: number };
       signup: { points: number; duration: number };
+      socketEvents: { points: number; duration: number };
+      typing: { points: number; duration: number };
+    };
+    message: {
+      maxContentBytes: number;
+      maxExtraBytes: number;
+      recallWindow: number;
+      offlinePageSize: number;
+      historyPageSize: number;
+      retentionDays: number;
+      commitBatchMax: number;
     };
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Service } from 'egg';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
-import { AppError, ErrorCode } from '../../lib/errors';
+import { AppError, ErrorCode, tooManyRequests } from '../../lib/errors';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import { socketError } from '../../lib/envelope';
 import type { SessionDoc } from '../model/session';
@@ -48,7 +48,7 @@ export default class AuthService extends Service {
   }
 
   async signup(input: SignupInput) {
-    await this.consumeOrRefuse('signup', this.ctx.ip);
+    await this.app.rateLimit('signup', this.ctx.ip);
     const [ passwordHash, answerHash ] = await Promise.all([
       this.hashSecret(input.password),
       input.answer ? this.hashSecret(normalizeAnswer(input.answer)) : Promise.resolve(''),
@@ -190,7 +190,7 @@ export default class AuthService extends Service {
     const byAccount = this.app.limiter('accountFailures');
     for (const [ limiter, key ] of [ [ byIp, ip ], [ byAccount, accountKey ] ] as const) {
       const res = await limiter.get(key);
-      if (res && res.consumedPoints >= limiter.points) throw tooMany(res.msBeforeNext);
+      if (res && res.consumedPoints >= limiter.points) throw tooManyRequests(res.msBeforeNext, 'too many attempts, try again later');
     }
     if (!await this.verifySecret(stored, secret) || !account) {
       await Promise.all([ byIp.penalty(ip), byAccount.penalty(accountKey) ]);
@@ -200,20 +200,6 @@ export default class AuthService extends Service {
     return account;
   }
 
-  private async consumeOrRefuse(limiter: string, key: string) {
-    try {
-      await this.app.limiter(limiter).consume(key);
-    } catch (res: any) {
-      if (res instanceof Error) throw res;
-      throw tooMany(res.msBeforeNext);
-    }
-  }
-}
-
-function tooMany(msBeforeNext: number) {
-  const err = new AppError(ErrorCode.RATE_LIMITED, 'too many attempts, try again later') as AppError & { retryAfter?: number };
-  err.retryAfter = Math.ceil(msBeforeNext / 1000);
-  return err;
 }
 
 const normalizeAnswer = (answer: string) => answer.trim().toLowerCase();

@@ -1,9 +1,13 @@
 import { Service } from 'egg';
 import { Types } from 'mongoose';
+import { AppError, ErrorCode } from '../../lib/errors';
+import { c2cConversationId, toWire } from '../../lib/timeline';
 import type { ConversationDoc } from '../model/conversation';
+import type { MembershipDoc } from '../model/membership';
+import type { MessageDoc } from '../model/message';
 
-/** c2c conversation id: the two user ids, smaller first, so both sides name it alike. */
-export const c2cConversationId = (a: string, b: string) => (a < b ? `${a}@${b}` : `${b}@${a}`);
+const OBJECT_ID = /^[0-9a-f]{24}$/;
+const oid = (id: string) => new Types.ObjectId(id);
 
 /**
  * Conversations and who is in them (memberships with delivery/read cursors). Rooms call the
@@ -44,5 +48,68 @@ export default class ConversationService extends Service {
     await Membership.deleteMany({ conversationId: roomId });
     await Message.deleteMany({ conversationId: roomId });
     await Conversation.deleteOne({ _id: roomId });
+  }
+
+  /**
+   * The conversation a request names by timeline: c2c `"<a>@<b>"` in either order (the caller must
+   * be a or b), c2g the room id (the caller must be a member). Not the caller's → 10006.
+   */
+  async resolveTimeline(userId: string, timelineId: string, typeu: 1 | 2): Promise<{ conversationId: string; membership: MembershipDoc | null }> {
+    let conversationId: string;
+    if (typeu === 1) {
+      const ids = timelineId.toLowerCase().split('@');
+      if (ids.length !== 2 || !ids.every(id => OBJECT_ID.test(id))) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be "<userId>@<userId>" for typeu 1');
+      if (!ids.includes(userId)) throw new AppError(ErrorCode.FORBIDDEN, 'not your conversation');
+      conversationId = c2cConversationId(ids[0], ids[1]);
+    } else {
+      conversationId = timelineId.toLowerCase();
+      if (!OBJECT_ID.test(conversationId)) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be a room id for typeu 2');
+    }
+    const membership = await this.ctx.model.Membership.findOne({ user: oid(userId), conversationId }).lean<MembershipDoc>();
+    if (typeu === 2 && !membership) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');
+    return { conversationId, membership };
+  }
+
+  /**
+   * `recent_conversation` / `GET /api/conversations`: the user's conversations with a message,
+   * newest first, with the peer or room, the last message and the unread count (messages from
+   * others after the read cursor).
+   */
+  async recent(userId: string) {
+    const { Membership, Conversation, Message, User, Room } = this.ctx.model;
+    const memberships = await Membership.find({ user: oid(userId) }).lean<MembershipDoc[]>();
+    if (!memberships.length) return [];
+    const conversations = await Conversation.find({ _id: { $in: memberships.map(m => m.conversationId) }, lastSeq: { $gt: 0 } })
+      .sort({ updatedAt: -1 }).lean<ConversationDoc[]>();
+    const byId = new Map(memberships.map(m => [ m.conversationId, m ]));
+    const peers = memberships.filter(m => m.peer).map(m => m.peer!);
+    const rooms = memberships.filter(m => m.room).map(m => m.room!);
+    const [ users, roomDocs, lastMessages, unread ] = await Promise.all([
+      peers.length ? User.find({ _id: { $in: peers } }, { username: 1, nickname: 1, avatar: 1 }).lean<Array<{ _id: Types.ObjectId }>>() : [],
+      rooms.length ? Room.find({ _id: { $in: rooms } }, { name: 1, avatar: 1, visibility: 1 }).lean<Array<{ _id: Types.ObjectId }>>() : [],
+      Message.find({ _id: { $in: conversations.filter(c => c.lastMessage).map(c => c.lastMessage!) } }).lean<MessageDoc[]>(),
+      Promise.all(conversations.map(c => {
+        const m = byId.get(c._id)!;
+        const after = Math.max(m.readSeq, m.joinedSeq);
+        return c.lastSeq > after ? Message.countDocuments({ conversationId: c._id, seq: { $gt: after }, from: { $ne: oid(userId) } }) : 0;
+      })),
+    ]);
+    const userById = new Map(users.map(u => [ String(u._id), u ]));
+    const roomById = new Map(roomDocs.map(r => [ String(r._id), r ]));
+    const messageById = new Map(lastMessages.map(m => [ String(m._id), m ]));
+    return conversations.map((c, i) => {
+      const m = byId.get(c._id)!;
+      const last = c.lastMessage && messageById.get(String(c.lastMessage));
+      const peerId = m.peer && String(m.peer);
+      return {
+        timelineId: c.typeu === 2 ? c._id : `${userId}@${peerId}`,
+        conversationId: c._id,
+        typeu: c.typeu,
+        ...(c.typeu === 2 ? { room: roomById.get(c._id) ?? { _id: c._id } } : { peer: userById.get(peerId!) ?? { _id: peerId } }),
+        lastMessage: last ? toWire(last) : null,
+        unread: unread[i],
+        updateTime: new Date(c.updatedAt).getTime(),
+      };
+    });
   }
 }

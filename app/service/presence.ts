@@ -22,4 +22,9 @@ export default class PresenceService extends Service {
     socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
   }
 
+  /** Whether the user has a /chat socket on any worker. */
+  async isOnline(userId: string): Promise<boolean> {
+    const sockets = await this.app.io.of('/chat').in(rooms.user(userId)).fetchSockets();
+    return sockets.length > 0;
+  }
 }

@@ -1,0 +1,241 @@
+import { Service } from 'egg';
+import { Types, type AnyBulkWriteOperation } from 'mongoose';
+import { AppError, ErrorCode } from '../../lib/errors';
+import { socketEnvelope } from '../../lib/envelope';
+import { Actions } from '../../lib/actions';
+import { KeyedMutex } from '../../lib/keyed-mutex';
+import { socketRooms } from '../../lib/socket-rooms';
+import { toWire, type WireMessage } from '../../lib/timeline';
+import { MessageType, type MessageDoc } from '../model/message';
+import type { MembershipDoc } from '../model/membership';
+import type { ReceiptDoc } from '../model/receipt';
+import type { HistoryInput, MessageRef, ReadReceiptInput, SendMessageInput } from '../../lib/schemas/message';
+
+/**
+ * Cursor updates (delivered, read) are read-modify-writes on one membership: FerretDB does not
+ * apply concurrent updates atomically, so they run one at a time per user in this process.
+ */
+const cursorLock = new KeyedMutex();
+const oid = (id: string) => new Types.ObjectId(id);
+
+export interface ReceiptItem {
+  _id: string;
+  fp: string;
+  timelineId: string;
+  typeu: number;
+  seq: number;
+  readed: string[];
+}
+
+/** Messages: sending, delivery state, pulls, history, receipts, recalls (PROTOCOL §4, §6). */
+export default class MessageService extends Service {
+  private get chat() {
+    return this.app.io.of('/chat');
+  }
+
+  /**
+   * Stores a message (group commit), then delivers it: `c_message` to the recipients and, with
+   * `meta.sync`, to the sender's other sockets. A retried fp returns the stored message and
+   * delivers nothing.
+   */
+  async send(userId: string, input: SendMessageInput, socketId?: string): Promise<WireMessage> {
+    if (input.from !== undefined && input.from !== userId) throw new AppError(ErrorCode.AUTH_FAILED, '`from` is not the token\'s user');
+    const { message, duplicate } = await this.app.messageCommitter.submit({ from: userId, input });
+    const wire = toWire(message);
+    if (!duplicate) this.deliver(wire, socketId);
+    return wire;
+  }
+
+  /** `c_message` to the recipients, and with `meta.sync` to the sender's sockets but `socketId`. */
+  private deliver(wire: WireMessage, socketId?: string) {
+    const recipients = wire.typeu === 2 ? socketRooms.room(wire.to) : socketRooms.user(wire.to);
+    this.chat.to(recipients).except(socketRooms.user(wire.from)).emit('c_message', socketEnvelope(Actions.c_message, wire));
+    const own = this.chat.to(socketRooms.user(wire.from));
+    (socketId ? own.except(socketId) : own).emit('c_message', socketEnvelope(Actions.c_message, wire, { sync: true }));
+  }
+
+  /** `c_message_ack`: the acked messages (and everything before them) count as delivered to this user. */
+  async markDelivered(userId: string, refs: MessageRef[]) {
+    const messages = await this.findByRefs(userId, refs, { conversationId: 1, seq: 1 });
+    const newest = new Map<string, number>();
+    for (const m of messages) newest.set(m.conversationId, Math.max(newest.get(m.conversationId) ?? 0, m.seq));
+    if (!newest.size) return;
+    await cursorLock.run(userId, () => this.ctx.model.Membership.bulkWrite([ ...newest ].map(([ conversationId, seq ]) => ({
+      updateOne: { filter: { user: oid(userId), conversationId, deliveredSeq: { $lt: seq } }, update: { $set: { deliveredSeq: seq } } },
+    })), { ordered: false }));
+  }
+
+  /** Messages by `_id`, or by `fp` among those sent to or by this user (an fp is unique per sender only). */
+  private async findByRefs(userId: string, refs: MessageRef[], projection: Record<string, 1>) {
+    const ids = refs.filter(r => r._id).map(r => oid(r._id!));
+    const fps = refs.filter(r => !r._id && r.fp).map(r => r.fp!);
+    const or: object[] = [];
+    if (ids.length) or.push({ _id: { $in: ids } });
+    if (fps.length) or.push({ fp: { $in: fps } });
+    if (!or.length) return [];
+    const found = await this.ctx.model.Message.find({ $or: or }, { ...projection, from: 1, to: 1, typeu: 1, conversationId: 1 }).limit(refs.length * 2).lean<MessageDoc[]>();
+    return this.ownedByMember(userId, found);
+  }
+
+  /** Keeps the messages of conversations this user is in. */
+  private async ownedByMember<T extends Pick<MessageDoc, 'conversationId'>>(userId: string, messages: T[]): Promise<T[]> {
+    if (!messages.length) return messages;
+    const memberOf = await this.ctx.model.Membership.find(
+      { user: oid(userId), conversationId: { $in: [ ...new Set(messages.map(m => m.conversationId)) ] } },
+      { conversationId: 1 },
+    ).lean<Array<Pick<MembershipDoc, 'conversationId'>>>();
+    const allowed = new Set(memberOf.map(m => m.conversationId));
+    return messages.filter(m => allowed.has(m.conversationId));
+  }
+
+  /**
+   * `offline_message`: what this user has not acked yet, oldest first, one page. Only conversations
+   * whose last seq is past the user's delivered cursor are read, in one query.
+   */
+  async pullOffline(userId: string): Promise<{ messages: WireMessage[]; more: boolean }> {
+    const { Membership, Conversation, Message } = this.ctx.model;
+    const pageSize = this.config.message.offlinePageSize;
+    const memberships = await Membership.find({ user: oid(userId) }, { conversationId: 1, deliveredSeq: 1, hidden: 1 })
+      .lean<Array<Pick<MembershipDoc, 'conversationId' | 'deliveredSeq' | 'hidden'>>>();
+    if (!memberships.length) return { messages: [], more: false };
+    const pointers = await Conversation.find({ _id: { $in: memberships.map(m => m.conversationId) } }, { lastSeq: 1 })
+      .lean<Array<{ _id: string; lastSeq: number }>>();
+    const lastSeq = new Map(pointers.map(p => [ p._id, p.lastSeq ]));
+    const behind = memberships.filter(m => (lastSeq.get(m.conversationId) ?? 0) > m.deliveredSeq);
+    if (!behind.length) return { messages: [], more: false };
+    const hidden = new Set(behind.flatMap(m => (m.hidden ?? []).map(String)));
+    const docs = await Message.find({
+      $or: behind.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq } })),
+      from: { $ne: oid(userId) },
+    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(pageSize + 1 + hidden.size).lean<MessageDoc[]>();
+    const visible = docs.filter(d => !hidden.has(String(d._id)));
+    return { messages: visible.slice(0, pageSize).map(toWire), more: visible.length > pageSize };
+  }
+
+  /**
+   * `history_message` / `GET /api/messages`: newest first, before a seq (cursor mode) or by page
+   * (page 1 = newest). Messages from before the user joined a room, or hidden by them, are not shown.
+   */
+  async history(userId: string, input: HistoryInput) {
+    const { conversationId, membership } = await this.ctx.service.conversation.resolveTimeline(userId, input.timelineId, input.typeu);
+    const filter: Record<string, unknown> = { conversationId, seq: { $gt: membership?.joinedSeq ?? 0 } };
+    if (membership?.hidden?.length) filter._id = { $nin: membership.hidden };
+    const { Message } = this.ctx.model;
+    if (input.page !== undefined) {
+      const size = this.config.message.historyPageSize;
+      const [ total, docs ] = await Promise.all([
+        Message.countDocuments(filter),
+        Message.find(filter).sort({ seq: -1 }).skip((input.page - 1) * size).limit(size).lean<MessageDoc[]>(),
+      ]);
+      return { currentPage: input.page, lastPage: Math.max(1, Math.ceil(total / size)), docs: docs.map(toWire) };
+    }
+    if (input.before !== undefined) (filter.seq as Record<string, number>).$lt = input.before;
+    const docs = await Message.find(filter).sort({ seq: -1 }).limit(input.limit ?? 20).lean<MessageDoc[]>();
+    return docs.map(toWire);
+  }
+
+  /**
+   * `to_reader`: everything up to the named message counts as read for this user. The senders of
+   * the newly read messages get `to_reader` receipts, or find them queued when they come back.
+   */
+  async markRead(userId: string, input: ReadReceiptInput) {
+    const { Message, Membership } = this.ctx.model;
+    let conversationId: string;
+    let seq: number;
+    if ('_id' in input) {
+      const [ message ] = await this.ownedByMember(userId, await Message.find({ _id: oid(input._id) }, { conversationId: 1, seq: 1 }).lean<MessageDoc[]>());
+      if (!message) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+      ({ conversationId, seq } = message);
+    } else {
+      ({ conversationId } = await this.ctx.service.conversation.resolveTimeline(userId, input.timelineId, input.typeu));
+      seq = input.seq;
+    }
+    const previous = await cursorLock.run(userId, async () => {
+      const ms = await Membership.findOne({ user: oid(userId), conversationId }, { readSeq: 1, joinedSeq: 1 }).lean<MembershipDoc>();
+      if (!ms || ms.readSeq >= seq) return null;
+      await Membership.updateOne({ _id: ms._id, readSeq: { $lt: seq } }, { $set: { readSeq: seq } });
+      return Math.max(ms.readSeq, ms.joinedSeq);
+    });
+    if (previous === null) return;
+    const read = await Message.find(
+      { conversationId, seq: { $gt: previous, $lte: seq }, from: { $ne: oid(userId) } },
+      { fp: 1, from: 1, to: 1, typeu: 1, seq: 1, conversationId: 1 },
+    ).sort({ seq: 1 }).limit(500).lean<MessageDoc[]>();
+    await this.sendReceipts(userId, read);
+  }
+
+  private async sendReceipts(readerId: string, read: MessageDoc[]) {
+    const bySender = new Map<string, ReceiptItem[]>();
+    for (const m of read) {
+      const sender = String(m.from);
+      const item: ReceiptItem = { _id: String(m._id), fp: m.fp, timelineId: m.typeu === 2 ? String(m.to) : `${m.from}@${m.to}`, typeu: m.typeu, seq: m.seq, readed: [ readerId ] };
+      bySender.set(sender, [ ...(bySender.get(sender) ?? []), item ]);
+    }
+    const queued: Array<[string, ReceiptItem]> = [];
+    await Promise.all([ ...bySender ].map(async ([ sender, items ]) => {
+      if (await this.ctx.service.presence.isOnline(sender)) {
+        this.chat.to(socketRooms.user(sender)).emit('to_reader', socketEnvelope(Actions.to_reader, items));
+      } else {
+        for (const item of items) queued.push([ sender, item ]);
+      }
+    }));
+    if (!queued.length) return;
+    await this.ctx.model.Receipt.bulkWrite(queued.map(([ sender, item ]): AnyBulkWriteOperation => ({
+      updateOne: {
+        filter: { user: oid(sender), message: oid(item._id) },
+        update: {
+          $setOnInsert: { fp: item.fp, timelineId: item.timelineId, typeu: item.typeu, seq: item.seq, createdAt: new Date() },
+          $addToSet: { readed: oid(readerId) } as never,
+        },
+        upsert: true,
+      },
+    })), { ordered: false });
+  }
+
+  /** `readed_message`: the receipts queued while this user was offline, oldest first; the queue is then emptied. */
+  async pullReceipts(userId: string): Promise<ReceiptItem[]> {
+    const { Receipt } = this.ctx.model;
+    const queued = await Receipt.find({ user: oid(userId) }).sort({ createdAt: 1, _id: 1 }).limit(1000).lean<ReceiptDoc[]>();
+    if (!queued.length) return [];
+    await Receipt.deleteMany({ _id: { $in: queued.map(r => r._id) } });
+    return queued.map(r => ({ _id: String(r.message), fp: r.fp, timelineId: r.timelineId, typeu: r.typeu, seq: r.seq, readed: r.readed.map(String) }));
+  }
+
+  /** `to_typing`: c2c only, not stored; someone who blocked the typer is not told. */
+  async typing(userId: string, peerId: string) {
+    if (peerId === userId) return;
+    if (await this.ctx.model.Block.exists({ user: oid(peerId), blocked: oid(userId) })) return;
+    this.chat.to(socketRooms.user(peerId)).emit('to_typing', socketEnvelope(Actions.to_typing, { timelineId: `${userId}@${peerId}`, from: userId }));
+  }
+
+  /**
+   * `to_undo`: the sender within the recall window, or a room's owner at any time, turns the
+   * message into a recall marker; recipients get it as `c_message` with the same `_id` and `fp`.
+   */
+  async recall(userId: string, ref: MessageRef, socketId?: string): Promise<WireMessage> {
+    const { Message, Room } = this.ctx.model;
+    const message = await Message.findOne(ref._id ? { _id: oid(ref._id) } : { from: oid(userId), fp: ref.fp! }).lean<MessageDoc>();
+    if (!message) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+    const mine = String(message.from) === userId;
+    const inWindow = Date.now() - new Date(message.sendTime).getTime() <= this.config.message.recallWindow * 1000;
+    let allowed = mine && inWindow;
+    if (!allowed && message.typeu === 2) allowed = !!await Room.exists({ _id: message.to, owner: oid(userId) });
+    if (!allowed) throw new AppError(ErrorCode.CHAT_FAILED, mine ? 'too late to recall this message' : 'not your message');
+    if (message.type === MessageType.RECALLED_TEXT || message.type === MessageType.RECALLED_OTHER) return toWire(message);
+    const type = message.type === MessageType.TEXT ? MessageType.RECALLED_TEXT : MessageType.RECALLED_OTHER;
+    await Message.updateOne({ _id: message._id }, { $set: { type, content: '' }, $unset: { extra: 1 } });
+    const { extra: _dropped, ...rest } = message;
+    const wire = toWire({ ...rest, type, content: '' });
+    this.deliver(wire, socketId);
+    return wire;
+  }
+
+  /** `DELETE /api/messages/:id`: hides a message for this user only. */
+  async hide(userId: string, messageId: string) {
+    const { Message, Membership } = this.ctx.model;
+    const message = await Message.findById(messageId, { conversationId: 1, seq: 1 }).lean<MessageDoc>();
+    const ms = message && await Membership.findOne({ user: oid(userId), conversationId: message.conversationId }, { joinedSeq: 1 }).lean<MembershipDoc>();
+    if (!message || !ms || message.seq <= ms.joinedSeq) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+    await cursorLock.run(userId, () => Membership.updateOne({ _id: ms._id }, { $addToSet: { hidden: message._id } }));
+  }
+}
