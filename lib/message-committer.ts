@@ -1,19 +1,23 @@
 /**
  * Group commit for `to` (the hot path). Sends that arrive while a commit is in flight wait for the
- * next one, so the database sees a handful of round-trips per batch instead of several per message:
+ * next one, so the database sees a few round-trips per batch instead of several per message:
  *
- *   1. in parallel: which (from, fp) are already stored (idempotent retries), do the c2c peers exist,
- *      did they block the sender, is the sender in the room, what is each new conversation's last seq
- *   2. new c2c conversations and their two memberships are created (once per pair)
+ *   1. in parallel, on small collections only: do the c2c peers exist (cached), did they block the
+ *      sender, is the sender in the room, what is the last seq of conversations not seen before
+ *   2. new conversations (and a c2c pair's two memberships) are inserted, once per conversation
  *   3. seqs are allocated per conversation in arrival order, then ONE ordered insertMany
- *   4. ONE bulkWrite raises the conversations' lastSeq pointers (offline pulls read them)
- *   5. only then the senders' promises resolve (the write is durable): they ack and deliver, in seq order
+ *   4. the senders' promises resolve (the write is durable): they ack and deliver, in seq order
  *
- * One commit runs at a time per process, so the in-memory seq counters need no lock. Across
- * processes (several workers on MongoDB) the unique (conversationId, seq) index is the arbiter: a
- * collision stops the ordered insert, the conversations involved reload their last seq from the
- * messages themselves (the truth, not the pointer) and the sends not stored are retried. Because
- * the insert is ordered by (conversation, seq), whatever did get stored is a gap-free prefix.
+ * Idempotency rides on the unique (from, fp) index instead of a read before every insert: a retry
+ * of a stored fp makes the insert fail at that document, which is then looked up and answered as
+ * the stored message. One commit runs at a time per process, so the in-memory seq counters need no
+ * lock. Across processes (several workers on MongoDB) the unique (conversationId, seq) index is the
+ * arbiter: a collision stops the ordered insert, the conversation reloads its last seq from its
+ * newest message and the sends not stored are retried. Because the insert is ordered by
+ * (conversation, seq), whatever did get stored is a gap-free prefix.
+ *
+ * The conversations' `lastSeq`/`lastMessage` pointers (for `recent_conversation`) are written
+ * after the acks, coalesced per conversation: delivery state never depends on them.
  */
 import type { Model, Types } from 'mongoose';
 import { Types as MTypes } from 'mongoose';
@@ -53,6 +57,50 @@ interface Pending extends SendRequest {
 const MAX_ATTEMPTS = 5;
 const KNOWN_USERS_MAX = 100_000;
 
+/**
+ * Writes conversations' `lastSeq`/`lastMessage`/`updatedAt` after the fact, coalesced: a busy
+ * conversation costs one update per interval, not one per message. Pointers only ever rise.
+ */
+class PointerWriter {
+  private dirty = new Map<string, MessageDoc>();
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> | null = null;
+
+  constructor(private readonly models: () => CommitModels, private readonly intervalMs: number, private readonly onError: (err: unknown) => void) {}
+
+  mark(messages: MessageDoc[]) {
+    for (const m of messages) {
+      const prev = this.dirty.get(m.conversationId);
+      if (!prev || prev.seq < m.seq) this.dirty.set(m.conversationId, m);
+    }
+    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
+  /** Writes what is pending now (also called on shutdown). */
+  async flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.writing;
+    const batch = [ ...this.dirty.values() ];
+    this.dirty.clear();
+    if (!batch.length) return;
+    this.writing = (async () => {
+      const { Conversation } = this.models();
+      // FerretDB stalls on large update batches: keep each one small
+      for (let i = 0; i < batch.length; i += 50) {
+        await Conversation.bulkWrite(batch.slice(i, i + 50).map(msg => ({
+          updateOne: {
+            filter: { _id: msg.conversationId, lastSeq: { $lt: msg.seq } },
+            update: { $set: { lastSeq: msg.seq, lastMessage: msg._id, updatedAt: msg.sendTime } },
+          },
+        })), { ordered: true });
+      }
+    })().catch(this.onError).finally(() => { this.writing = null; });
+    await this.writing;
+    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+  }
+}
+
 export class MessageCommitter {
   private queue: Pending[] = [];
   /** sends waiting in `queue` by (from, fp), so a retry that arrives meanwhile joins the first */
@@ -65,11 +113,21 @@ export class MessageCommitter {
   /** users known to exist (accounts are never deleted) */
   private knownUsers = new Set<string>();
 
+  private readonly pointers: PointerWriter;
+
   constructor(
     private readonly models: () => CommitModels,
     private readonly batchMax: number,
     private readonly onError: (err: unknown) => void,
-  ) {}
+    pointerIntervalMs = 200,
+  ) {
+    this.pointers = new PointerWriter(models, pointerIntervalMs, onError);
+  }
+
+  /** Writes the pending conversation pointers now (shutdown, tests). */
+  flushPointers() {
+    return this.pointers.flush();
+  }
 
   submit(req: SendRequest): Promise<SendResult> {
     const key = `${req.from}\0${req.input.fp}`;
@@ -125,8 +183,7 @@ export class MessageCommitter {
     const uncounted = [ ...new Set(batch.map(p => p.conversationId)) ].filter(id => !this.lastSeq.has(id) || this.stale.has(id));
     const oid = (id: string) => new MTypes.ObjectId(id);
 
-    const [ prior, existingPeers, blocks, rooms, pointers ] = await Promise.all([
-      m.Message.find({ from: { $in: [ ...new Set(batch.map(p => oid(p.from))) ] }, fp: { $in: batch.map(p => p.input.fp) } }).lean<MessageDoc[]>(),
+    const [ existingPeers, blocks, rooms, counters ] = await Promise.all([
       unknownPeers.length ? m.User.find({ _id: { $in: unknownPeers.map(oid) } }, { _id: 1 }).lean<Array<{ _id: Types.ObjectId }>>() : [],
       peers.length ? m.Block.find({ user: { $in: peers.map(oid) }, blocked: { $in: [ ...new Set(c2c.map(p => oid(p.from))) ] } }, { user: 1, blocked: 1 }).lean<Array<{ user: Types.ObjectId; blocked: Types.ObjectId }>>() : [],
       roomIds.length ? m.Room.find({ _id: { $in: roomIds.map(oid) } }, { members: 1 }).lean<Array<{ _id: Types.ObjectId; members: Types.ObjectId[] }>>() : [],
@@ -134,56 +191,44 @@ export class MessageCommitter {
     ]);
     for (const u of existingPeers) this.knownUsers.add(String(u._id));
     if (this.knownUsers.size > KNOWN_USERS_MAX) this.knownUsers.clear();
+    for (const [ id, seq ] of counters) {
+      this.lastSeq.set(id, seq);
+      this.stale.delete(id);
+    }
 
-    const storedByKey = new Map(prior.map(s => [ `${s.from}\0${s.fp}`, s ]));
     const blocked = new Set(blocks.map(b => `${b.user}>${b.blocked}`));
     const members = new Map(rooms.map(r => [ String(r._id), new Set(r.members.map(String)) ]));
     const newConversations = new Map<string, Pending>();
-
     const accepted: Pending[] = [];
-    const duplicates: Array<[Pending, SendResult]> = [];
     for (const p of batch) {
-      const earlier = storedByKey.get(p.key);
-      if (earlier) {
-        duplicates.push([ p, { message: earlier, duplicate: true }]);
-        continue;
-      }
       const refusal = this.refusal(p, members, blocked);
       if (refusal) {
         this.settle(p, null, refusal);
         continue;
       }
-      if (!pointers.has(p.conversationId) && !this.lastSeq.has(p.conversationId)) {
-        newConversations.set(p.conversationId, p);
-      }
+      if (!this.lastSeq.has(p.conversationId)) newConversations.set(p.conversationId, p);
       accepted.push(p);
-    }
-    for (const [ id, seq ] of pointers) {
-      this.lastSeq.set(id, Math.max(seq, this.stale.has(id) ? 0 : this.lastSeq.get(id) ?? 0));
-      this.stale.delete(id);
     }
     if (newConversations.size) await this.createConversations(m, [ ...newConversations.values() ]);
 
     const docs = this.allocate(accepted);
-    const inserted = await this.insert(m, docs);
-    const stored: Array<[Pending, SendResult]> = [];
-    const retry: Pending[] = [];
-    docs.forEach((doc, i) => {
-      const p = accepted[i];
-      if (inserted.has(String(doc._id))) {
-        stored.push([ p, { message: doc, duplicate: false }]);
-        this.lastSeq.set(doc.conversationId, Math.max(this.lastSeq.get(doc.conversationId) ?? 0, doc.seq));
+    const { stored, failed, rest } = await this.insert(m, docs);
+    for (const [ , doc ] of stored) this.lastSeq.set(doc.conversationId, doc.seq);
+    const retry = rest.map(([ p ]) => p);
+    if (failed) {
+      const [ p, doc ] = failed;
+      const earlier = await m.Message.findOne({ from: doc.from, fp: doc.fp }).lean<MessageDoc>();
+      if (earlier) {
+        this.settle(p, { message: earlier, duplicate: true });
       } else {
+        // another process took this seq: count again from the conversation's newest message
         this.stale.add(p.conversationId);
         if (++p.attempts >= MAX_ATTEMPTS) this.settle(p, null, new AppError(ErrorCode.SERVER_ERROR, 'message could not be stored'));
-        else retry.push(p);
+        else retry.unshift(p);
       }
-    });
-
-    // acks wait for the pointers too: an acked message must be visible to offline pulls
-    await this.raisePointers(m, [ ...stored, ...duplicates ].map(([ , r ]) => r.message));
-    for (const [ p, r ] of duplicates) this.settle(p, r);
-    for (const [ p, r ] of stored) this.settle(p, r);
+    }
+    for (const [ p, doc ] of stored) this.settle(p, { message: doc, duplicate: false });
+    this.pointers.mark(stored.map(([ , doc ]) => doc));
     if (retry.length) {
       // back to the front, in their order, so a conversation's order of arrival is kept
       for (const p of retry) this.queued.set(p.key, p);
@@ -206,16 +251,14 @@ export class MessageCommitter {
   }
 
   /**
-   * Last seq of conversations this process has no counter for (from the pointer) or whose counter
-   * collided (from the messages themselves). A conversation absent from the result does not exist.
+   * Last seq of conversations this process has no counter for: from the pointer, or, after a
+   * collision, from the newest message (the pointer may trail). Absent from the result = new.
    */
   private async loadCounters(m: CommitModels, ids: string[]): Promise<Map<string, number>> {
     const result = new Map<string, number>();
     if (!ids.length) return result;
     const convs = await m.Conversation.find({ _id: { $in: ids } }, { lastSeq: 1 }).lean<Array<{ _id: string; lastSeq: number }>>();
     for (const c of convs) result.set(c._id, c.lastSeq);
-    // the pointer can trail the messages (a crash between insert and pointer update): a collision
-    // then marks the conversation stale and its counter is read from the newest message
     const newest = await Promise.all(ids.filter(id => this.stale.has(id)).map(id =>
       m.Message.find({ conversationId: id }, { seq: 1 }).sort({ seq: -1 }).limit(1).lean<Array<{ seq: number }>>()
         .then(r => [ id, r[0]?.seq ?? 0 ] as const)));
@@ -230,32 +273,18 @@ export class MessageCommitter {
   private async createConversations(m: CommitModels, firsts: Pending[]) {
     const now = new Date();
     const oid = (id: string) => new MTypes.ObjectId(id);
-    await m.Conversation.bulkWrite(firsts.map(p => ({
-      updateOne: {
-        filter: { _id: p.conversationId },
-        update: {
-          $setOnInsert: p.input.typeu === 2
-            ? { typeu: 2, room: oid(p.input.to), users: [], lastSeq: 0, updatedAt: now }
-            : { typeu: 1, users: [ oid(p.from), oid(p.input.to) ], lastSeq: 0, updatedAt: now },
-        },
-        upsert: true,
-      },
-    })), { ordered: false });
-    const pairs = firsts.filter(p => p.input.typeu !== 2);
-    if (pairs.length) {
-      await m.Membership.bulkWrite(pairs.flatMap(p => [[ p.from, p.input.to ], [ p.input.to, p.from ]].map(([ user, peer ]) => ({
-        updateOne: {
-          filter: { user: oid(user), conversationId: p.conversationId },
-          update: { $setOnInsert: { typeu: 1, peer: oid(peer), deliveredSeq: 0, readSeq: 0, joinedSeq: 0, hidden: [] } },
-          upsert: true,
-        },
-      }))), { ordered: false });
-    }
+    // plain inserts (duplicates from a racing process are ignored): upserts would each be a
+    // read-then-write round on FerretDB
+    await insertIgnoringDuplicates(m.Conversation, firsts.map(p => (p.input.typeu === 2
+      ? { _id: p.conversationId, typeu: 2, room: oid(p.input.to), users: [], lastSeq: 0, updatedAt: now }
+      : { _id: p.conversationId, typeu: 1, users: [ oid(p.from), oid(p.input.to) ], lastSeq: 0, updatedAt: now })));
+    await insertIgnoringDuplicates(m.Membership, firsts.filter(p => p.input.typeu !== 2).flatMap(p => [[ p.from, p.input.to ], [ p.input.to, p.from ]]
+      .map(([ user, peer ]) => ({ user: oid(user), conversationId: p.conversationId, typeu: 1, peer: oid(peer), deliveredSeq: 0, readSeq: 0, joinedSeq: 0, hidden: [] }))));
     for (const p of firsts) if (!this.lastSeq.has(p.conversationId)) this.lastSeq.set(p.conversationId, 0);
   }
 
-  /** Seqs in arrival order per conversation; docs come back in the order of `accepted`. */
-  private allocate(accepted: Pending[]): MessageDoc[] {
+  /** Seqs in arrival order per conversation. */
+  private allocate(accepted: Pending[]): Array<[Pending, MessageDoc]> {
     const next = new Map<string, number>();
     const now = new Date();
     return accepted.map(p => {
@@ -276,48 +305,43 @@ export class MessageCommitter {
       };
       if (input.extra !== undefined) doc.extra = input.extra;
       if (input.time !== undefined) doc.time = input.time;
-      return doc;
+      return [ p, doc ] as [Pending, MessageDoc];
     });
   }
 
   /**
-   * One ordered insert, sorted by (conversation, seq) so that a failure leaves each conversation
-   * with a gap-free stored prefix. Returns the ids that are stored; when the insert failed part-way
-   * that is asked of the database rather than read from the driver's error.
+   * One ordered insert, sorted by (conversation, seq), so a failure leaves each conversation with a
+   * gap-free stored prefix: `stored` went in, `failed` is the document that hit a unique index,
+   * `rest` was not attempted.
    */
-  private async insert(m: CommitModels, docs: MessageDoc[]): Promise<Set<string>> {
-    if (!docs.length) return new Set();
-    const sorted = [ ...docs ].sort((a, b) => (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq));
+  private async insert(m: CommitModels, docs: Array<[Pending, MessageDoc]>) {
+    const sorted = [ ...docs ].sort(([ , a ], [ , b ]) => (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq));
+    if (!sorted.length) return { stored: sorted, failed: null, rest: sorted };
     try {
-      await m.Message.collection.insertMany(sorted as any[], { ordered: true });
-      return new Set(docs.map(d => String(d._id)));
+      await m.Message.collection.insertMany(sorted.map(([ , d ]) => d) as any[], { ordered: true });
+      return { stored: sorted, failed: null, rest: [] };
     } catch (err: any) {
-      if (!isWriteConflict(err)) throw err;
-      const found = await m.Message.find({ _id: { $in: docs.map(d => d._id) } }, { _id: 1 }).lean<Array<{ _id: Types.ObjectId }>>();
-      return new Set(found.map(f => String(f._id)));
+      const index = duplicateAt(err);
+      if (index === null) throw err;
+      return { stored: sorted.slice(0, index), failed: sorted[index], rest: sorted.slice(index + 1) };
     }
-  }
-
-  private async raisePointers(m: CommitModels, messages: MessageDoc[]) {
-    const newest = new Map<string, MessageDoc>();
-    for (const message of messages) {
-      const prev = newest.get(message.conversationId);
-      if (!prev || prev.seq < message.seq) newest.set(message.conversationId, message);
-    }
-    if (!newest.size) return;
-    await m.Conversation.bulkWrite([ ...newest.values() ].map(msg => ({
-      updateOne: {
-        // only ever raised: a late or duplicate write never moves it back
-        filter: { _id: msg.conversationId, lastSeq: { $lt: msg.seq } },
-        update: { $set: { lastSeq: msg.seq, lastMessage: msg._id, updatedAt: msg.sendTime } },
-      },
-    })), { ordered: false });
   }
 }
 
-/** A duplicate key (another process took the seq, or stored the same fp first). */
-function isWriteConflict(err: any): boolean {
-  if (err?.code === 11000) return true;
-  const errors = err?.writeErrors ?? err?.result?.writeErrors ?? err?.errorResponse?.writeErrors;
-  return Array.isArray(errors) && errors.length > 0 && errors.every((e: any) => (e.code ?? e.err?.code) === 11000);
+/** Where an ordered insert stopped on a duplicate key; null for any other failure. */
+function duplicateAt(err: any): number | null {
+  const first = (err?.writeErrors ?? err?.result?.writeErrors)?.[0];
+  const code = first?.code ?? first?.err?.code;
+  return code === 11000 && typeof first.index === 'number' ? first.index : null;
+}
+
+/** Inserts, skipping documents whose unique key already exists (another process made them first). */
+async function insertIgnoringDuplicates(model: Model<any>, docs: object[]) {
+  if (!docs.length) return;
+  try {
+    await model.collection.insertMany(docs as any[], { ordered: false });
+  } catch (err: any) {
+    const errors = err?.writeErrors ?? err?.result?.writeErrors;
+    if (!Array.isArray(errors) || !errors.every((e: any) => (e.code ?? e.err?.code) === 11000)) throw err;
+  }
 }

@@ -25,8 +25,9 @@ export default class ConversationService extends Service {
       { $setOnInsert: { typeu: 2, room, users: [], lastSeq: 0, updatedAt: new Date() } },
       { upsert: true },
     );
-    const conversation = await Conversation.findById(roomId, { lastSeq: 1 }).lean<Pick<ConversationDoc, 'lastSeq'>>();
-    const seq = conversation?.lastSeq ?? 0;
+    // the newest message, not the pointer (written a moment after each commit), says where the room is
+    const [ newest ] = await this.ctx.model.Message.find({ conversationId: roomId }, { seq: 1 }).sort({ seq: -1 }).limit(1).lean<Array<{ seq: number }>>();
+    const seq = newest?.seq ?? 0;
     await Membership.bulkWrite(userIds.map(id => ({
       updateOne: {
         filter: { user: new Types.ObjectId(id), conversationId: roomId },
@@ -48,6 +49,7 @@ export default class ConversationService extends Service {
     await Membership.deleteMany({ conversationId: roomId });
     await Message.deleteMany({ conversationId: roomId });
     await Conversation.deleteOne({ _id: roomId });
+    this.app.messageCommitter.forget(roomId);
   }
 
   /**
@@ -77,6 +79,8 @@ export default class ConversationService extends Service {
    */
   async recent(userId: string) {
     const { Membership, Conversation, Message, User, Room } = this.ctx.model;
+    // pointers are written shortly after each commit: this process's pending ones go first
+    await this.app.messageCommitter.flushPointers();
     const memberships = await Membership.find({ user: oid(userId) }).lean<MembershipDoc[]>();
     if (!memberships.length) return [];
     const conversations = await Conversation.find({ _id: { $in: memberships.map(m => m.conversationId) }, lastSeq: { $gt: 0 } })

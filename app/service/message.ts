@@ -89,23 +89,18 @@ export default class MessageService extends Service {
   }
 
   /**
-   * `offline_message`: what this user has not acked yet, oldest first, one page. Only conversations
-   * whose last seq is past the user's delivered cursor are read, in one query.
+   * `offline_message`: what this user has not acked yet, oldest first, one page: one query over
+   * the user's conversations, each past its delivered cursor (index-backed per conversation).
    */
   async pullOffline(userId: string): Promise<{ messages: WireMessage[]; more: boolean }> {
-    const { Membership, Conversation, Message } = this.ctx.model;
+    const { Membership, Message } = this.ctx.model;
     const pageSize = this.config.message.offlinePageSize;
     const memberships = await Membership.find({ user: oid(userId) }, { conversationId: 1, deliveredSeq: 1, hidden: 1 })
       .lean<Array<Pick<MembershipDoc, 'conversationId' | 'deliveredSeq' | 'hidden'>>>();
     if (!memberships.length) return { messages: [], more: false };
-    const pointers = await Conversation.find({ _id: { $in: memberships.map(m => m.conversationId) } }, { lastSeq: 1 })
-      .lean<Array<{ _id: string; lastSeq: number }>>();
-    const lastSeq = new Map(pointers.map(p => [ p._id, p.lastSeq ]));
-    const behind = memberships.filter(m => (lastSeq.get(m.conversationId) ?? 0) > m.deliveredSeq);
-    if (!behind.length) return { messages: [], more: false };
-    const hidden = new Set(behind.flatMap(m => (m.hidden ?? []).map(String)));
+    const hidden = new Set(memberships.flatMap(m => (m.hidden ?? []).map(String)));
     const docs = await Message.find({
-      $or: behind.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq } })),
+      $or: memberships.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq } })),
       from: { $ne: oid(userId) },
     }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(pageSize + 1 + hidden.size).lean<MessageDoc[]>();
     const visible = docs.filter(d => !hidden.has(String(d._id)));
