@@ -75,6 +75,33 @@ export default (appInfo: EggAppInfo) => {
     ipFailures: { points: 50, duration: 15 * 60 },
     /** signups per client IP */
     signup: { points: 20, duration: 60 * 60 },
+    /** friend requests sent per user */
+    friendRequest: { points: 30, duration: 60 * 60 },
+    /** rooms created per user */
+    roomCreate: { points: 10, duration: 60 * 60 },
+  };
+
+  config.presence = {
+    /** rooms with more members give their members no presence pushes (PROTOCOL §4) */
+    roomLimit: 200,
+    /** how often each worker re-stamps its sockets in the Redis registry, ms */
+    heartbeatMs: 30 * 1000,
+    /** a socket not re-stamped for this long is taken for dead (its worker crashed), ms */
+    staleMs: 90 * 1000,
+    /** Redis key prefix of the registry (a hash per user) */
+    redisPrefix: 'im:presence',
+  };
+
+  config.room = {
+    /** most members a room may have */
+    maxMembers: 2000,
+    /** most rooms per page of GET /api/rooms */
+    pageLimit: 50,
+  };
+
+  config.friends = {
+    /** the group a new friend is put in */
+    defaultGroup: 'Friends',
   };
 
   return config;

@@ -39,3 +39,12 @@ export class AppError extends Error {
 }
 
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
+
+/**
+ * A unique-index violation: MongoDB's 11000, or what FerretDB reports for an update that breaks a
+ * unique index (an internal error naming the SQLite constraint).
+ */
+export const isDuplicateKey = (err: unknown) => {
+  const e = err as { code?: number; message?: string } | null;
+  return e?.code === 11000 || /UNIQUE constraint failed/.test(String(e?.message));
+};

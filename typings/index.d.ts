@@ -32,6 +32,11 @@ declare module 'egg' {
       accountFailures: { points: number; duration: number };
       ipFailures: { points: number; duration: number };
       signup: { points: number; duration: number };
+      friendRequest: { points: number; duration: number };
+      roomCreate: { points: number; duration: number };
     };
+    presence: { roomLimit: number; heartbeatMs: number; staleMs: number; redisPrefix: string };
+    room: { maxMembers: number; pageLimit: number };
+    friends: { defaultGroup: string };
   }
 }

@@ -1,7 +1,9 @@
 import type { Application } from 'egg';
+import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 const LIMITERS = Symbol('limiters');
+const REGISTRY = Symbol('presenceRegistry');
 
 export default {
   /**
@@ -22,5 +24,12 @@ export default {
       cache.set(keyPrefix, limiter);
     }
     return limiter;
+  },
+
+  /** Sockets per user (lib/presence-registry.ts): in Redis when configured, so every worker agrees. */
+  get presenceRegistry(): PresenceRegistry {
+    const self = this as unknown as Application & { [REGISTRY]?: PresenceRegistry };
+    const { redisPrefix: prefix, staleMs } = self.config.presence;
+    return self[REGISTRY] ??= self.redis ? new RedisPresenceRegistry(self.redis, { prefix, staleMs }) : new MemoryPresenceRegistry();
   },
 };

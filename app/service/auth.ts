@@ -51,7 +51,7 @@ export default class AuthService extends Service {
     await this.consumeOrRefuse('signup', this.ctx.ip);
     const [ passwordHash, answerHash ] = await Promise.all([
       this.hashSecret(input.password),
-      input.answer ? this.hashSecret(normalizeAnswer(input.answer)) : Promise.resolve(''),
+      input.answer ? this.hashAnswer(input.answer) : Promise.resolve(''),
     ]);
     const user = await this.service.user.create(input, { passwordHash, answerHash });
     return { user, ...await this.startSession(String(user._id)) };
@@ -200,7 +200,13 @@ export default class AuthService extends Service {
     return account;
   }
 
-  private async consumeOrRefuse(limiter: string, key: string) {
+  /** Hash of a security answer, normalized the way resets compare it. */
+  hashAnswer(answer: string) {
+    return this.hashSecret(normalizeAnswer(answer));
+  }
+
+  /** Counts one attempt against a config.rateLimit limiter; over the limit is 429 / 20009. */
+  async consumeOrRefuse(limiter: string, key: string) {
     try {
       await this.app.limiter(limiter).consume(key);
     } catch (res: any) {

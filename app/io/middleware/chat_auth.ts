@@ -60,4 +60,5 @@ export default (_options: unknown, app: Application) => async function chatAuth(
   socket.data = data;
   await ctx.service.presence.connect(socket);
   await next(); // resolves when the socket disconnects
+  await ctx.service.presence.disconnect(socket);
 };
