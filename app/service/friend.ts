@@ -25,8 +25,8 @@ export default class FriendService extends Service {
       Friendship.exists({ user: me, friend: to }),
       Block.exists({ $or: [ { user: to, blocked: me }, { user: me, blocked: to } ] }),
     ]);
-    if (friends) throw new AppError(ErrorCode.DUPLICATE_VALUE, 'already friends');
     if (blocked) throw new AppError(ErrorCode.FORBIDDEN, 'you cannot send this user a request');
+    if (friends) throw new AppError(ErrorCode.DUPLICATE_VALUE, 'already friends');
     let request;
     try {
       request = await FriendRequest.create({ from: me, to, message });
