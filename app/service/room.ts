@@ -15,6 +15,8 @@ const roomLock = new KeyedMutex();
 type RoomEvent = 'created' | 'join' | 'leave' | 'kick' | 'update' | 'owner' | 'dissolve';
 
 const unique = (ids: string[]) => [ ...new Set(ids) ];
+// callers outside REST (the message path) may pass unchecked ids: those name no room
+const isId = (id: string) => /^[0-9a-f]{24}$/i.test(id);
 
 /** A room as lists and replies show it (members by count; details add the members themselves). */
 const roomView = (r: RoomDoc) => ({
@@ -41,15 +43,17 @@ export default class RoomService extends Service {
     return this.app.io.of('/chat');
   }
 
-  /** The room, or 404 / 10005. */
+  /** The room (lean), or 404 / 10005 (also for a malformed id). */
   async get(roomId: string): Promise<RoomDoc> {
+    if (!isId(roomId)) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
     const room = await this.ctx.model.Room.findById(roomId).lean<RoomDoc>();
     if (!room) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
     return room;
   }
 
-  /** Whether the user is a member of the room (false for an unknown room). */
+  /** Whether the user is a member of the room (false for an unknown room or a malformed id). */
   async isMember(roomId: string, userId: string): Promise<boolean> {
+    if (!isId(roomId) || !isId(userId)) return false;
     return !!await this.ctx.model.Room.exists({ _id: roomId, members: new Types.ObjectId(userId) });
   }
 
