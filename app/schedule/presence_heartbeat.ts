@@ -6,7 +6,8 @@ import type { ChatSocketData } from '../io/middleware/chat_auth';
  * a worker that died stop counting once they go stale (lib/presence-registry.ts).
  */
 export default (app: Application) => ({
-  schedule: { interval: app.config.presence.heartbeatMs, type: 'all', immediate: false },
+  // only the Redis registry can go stale; the in-memory one dies with its process
+  schedule: { interval: app.config.presence.heartbeatMs, type: 'all', immediate: false, disable: !app.config.redisUrl },
   async task(_ctx: Context) {
     const sockets = [ ...app.io.of('/chat').sockets.values() ]
       .filter(s => (s.data as ChatSocketData | undefined)?.userId)

@@ -5,7 +5,7 @@ import { Actions } from '../../lib/actions';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
 import type { FriendRequestDoc } from '../model/friend_request';
 import type { FriendshipDoc } from '../model/friendship';
-import type { PublicUser } from './user';
+import { PUBLIC_FIELDS, publicUser, type PublicDoc } from './user';
 import { shownPresence } from './presence';
 
 type Notice = 'request' | 'agree' | 'refuse' | 'removed';
@@ -85,7 +85,7 @@ export default class FriendService extends Service {
     const friendships = await this.ctx.model.Friendship.find(filter).sort({ createdAt: 1, _id: 1 }).lean<FriendshipDoc[]>();
     const ids = friendships.map(f => String(f.friend));
     const [ users, online, visibleFriends ] = await Promise.all([
-      this.ctx.model.User.find({ _id: { $in: ids } }, { _id: 1, username: 1, nickname: 1, avatar: 1, intro: 1, presence: 1 }).lean(),
+      this.ctx.model.User.find({ _id: { $in: ids } }, { ...PUBLIC_FIELDS, presence: 1 }).lean<PublicDoc[]>(),
       this.service.presence.visibleOnline(ids),
       this.service.presence.friendsOf(me),
     ]);
@@ -94,9 +94,8 @@ export default class FriendService extends Service {
     return friendships.filter(f => byId.has(String(f.friend))).map(f => {
       const id = String(f.friend);
       const u = byId.get(id)!;
-      const user: PublicUser = { _id: id, username: u.username, nickname: u.nickname, avatar: u.avatar, intro: u.intro };
       const presence = online.has(id) && unblocked.has(id) ? shownPresence(u.presence) : 'offline';
-      return { user, group: f.group, alias: f.alias, presence };
+      return { user: publicUser(u), group: f.group, alias: f.alias, presence };
     });
   }
 

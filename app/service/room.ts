@@ -8,6 +8,7 @@ import { socketRooms as rooms } from '../../lib/socket-rooms';
 import type { CreateRoomInput, UpdateRoomInput } from '../../lib/schemas/social';
 import type { RoomDoc } from '../model/room';
 import { shownPresence } from './presence';
+import { PUBLIC_FIELDS, publicUser, type PublicDoc } from './user';
 
 /** member-list changes are read-modify-write on one document: one at a time per room here */
 const roomLock = new KeyedMutex();
@@ -115,7 +116,7 @@ export default class RoomService extends Service {
     const memberIds = room.members.map(String);
     if (room.visibility === 'private' && !memberIds.includes(me)) throw new AppError(ErrorCode.FORBIDDEN, 'this room is private');
     const [ users, online, blockers ] = await Promise.all([
-      this.ctx.model.User.find({ _id: { $in: memberIds } }, { _id: 1, username: 1, nickname: 1, avatar: 1, intro: 1, presence: 1 }).lean(),
+      this.ctx.model.User.find({ _id: { $in: memberIds } }, { ...PUBLIC_FIELDS, presence: 1 }).lean<PublicDoc[]>(),
       this.service.presence.visibleOnline(memberIds),
       this.ctx.model.Block.find({ user: { $in: memberIds }, blocked: me }, { user: 1 }).lean(),
     ]);
@@ -125,7 +126,7 @@ export default class RoomService extends Service {
     for (const id of memberIds) {
       const u = byId.get(id);
       if (!u) continue;
-      const user = { _id: id, username: u.username, nickname: u.nickname, avatar: u.avatar, intro: u.intro };
+      const user = publicUser(u);
       if (online.has(id)) split.online.push({ ...user, presence: shownPresence(u.presence) });
       else split.offline.push(user);
     }

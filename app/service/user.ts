@@ -17,10 +17,11 @@ export interface PublicUser {
 /** The projection for lean reads of public fields (lean results skip the model's toJSON). */
 export const PUBLIC_FIELDS = { _id: 1, username: 1, nickname: 1, avatar: 1, intro: 1 } as const;
 
-export const publicUser = (u: Pick<UserDoc, '_id' | 'username' | 'nickname' | 'avatar' | 'intro'>): PublicUser =>
-  ({ _id: String(u._id), username: u.username, nickname: u.nickname, avatar: u.avatar, intro: u.intro });
+/** a lean read with PUBLIC_FIELDS (and `presence` when asked for) */
+export type PublicDoc = Pick<UserDoc, '_id' | 'username' | 'nickname' | 'avatar' | 'intro'> & Partial<Pick<UserDoc, 'presence'>>;
 
-type PublicDoc = Pick<UserDoc, '_id' | 'username' | 'nickname' | 'avatar' | 'intro'>;
+export const publicUser = (u: PublicDoc): PublicUser =>
+  ({ _id: String(u._id), username: u.username, nickname: u.nickname, avatar: u.avatar, intro: u.intro });
 
 export default class UserService extends Service {
   /** Creates an account; username and e-mail are unique case-insensitively (10004). */

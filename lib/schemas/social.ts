@@ -29,7 +29,6 @@ export const searchQuery = z.object({
   limit: z.coerce.number().int().min(1).default(20).transform(n => Math.min(n, SEARCH_LIMIT_MAX)),
 });
 
-export const PRESENCE_STATES = [ 'online', 'away', 'busy', 'invisible' ] as const;
 /** a known state or a custom status of at most 32 characters ("offline" is what others see, not a choice) */
 export const presenceBody = z.strictObject({
   presence: z.string().trim().min(1).max(32).refine(p => p !== 'offline', 'use "invisible" to appear offline'),
