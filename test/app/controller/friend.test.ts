@@ -1,8 +1,18 @@
 import assert from 'node:assert';
-import { api, connectOk, notWithin, signup } from '../../helpers';
+import mm from 'egg-mock';
+import { api, app, connectOk, notWithin, signup } from '../../helpers';
 import { befriend, expectError, record } from '../../social-helpers';
 
 describe('REST friends and blocks (PROTOCOL §7, f_notice)', () => {
+  afterEach(() => mm.restore());
+
+  it('friend requests are rate-limited per user: 429 / 20009', async () => {
+    mm(app.config.rateLimit, 'friendRequest', { points: 2, duration: 60 });
+    const [ me, ...others ] = await Promise.all([ signup(), signup(), signup(), signup() ]);
+    for (const other of others.slice(0, 2)) assert.strictEqual((await api('POST', '/api/friends/requests', { token: me.token, body: { to: other.id } })).status, 201);
+    expectError(await api('POST', '/api/friends/requests', { token: me.token, body: { to: others[2].id } }), 429, 20009);
+  });
+
   it('request → accept: f_notice request then agree, both lists show the friendship', async () => {
     const [ alice, bob ] = await Promise.all([ signup({ nickname: 'Alice' }), signup() ]);
     const [ sa, sb ] = await Promise.all([ connectOk({ token: alice.token }), connectOk({ token: bob.token, version: 'v2' }) ]);
