@@ -105,6 +105,11 @@ export default class PresenceService extends Service {
     return new Map([ ...contacts ].map(([ id, set ]) => [ id, [ ...set ].filter(c => visible.has(c)) ]));
   }
 
+  /** Whether the user has a /chat socket on any worker (one registry read; for the message path). */
+  async isOnline(userId: string): Promise<boolean> {
+    return (await this.app.presenceRegistry.online([ userId ])).size > 0;
+  }
+
   /** The users among `ids` whom others see online: a live socket and not invisible. */
   async visibleOnline(ids: string[]): Promise<Set<string>> {
     const online = await this.app.presenceRegistry.online(ids);
