@@ -30,5 +30,33 @@ export default (app: Application) => {
     .route('readed_message', chat.receipts)
     .route('to_typing', chat.typing)
     .route('to_undo', chat.recall);
+  router.get('/api/users/me', auth, controller.user.me);
+  router.patch('/api/users/me', auth, controller.user.updateMe);
+  router.put('/api/users/me/presence', auth, controller.user.presence);
+  router.get('/api/users', auth, controller.user.search);
+  router.get('/api/users/:id', auth, controller.user.show);
+
+  router.post('/api/friends/requests', auth, controller.friend.request);
+  router.get('/api/friends/requests', auth, controller.friend.requests);
+  router.post('/api/friends/requests/:userId/accept', auth, controller.friend.accept);
+  router.post('/api/friends/requests/:userId/refuse', auth, controller.friend.refuse);
+  router.get('/api/friends', auth, controller.friend.list);
+  router.patch('/api/friends/:id', auth, controller.friend.update);
+  router.delete('/api/friends/:id', auth, controller.friend.remove);
+
+  router.get('/api/blocks', auth, controller.block.list);
+  router.post('/api/blocks/:id', auth, controller.block.create);
+  router.delete('/api/blocks/:id', auth, controller.block.destroy);
+
+  router.post('/api/rooms', auth, controller.room.create);
+  router.get('/api/rooms', auth, controller.room.list);
+  router.get('/api/rooms/:id', auth, controller.room.show);
+  router.patch('/api/rooms/:id', auth, controller.room.update);
+  router.delete('/api/rooms/:id', auth, controller.room.destroy);
+  router.post('/api/rooms/:id/join', auth, controller.room.join);
+  router.post('/api/rooms/:id/leave', auth, controller.room.leave);
+  router.post('/api/rooms/:id/members', auth, controller.room.members);
+
+  app.io.of('/chat').route('c_online', app.io.controller.presence.online);
 
 };

@@ -79,6 +79,10 @@ export default (appInfo: EggAppInfo) => {
     socketEvents: { points: 100, duration: 1 },
     /** `to_typing` per /chat socket */
     typing: { points: 5, duration: 1 },
+    /** friend requests sent per user */
+    friendRequest: { points: 30, duration: 60 * 60 },
+    /** rooms created per user */
+    roomCreate: { points: 10, duration: 60 * 60 },
   };
 
   config.message = {
@@ -96,6 +100,29 @@ export default (appInfo: EggAppInfo) => {
     retentionDays: int(env.MESSAGE_RETENTION_DAYS, 0),
     /** most `to`s stored by one group commit (one insert round-trip) */
     commitBatchMax: 1000,
+  };
+
+  config.presence = {
+    /** rooms with more members give their members no presence pushes (PROTOCOL §4) */
+    roomLimit: 200,
+    /** how often each worker re-stamps its sockets in the Redis registry, ms */
+    heartbeatMs: 30 * 1000,
+    /** a socket not re-stamped for this long is taken for dead (its worker crashed), ms */
+    staleMs: 90 * 1000,
+    /** Redis key prefix of the registry (a hash per user) */
+    redisPrefix: 'im:presence',
+  };
+
+  config.room = {
+    /** most members a room may have */
+    maxMembers: 2000,
+    /** most rooms per page of GET /api/rooms */
+    pageLimit: 50,
+  };
+
+  config.friends = {
+    /** the group a new friend is put in */
+    defaultGroup: 'Friends',
   };
 
   return config;

@@ -34,6 +34,8 @@ declare module 'egg' {
       signup: { points: number; duration: number };
       socketEvents: { points: number; duration: number };
       typing: { points: number; duration: number };
+      friendRequest: { points: number; duration: number };
+      roomCreate: { points: number; duration: number };
     };
     message: {
       maxContentBytes: number;
@@ -44,5 +46,8 @@ declare module 'egg' {
       retentionDays: number;
       commitBatchMax: number;
     };
+    presence: { roomLimit: number; heartbeatMs: number; staleMs: number; redisPrefix: string };
+    room: { maxMembers: number; pageLimit: number };
+    friends: { defaultGroup: string };
   }
 }

@@ -1,10 +1,12 @@
 import type { Application } from 'egg';
 import { MessageCommitter } from '../../lib/message-committer';
 import { tooManyRequests } from '../../lib/errors';
+import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 const LIMITERS = Symbol('limiters');
 const COMMITTER = Symbol('messageCommitter');
+const REGISTRY = Symbol('presenceRegistry');
 
 export default {
   /**
@@ -46,5 +48,12 @@ export default {
       self.config.message.commitBatchMax,
       err => self.logger.error('[message] group commit failed: %s', (err as Error)?.stack || err),
     );
+  },
+
+  /** Sockets per user (lib/presence-registry.ts): in Redis when configured, so every worker agrees. */
+  get presenceRegistry(): PresenceRegistry {
+    const self = this as unknown as Application & { [REGISTRY]?: PresenceRegistry };
+    const { redisPrefix: prefix, staleMs } = self.config.presence;
+    return self[REGISTRY] ??= self.redis ? new RedisPresenceRegistry(self.redis, { prefix, staleMs }) : new MemoryPresenceRegistry();
   },
 };

@@ -17,5 +17,7 @@ export default (app: Application): Model<BlockDoc> => {
   }, { timestamps: { createdAt: true, updatedAt: false }, versionKey: false });
   // one block per pair; also answers "did the recipient block the sender" on the send path
   BlockSchema.index({ user: 1, blocked: 1 }, { unique: true });
+  // "who blocked me" (presence must not reach the blocked)
+  BlockSchema.index({ blocked: 1 });
   return app.mongoose.model<BlockDoc>('Block', BlockSchema);
 };

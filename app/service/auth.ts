@@ -51,7 +51,7 @@ export default class AuthService extends Service {
     await this.app.rateLimit('signup', this.ctx.ip);
     const [ passwordHash, answerHash ] = await Promise.all([
       this.hashSecret(input.password),
-      input.answer ? this.hashSecret(normalizeAnswer(input.answer)) : Promise.resolve(''),
+      input.answer ? this.hashAnswer(input.answer) : Promise.resolve(''),
     ]);
     const user = await this.service.user.create(input, { passwordHash, answerHash });
     return { user, ...await this.startSession(String(user._id)) };
@@ -200,6 +200,10 @@ export default class AuthService extends Service {
     return account;
   }
 
+  /** Hash of a security answer, normalized the way resets compare it. */
+  hashAnswer(answer: string) {
+    return this.hashSecret(normalizeAnswer(answer));
+  }
 }
 
 const normalizeAnswer = (answer: string) => answer.trim().toLowerCase();

@@ -1,30 +1,170 @@
 import { Service } from 'egg';
 import type { Socket } from 'socket.io';
+import { Types } from 'mongoose';
 import { ErrorCode } from '../../lib/errors';
-import { socketError } from '../../lib/envelope';
+import { socketEnvelope, socketError } from '../../lib/envelope';
+import { Actions } from '../../lib/actions';
 import type { ChatSocketData } from '../io/middleware/chat_auth';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
 
+const oid = (id: string) => new Types.ObjectId(id);
+
+/** What others see of a stored presence: `invisible` is shown as `offline`. */
+export const shownPresence = (stored: string | undefined) => (!stored || stored === 'invisible' ? 'offline' : stored);
+
 /**
- * Who is connected: applies the device policy when a socket arrives and puts it in its rooms.
+ * Who is connected and who is told. The registry (app.presenceRegistry) counts each user's /chat
+ * sockets across workers; the first socket makes a user online and the last one gone offline, and
+ * only then are their online contacts told (`c_online`). Contacts = friends plus peers in rooms of
+ * at most `presence.roomLimit` members, minus anyone a block stands between (either way).
  */
 export default class PresenceService extends Service {
+  private get chat() {
+    return this.app.io.of('/chat');
+  }
+
+  /** A /chat socket passed the handshake: device policy, its rooms, and "online" if it is the first. */
   async connect(socket: Socket) {
     const { userId, sessionId, device } = socket.data as ChatSocketData;
-    const chat = this.app.io.of('/chat');
+    // registered before older sockets are kicked, so a replaced login never looks like going offline
+    const first = await this.app.presenceRegistry.add(userId, socket.id);
     const policy = this.config.auth.devicePolicy;
     if (policy !== 'allow-all') {
       // the new socket has not joined yet, so these rooms hold only the older sockets
       const replaced = policy === 'single' ? rooms.user(userId) : rooms.device(userId, device);
-      chat.to(replaced).emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
-      chat.in(replaced).disconnectSockets(true);
+      this.chat.to(replaced).emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
+      this.chat.in(replaced).disconnectSockets(true);
     }
-    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
+    const roomIds = await this.service.room.idsOf(userId);
+    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device), ...roomIds.map(rooms.room) ]);
+    if (first && !await this.isInvisible(userId)) await this.announce(userId, 'online');
   }
 
-  /** Whether the user has a /chat socket on any worker. */
+  /** A /chat socket is gone: "offline" if it was the user's last. */
+  async disconnect(socket: Socket) {
+    const { userId } = socket.data as ChatSocketData;
+    if (await this.app.presenceRegistry.remove(userId, socket.id) && !await this.isInvisible(userId)) {
+      await this.announce(userId, 'offline');
+    }
+  }
+
+  /**
+   * Sets the caller's presence (online, away, busy, invisible or a custom text). Friends get
+   * `presence`; becoming or leaving `invisible` while connected looks like going offline or coming
+   * online to every contact, so they also get `c_online`.
+   */
+  async setPresence(userId: string, presence: string) {
+    const { User } = this.ctx.model;
+    const before = await User.findById(userId, { presence: 1 }).lean<{ presence: string }>();
+    await User.updateOne({ _id: userId }, { $set: { presence } });
+    const friends = await this.friendsOf(userId);
+    if (friends.length) {
+      this.chat.to(friends.map(rooms.user)).emit('presence', socketEnvelope(Actions.presence, { id: userId, presence: shownPresence(presence) }));
+    }
+    const wasHidden = before?.presence === 'invisible';
+    const hidden = presence === 'invisible';
+    if (wasHidden !== hidden && (await this.app.presenceRegistry.online([ userId ])).size) {
+      await this.announce(userId, hidden ? 'offline' : 'online');
+    }
+    return { presence };
+  }
+
+  /**
+   * Tells `userId`'s online contacts (or only those among `only`) that it came online or went
+   * offline, each with its own list of online contacts.
+   */
+  async announce(userId: string, type: 'online' | 'offline', only?: string[]) {
+    let contacts = [ ...(await this.contactsOf([ userId ])).get(userId)! ];
+    if (only) contacts = contacts.filter(id => only.includes(id));
+    const recipients = [ ...await this.app.presenceRegistry.online(contacts) ];
+    if (!recipients.length) return;
+    const clients = await this.onlineContactsOf(recipients);
+    for (const r of recipients) {
+      this.chat.to(rooms.user(r)).emit('c_online', socketEnvelope(Actions.c_online, { type, current: userId, clients: clients.get(r) ?? [] }));
+    }
+  }
+
+  /** Shows `userId` as gone offline to `to` alone (a block now stands between them). */
+  async hideFrom(userId: string, to: string) {
+    const clients = await this.onlineContactsOf([ to ]);
+    this.chat.to(rooms.user(to)).emit('c_online', socketEnvelope(Actions.c_online, { type: 'offline', current: userId, clients: clients.get(to) ?? [] }));
+  }
+
+  /** The `c_online` snapshot a client asks for. */
+  async snapshot(userId: string) {
+    const clients = await this.onlineContactsOf([ userId ]);
+    return { type: 'snapshot', current: userId, clients: clients.get(userId) ?? [] };
+  }
+
+  /** Each user's contacts that others see online (a live socket, not invisible). */
+  async onlineContactsOf(userIds: string[]): Promise<Map<string, string[]>> {
+    const contacts = await this.contactsOf(userIds);
+    const everyone = new Set<string>();
+    for (const set of contacts.values()) for (const id of set) everyone.add(id);
+    const visible = await this.visibleOnline([ ...everyone ]);
+    return new Map([ ...contacts ].map(([ id, set ]) => [ id, [ ...set ].filter(c => visible.has(c)) ]));
+  }
+
+  /** Whether the user has a /chat socket on any worker (one registry read; for the message path). */
   async isOnline(userId: string): Promise<boolean> {
-    const sockets = await this.app.io.of('/chat').in(rooms.user(userId)).fetchSockets();
-    return sockets.length > 0;
+    return (await this.app.presenceRegistry.online([ userId ])).size > 0;
+  }
+
+  /** The users among `ids` whom others see online: a live socket and not invisible. */
+  async visibleOnline(ids: string[]): Promise<Set<string>> {
+    const online = await this.app.presenceRegistry.online(ids);
+    if (!online.size) return online;
+    const hidden = await this.ctx.model.User.find({ _id: { $in: [ ...online ] }, presence: 'invisible' }, { _id: 1 }).lean();
+    for (const u of hidden) online.delete(String(u._id));
+    return online;
+  }
+
+  /**
+   * Contacts of each user, in three queries whatever the number of users: friends, peers in rooms
+   * small enough for presence (`members.<limit>` absent = at most `limit` members), minus blocks.
+   */
+  async contactsOf(userIds: string[]): Promise<Map<string, Set<string>>> {
+    const { Friendship, Room } = this.ctx.model;
+    const ids = userIds.map(oid);
+    const limit = this.config.presence.roomLimit;
+    const [ friendships, smallRooms, blocks ] = await Promise.all([
+      Friendship.find({ user: { $in: ids } }, { user: 1, friend: 1 }).lean(),
+      Room.find({ members: { $in: ids }, [`members.${limit}`]: { $exists: false } }, { members: 1 }).lean(),
+      this.blocksOf(ids),
+    ]);
+    const result = new Map(userIds.map(id => [ id, new Set<string>() ]));
+    for (const f of friendships) result.get(String(f.user))?.add(String(f.friend));
+    for (const room of smallRooms) {
+      const members = room.members.map(String);
+      for (const m of members) {
+        const set = result.get(m);
+        if (set) for (const peer of members) if (peer !== m) set.add(peer);
+      }
+    }
+    for (const b of blocks) {
+      result.get(String(b.user))?.delete(String(b.blocked));
+      result.get(String(b.blocked))?.delete(String(b.user));
+    }
+    return result;
+  }
+
+  /** The user's friends with no block between them (who gets `presence`). */
+  async friendsOf(userId: string) {
+    const [ friendships, blocks ] = await Promise.all([
+      this.ctx.model.Friendship.find({ user: userId }, { friend: 1 }).lean(),
+      this.blocksOf([ oid(userId) ]),
+    ]);
+    const barred = new Set(blocks.flatMap(b => [ String(b.user), String(b.blocked) ]));
+    return friendships.map(f => String(f.friend)).filter(id => !barred.has(id));
+  }
+
+  /** Blocks made by or against any of these users. */
+  private blocksOf(ids: Types.ObjectId[]) {
+    return this.ctx.model.Block.find({ $or: [ { user: { $in: ids } }, { blocked: { $in: ids } } ] }, { user: 1, blocked: 1 }).lean();
+  }
+
+  private async isInvisible(userId: string) {
+    const user = await this.ctx.model.User.findById(userId, { presence: 1 }).lean<{ presence: string }>();
+    return user?.presence === 'invisible';
   }
 }

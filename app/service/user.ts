@@ -1,7 +1,27 @@
 import { Service } from 'egg';
 import gravatar from 'gravatar';
-import { AppError, ErrorCode } from '../../lib/errors';
+import { AppError, ErrorCode, isDuplicateKey } from '../../lib/errors';
 import type { SignupInput } from '../../lib/schemas/auth';
+import type { UpdateMeInput } from '../../lib/schemas/social';
+import type { UserDoc } from '../model/user';
+
+/** What anyone may see of a user. */
+export interface PublicUser {
+  _id: string;
+  username: string;
+  nickname: string;
+  avatar: string;
+  intro: string;
+}
+
+/** The projection for lean reads of public fields (lean results skip the model's toJSON). */
+export const PUBLIC_FIELDS = { _id: 1, username: 1, nickname: 1, avatar: 1, intro: 1 } as const;
+
+/** a lean read with PUBLIC_FIELDS (and `presence` when asked for) */
+export type PublicDoc = Pick<UserDoc, '_id' | 'username' | 'nickname' | 'avatar' | 'intro'> & Partial<Pick<UserDoc, 'presence'>>;
+
+export const publicUser = (u: PublicDoc): PublicUser =>
+  ({ _id: String(u._id), username: u.username, nickname: u.nickname, avatar: u.avatar, intro: u.intro });
 
 export default class UserService extends Service {
   /** Creates an account; username and e-mail are unique case-insensitively (10004). */
@@ -48,5 +68,63 @@ export default class UserService extends Service {
     const user = await this.ctx.model.User.findById(id);
     if (!user) throw new AppError(ErrorCode.USER_NOT_EXIST, 'user does not exist');
     return user;
+  }
+
+  /** Changes the caller's own account; the schema allows only the fields a user may change. */
+  async updateMe(userId: string, input: UpdateMeInput) {
+    const set: Record<string, unknown> = {};
+    if (input.nickname !== undefined) Object.assign(set, { nickname: input.nickname, nicknameLower: input.nickname.toLowerCase() });
+    if (input.email !== undefined) Object.assign(set, { email: input.email, emailLower: input.email.toLowerCase() });
+    if (input.avatar !== undefined) set.avatar = input.avatar;
+    if (input.intro !== undefined) set.intro = input.intro;
+    if (input.profile !== undefined) set.profile = input.profile;
+    if (input.question !== undefined && input.answer !== undefined) {
+      Object.assign(set, { question: input.question, answerHash: await this.service.auth.hashAnswer(input.answer) });
+    }
+    try {
+      await this.ctx.model.User.updateOne({ _id: userId }, { $set: set });
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new AppError(ErrorCode.DUPLICATE_VALUE, 'email is already taken');
+      throw err;
+    }
+    return this.get(userId);
+  }
+
+  /** Public fields of one user; 404 / 20005 when there is none. */
+  async publicProfile(id: string): Promise<PublicUser> {
+    const user = await this.ctx.model.User.findById(id, PUBLIC_FIELDS).lean<PublicDoc>();
+    if (!user) throw new AppError(ErrorCode.USER_NOT_EXIST, 'user does not exist');
+    return publicUser(user);
+  }
+
+  /** Public fields of many users in one query, by id; unknown ids are absent. */
+  async publicUsers(ids: string[]): Promise<Map<string, PublicUser>> {
+    if (!ids.length) return new Map();
+    const users = await this.ctx.model.User.find({ _id: { $in: ids } }, PUBLIC_FIELDS).lean<PublicDoc[]>();
+    return new Map(users.map(u => [ String(u._id), publicUser(u) ]));
+  }
+
+  /** Refuses (404 / 20005) unless every id names a user. */
+  async requireExisting(ids: string[]) {
+    if (!ids.length) return;
+    const found = await this.ctx.model.User.countDocuments({ _id: { $in: ids } });
+    if (found !== new Set(ids).size) throw new AppError(ErrorCode.USER_NOT_EXIST, 'user does not exist');
+  }
+
+  /**
+   * Prefix search on username and nickname, case-insensitively. A range on the lower-cased
+   * copies uses their indexes and needs no regular expression built from the client's text.
+   */
+  async search(q: string, limit: number): Promise<PublicUser[]> {
+    const { User } = this.ctx.model;
+    const lower = q.toLowerCase();
+    const range = { $gte: lower, $lt: `${lower}\uffff` };
+    const [ byUsername, byNickname ] = await Promise.all([
+      User.find({ usernameLower: range }, PUBLIC_FIELDS).sort({ usernameLower: 1 }).limit(limit).lean<PublicDoc[]>(),
+      User.find({ nicknameLower: range }, PUBLIC_FIELDS).sort({ nicknameLower: 1 }).limit(limit).lean<PublicDoc[]>(),
+    ]);
+    const seen = new Map<string, PublicUser>();
+    for (const u of [ ...byUsername, ...byNickname ]) if (!seen.has(String(u._id))) seen.set(String(u._id), publicUser(u));
+    return [ ...seen.values() ].slice(0, limit);
   }
 }

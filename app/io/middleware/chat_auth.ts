@@ -58,6 +58,11 @@ export default (_options: unknown, app: Application) => async function chatAuth(
   if (!socket.connected) return; // the client left while we were checking
 
   socket.data = data;
-  await ctx.service.presence.connect(socket);
-  await next(); // resolves when the socket disconnects
+  try {
+    await ctx.service.presence.connect(socket);
+    await next(); // resolves when the socket disconnects
+  } finally {
+    // also when connect failed half-way, so the registry never keeps a socket that is gone
+    await ctx.service.presence.disconnect(socket);
+  }
 };

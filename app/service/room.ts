@@ -1,0 +1,269 @@
+import { Service } from 'egg';
+import { Types } from 'mongoose';
+import { AppError, ErrorCode, isDuplicateKey } from '../../lib/errors';
+import { socketEnvelope } from '../../lib/envelope';
+import { Actions } from '../../lib/actions';
+import { KeyedMutex } from '../../lib/keyed-mutex';
+import { socketRooms as rooms } from '../../lib/socket-rooms';
+import type { CreateRoomInput, UpdateRoomInput } from '../../lib/schemas/social';
+import type { RoomDoc } from '../model/room';
+import { shownPresence } from './presence';
+import { PUBLIC_FIELDS, publicUser, type PublicDoc } from './user';
+
+/** member-list changes are read-modify-write on one document: one at a time per room here */
+const roomLock = new KeyedMutex();
+
+type RoomEvent = 'created' | 'join' | 'leave' | 'kick' | 'update' | 'owner' | 'dissolve';
+
+const unique = (ids: string[]) => [ ...new Set(ids) ];
+// callers outside REST (the message path) may pass unchecked ids: those name no room
+const isId = (id: string) => /^[0-9a-f]{24}$/i.test(id);
+
+/** A room as lists and replies show it (members by count; details add the members themselves). */
+const roomView = (r: RoomDoc) => ({
+  _id: String(r._id),
+  name: r.name,
+  intro: r.intro,
+  notice: r.notice,
+  avatar: r.avatar,
+  visibility: r.visibility,
+  owner: String(r.owner),
+  memberCount: r.members.length,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+});
+
+/**
+ * Rooms (groups): the owner and members live on the Room document, which the message path reads.
+ * Every member-list change also moves the conversation memberships (ConversationService hooks) and
+ * the members' sockets in or out of `room:<id>` on every worker at once, and tells the members
+ * with `g_notice`.
+ */
+export default class RoomService extends Service {
+  private get chat() {
+    return this.app.io.of('/chat');
+  }
+
+  /** The room (lean), or 404 / 10005 (also for a malformed id). */
+  async get(roomId: string): Promise<RoomDoc> {
+    if (!isId(roomId)) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
+    const room = await this.ctx.model.Room.findById(roomId).lean<RoomDoc>();
+    if (!room) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
+    return room;
+  }
+
+  /** Whether the user is a member of the room (false for an unknown room or a malformed id). */
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    if (!isId(roomId) || !isId(userId)) return false;
+    return !!await this.ctx.model.Room.exists({ _id: roomId, members: new Types.ObjectId(userId) });
+  }
+
+  /** Ids of the rooms a user is in. */
+  async idsOf(userId: string): Promise<string[]> {
+    const found = await this.ctx.model.Room.find({ members: new Types.ObjectId(userId) }, { _id: 1 }).lean();
+    return found.map(r => String(r._id));
+  }
+
+  async create(ownerId: string, input: CreateRoomInput) {
+    await this.app.rateLimit('roomCreate', ownerId);
+    const members = unique([ ownerId, ...input.members ?? [] ]);
+    this.checkSize(members.length);
+    await this.service.user.requireExisting(members);
+    let room;
+    try {
+      room = await this.ctx.model.Room.create({
+        name: input.name,
+        nameLower: input.name.toLowerCase(),
+        intro: input.intro ?? '',
+        avatar: input.avatar ?? '',
+        visibility: input.visibility ?? 'public',
+        owner: ownerId,
+        members,
+      });
+    } catch (err) {
+      throw nameTaken(err);
+    }
+    const view = roomView(room.toObject());
+    await this.joined(view._id, members);
+    const { _id, memberCount, createdAt, updatedAt, ...changes } = view;
+    this.notice(view._id, 'created', { user: ownerId, changes });
+    return view;
+  }
+
+  /** Public rooms (or mine), most recently active first, each with its number of online members. */
+  async list(me: string, opts: { mine: boolean; page: number; limit: number }) {
+    const { Room } = this.ctx.model;
+    const limit = Math.min(opts.limit, this.config.room.pageLimit);
+    const filter = opts.mine ? { members: new Types.ObjectId(me) } : { visibility: 'public' };
+    const [ total, found ] = await Promise.all([
+      Room.countDocuments(filter),
+      Room.find(filter).sort({ updatedAt: -1, _id: -1 }).skip((opts.page - 1) * limit).limit(limit).lean<RoomDoc[]>(),
+    ]);
+    const online = await this.service.presence.visibleOnline(unique(found.flatMap(r => r.members.map(String))));
+    return {
+      currentPage: opts.page,
+      lastPage: Math.max(1, Math.ceil(total / limit)),
+      docs: found.map(r => ({ ...roomView(r), onlineUsers: r.members.filter(m => online.has(String(m))).length })),
+    };
+  }
+
+  /**
+   * A room with its members split `{online, offline}`; a private room only for its members. A
+   * member who is invisible, or who blocked the viewer, is listed offline.
+   */
+  async details(me: string, roomId: string) {
+    const room = await this.get(roomId);
+    const memberIds = room.members.map(String);
+    if (room.visibility === 'private' && !memberIds.includes(me)) throw new AppError(ErrorCode.FORBIDDEN, 'this room is private');
+    const [ users, online, blockers ] = await Promise.all([
+      this.ctx.model.User.find({ _id: { $in: memberIds } }, { ...PUBLIC_FIELDS, presence: 1 }).lean<PublicDoc[]>(),
+      this.service.presence.visibleOnline(memberIds),
+      this.ctx.model.Block.find({ user: { $in: memberIds }, blocked: me }, { user: 1 }).lean(),
+    ]);
+    for (const b of blockers) online.delete(String(b.user));
+    const byId = new Map(users.map(u => [ String(u._id), u ]));
+    const split = { online: [] as unknown[], offline: [] as unknown[] };
+    for (const id of memberIds) {
+      const u = byId.get(id);
+      if (!u) continue;
+      const user = publicUser(u);
+      if (online.has(id)) split.online.push({ ...user, presence: shownPresence(u.presence) });
+      else split.offline.push(user);
+    }
+    return { ...roomView(room), members: split };
+  }
+
+  /** Joins a public room (private → 403 / 10006); joining again changes nothing. */
+  async join(me: string, roomId: string) {
+    return roomLock.run(roomId, async () => {
+      const room = await this.get(roomId);
+      if (room.visibility !== 'public') throw new AppError(ErrorCode.FORBIDDEN, 'this room is private');
+      if (room.members.some(m => String(m) === me)) return roomView(room);
+      this.checkSize(room.members.length + 1);
+      await this.ctx.model.Room.updateOne({ _id: roomId }, { $addToSet: { members: new Types.ObjectId(me) } });
+      await this.joined(roomId, [ me ]);
+      this.notice(roomId, 'join', { user: me });
+      return roomView(await this.get(roomId));
+    });
+  }
+
+  /**
+   * Leaves a room. When the owner leaves, ownership passes to the longest-standing member (members
+   * are kept in joining order); the last member leaving dissolves the room.
+   */
+  async leave(me: string, roomId: string) {
+    return roomLock.run(roomId, async () => {
+      const room = await this.get(roomId);
+      const rest = room.members.map(String).filter(m => m !== me);
+      if (rest.length === room.members.length) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');
+      this.notice(roomId, 'leave', { user: me });
+      if (!rest.length) return this.dissolveNow(roomId, me);
+      const newOwner = String(room.owner) === me ? rest[0] : null;
+      await this.ctx.model.Room.updateOne({ _id: roomId }, {
+        $pull: { members: new Types.ObjectId(me) },
+        ...newOwner ? { $set: { owner: new Types.ObjectId(newOwner) } } : {},
+      });
+      await this.left(roomId, [ me ]);
+      if (newOwner) this.notice(roomId, 'owner', { user: newOwner, changes: { owner: newOwner } });
+    });
+  }
+
+  /** Owner only: name, intro, notice, avatar, or hands the room to another member. */
+  async update(me: string, roomId: string, input: UpdateRoomInput) {
+    return roomLock.run(roomId, async () => {
+      const room = await this.get(roomId);
+      this.requireOwner(room, me);
+      const { owner, ...changes } = input;
+      if (owner && !room.members.some(m => String(m) === owner)) throw new AppError(ErrorCode.MISS_PARAMS, 'owner: the new owner must be a member');
+      const set: Record<string, unknown> = { ...changes };
+      if (changes.name !== undefined) set.nameLower = changes.name.toLowerCase();
+      if (owner) set.owner = new Types.ObjectId(owner);
+      try {
+        await this.ctx.model.Room.updateOne({ _id: roomId }, { $set: set });
+      } catch (err) {
+        throw nameTaken(err);
+      }
+      if (Object.keys(changes).length) this.notice(roomId, 'update', { user: me, changes });
+      if (owner && owner !== me) this.notice(roomId, 'owner', { user: owner, changes: { owner } });
+      return roomView(await this.get(roomId));
+    });
+  }
+
+  /**
+   * Adds and removes members. The owner may do both; in a private room any member may add. Added
+   * members are announced as `join` with `newbie: true`, removed ones as `kick`.
+   */
+  async changeMembers(me: string, roomId: string, input: { add?: string[]; remove?: string[] }) {
+    return roomLock.run(roomId, async () => {
+      const { Room } = this.ctx.model;
+      const room = await this.get(roomId);
+      const current = new Set(room.members.map(String));
+      const isOwner = String(room.owner) === me;
+      if (!current.has(me)) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');
+      if (input.remove?.length && !isOwner) throw new AppError(ErrorCode.FORBIDDEN, 'only the owner may remove members');
+      if (input.add?.length && !isOwner && room.visibility !== 'private') throw new AppError(ErrorCode.FORBIDDEN, 'only the owner may add members');
+      if (input.remove?.includes(String(room.owner))) throw new AppError(ErrorCode.MISS_PARAMS, 'remove: the owner cannot be removed (hand the room over first)');
+      const removed = unique(input.remove ?? []).filter(id => current.has(id));
+      const added = unique(input.add ?? []).filter(id => !current.has(id) && !removed.includes(id));
+      this.checkSize(current.size + added.length - removed.length);
+      await this.service.user.requireExisting(added);
+
+      if (removed.length) {
+        for (const user of removed) this.notice(roomId, 'kick', { user });
+        await Room.updateOne({ _id: roomId }, { $pullAll: { members: removed.map(id => new Types.ObjectId(id)) } });
+        await this.left(roomId, removed);
+      }
+      if (added.length) {
+        await Room.updateOne({ _id: roomId }, { $addToSet: { members: { $each: added.map(id => new Types.ObjectId(id)) } } });
+        await this.joined(roomId, added);
+        for (const user of added) this.notice(roomId, 'join', { user, newbie: true });
+      }
+      return { ...roomView(await this.get(roomId)), added, removed };
+    });
+  }
+
+  /** Owner only: the room is gone for everyone. */
+  async dissolve(me: string, roomId: string) {
+    return roomLock.run(roomId, async () => {
+      this.requireOwner(await this.get(roomId), me);
+      await this.dissolveNow(roomId, me);
+    });
+  }
+
+  private async dissolveNow(roomId: string, by: string) {
+    this.notice(roomId, 'dissolve', { user: by });
+    this.chat.in(rooms.room(roomId)).socketsLeave(rooms.room(roomId));
+    // the room goes first, so the message path refuses new messages before the history goes
+    await this.ctx.model.Room.deleteOne({ _id: roomId });
+    await this.service.conversation.removeRoom(roomId);
+  }
+
+  /** New members: cursors at the room's end, sockets (any worker) into the room. */
+  private async joined(roomId: string, userIds: string[]) {
+    await this.service.conversation.addRoomMembers(roomId, userIds);
+    this.chat.in(userIds.map(rooms.user)).socketsJoin(rooms.room(roomId));
+  }
+
+  /** Members gone: their conversation place and their sockets leave. */
+  private async left(roomId: string, userIds: string[]) {
+    this.chat.in(userIds.map(rooms.user)).socketsLeave(rooms.room(roomId));
+    await this.service.conversation.removeRoomMembers(roomId, userIds);
+  }
+
+  private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }) {
+    this.chat.to(rooms.room(roomId)).emit('g_notice', socketEnvelope(Actions.g_notice, { room: roomId, event, ...extra }));
+  }
+
+  private requireOwner(room: RoomDoc, me: string) {
+    if (String(room.owner) !== me) throw new AppError(ErrorCode.FORBIDDEN, 'only the owner may do this');
+  }
+
+  private checkSize(members: number) {
+    const max = this.config.room.maxMembers;
+    if (members > max) throw new AppError(ErrorCode.FORBIDDEN, `a room has at most ${max} members`);
+  }
+}
+
+function nameTaken(err: unknown) {
+  return isDuplicateKey(err) ? new AppError(ErrorCode.DUPLICATE_VALUE, 'room name is taken') : err;
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert';
+import { Redis } from 'ioredis';
+import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
+import { sleep } from '../helpers';
+
+// The Redis half needs Redis (REDIS_URL or 127.0.0.1:6379); .ci/run starts one when none is running.
+describe('lib/presence-registry', () => {
+  const prefix = `im:test:presence:${process.pid}:${Date.now()}`;
+  let redis: Redis;
+  before(() => { redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 }); });
+  after(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  const kinds: Array<[string, () => PresenceRegistry]> = [
+    [ 'memory', () => new MemoryPresenceRegistry() ],
+    [ 'redis', () => new RedisPresenceRegistry(redis, { prefix: `${prefix}:${Math.random()}`, staleMs: 60000 }) ],
+  ];
+  for (const [ kind, make ] of kinds) {
+    it(`${kind}: first socket is "first", last removal is "last", online() sees only live users`, async () => {
+      const r = make();
+      assert.strictEqual(await r.add('u1', 's1'), true);
+      assert.strictEqual(await r.add('u1', 's2'), false);
+      assert.strictEqual(await r.add('u2', 's3'), true);
+      assert.deepStrictEqual([ ...await r.online([ 'u1', 'u2', 'u3' ]) ].sort(), [ 'u1', 'u2' ]);
+      assert.strictEqual(await r.remove('u1', 's1'), false);
+      assert.strictEqual(await r.remove('u1', 's2'), true);
+      assert.deepStrictEqual([ ...await r.online([ 'u1', 'u2' ]) ], [ 'u2' ]);
+      assert.deepStrictEqual([ ...await r.online([]) ], []);
+    });
+  }
+
+  it('redis: a socket its worker stopped vouching for goes stale, so a crash cannot keep a user online', async () => {
+    const r = new RedisPresenceRegistry(redis, { prefix: `${prefix}:stale`, staleMs: 150 });
+    assert.strictEqual(await r.add('crashed', 'dead-socket'), true);
+    assert.strictEqual(await r.add('alive', 'live-socket'), true);
+    await sleep(100);
+    await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);
+    await sleep(100);
+    assert.deepStrictEqual([ ...await r.online([ 'crashed', 'alive' ]) ], [ 'alive' ]);
+    // the stale field was dropped: the user's next socket is its first again
+    assert.strictEqual(await r.add('crashed', 'new-socket'), true);
+    // a refresh does not bring back a socket that was removed meanwhile
+    await r.remove('alive', 'live-socket');
+    await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);
+    assert.deepStrictEqual([ ...await r.online([ 'alive' ]) ], []);
+  });
+});
