@@ -15,4 +15,9 @@ export default (app: Application) => {
   router.get('/api/password/question', controller.auth.passwordQuestion);
   router.post('/api/password/reset', controller.auth.resetPassword);
 
+  router.get('/api/qrcode', controller.qrcode.create);
+  router.post('/api/qrcode/scan', auth, controller.qrcode.scan);
+  router.post('/api/qrcode/confirm', auth, controller.qrcode.confirm);
+  app.io.of('/sso').route('qrlogin', app.io.controller.sso.qrlogin);
+
 };

@@ -32,6 +32,9 @@ declare module 'egg' {
       accountFailures: { points: number; duration: number };
       ipFailures: { points: number; duration: number };
       signup: { points: number; duration: number };
+      qrcode: { points: number; duration: number };
     };
+    qrcode: { ttl: number };
+    upload: { maxBytes: number; allow: string[] };
   }
 }
