@@ -20,4 +20,7 @@ export default (app: Application) => {
   router.post('/api/qrcode/confirm', auth, controller.qrcode.confirm);
   app.io.of('/sso').route('qrlogin', app.io.controller.sso.qrlogin);
 
+  router.post('/api/upload', auth, controller.file.upload);
+  router.get('/files/:id', controller.file.download);
+
 };
