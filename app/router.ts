@@ -3,6 +3,7 @@ import type { Application } from 'egg';
 export default (app: Application) => {
   const { router, controller } = app;
   const auth = app.middleware.auth();
+  const admin = app.middleware.admin();
 
   router.get('/healthz', controller.health.alive);
   router.get('/readyz', controller.health.ready);
@@ -22,5 +23,8 @@ export default (app: Application) => {
 
   router.post('/api/upload', auth, controller.file.upload);
   router.get('/files/:id', controller.file.download);
+
+  router.post('/api/admin/notices', auth, admin, controller.admin.notice);
+  router.get('/api/admin/stats', auth, admin, controller.admin.stats);
 
 };
