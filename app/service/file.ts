@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { Service } from 'egg';
 import FileType from 'file-type';
-import type { GridFSBucket, GridFSFile, ObjectId } from 'mongodb';
+import type { mongo } from 'mongoose';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { socketEnvelope } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
@@ -21,11 +21,14 @@ export interface StoredFile {
 
 /** What `GET /files/:id` needs to answer. */
 export interface FileInfo {
-  id: ObjectId;
+  id: mongo.ObjectId;
   filename: string;
   size: number;
   mime: string;
 }
+
+/** one bucket per database: a bucket checks its indexes once, on its first upload */
+const buckets = new WeakMap<object, mongo.GridFSBucket>();
 
 /** An upload part as egg-multipart hands it over (a busboy file stream). */
 type UploadPart = Readable & { filename?: string; fieldname?: string; mimeType?: string; mime?: string };
@@ -46,9 +49,11 @@ export function cleanFilename(name: string | undefined) {
  * being counted; a refusal or failure midway deletes what was written.
  */
 export default class FileService extends Service {
-  private get bucket(): GridFSBucket {
-    const { mongo, connection } = this.app.mongoose;
-    return new mongo.GridFSBucket(connection.db, { bucketName: 'files' }) as unknown as GridFSBucket;
+  private get bucket(): mongo.GridFSBucket {
+    const { mongo: driver, connection } = this.app.mongoose;
+    let bucket = buckets.get(connection.db);
+    if (!bucket) buckets.set(connection.db, bucket = new driver.GridFSBucket(connection.db, { bucketName: 'files' }));
+    return bucket;
   }
 
   /** Stores the request's multipart field `file` for `ownerId` and tells the owner's sockets. */
@@ -128,9 +133,9 @@ export default class FileService extends Service {
   /** The stored file, or 404 / 10005. */
   async info(id: string): Promise<FileInfo> {
     const { Types } = this.app.mongoose;
-    const doc = await this.bucket.find({ _id: new Types.ObjectId(id) }, { limit: 1 }).next() as GridFSFile | null;
+    const doc = await this.bucket.find({ _id: new Types.ObjectId(id) }, { limit: 1 }).next();
     if (!doc) throw new AppError(ErrorCode.NOT_FOUND, 'file not found');
-    return { id: doc._id as ObjectId, filename: doc.filename, size: doc.length, mime: String(doc.metadata?.mime || 'application/octet-stream') };
+    return { id: doc._id, filename: doc.filename, size: doc.length, mime: String(doc.metadata?.mime || 'application/octet-stream') };
   }
 
   /** The bytes `start`..`end` (inclusive) of a stored file. */
