@@ -1,6 +1,7 @@
 import type { Application, IBoot } from 'egg';
 import { Redis } from 'ioredis';
 import { DEFAULT_JWT_SECRET } from './config/config.default';
+import { answerSocketCounts } from './lib/worker-stats';
 
 export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {}
@@ -35,6 +36,11 @@ export default class AppBoot implements IBoot {
     // unique indexes are part of correctness (usernames, message fingerprints): build them before serving
     const models = Object.values(this.app.model as Record<string, any>);
     await Promise.all(models.map(m => m.init()));
+  }
+
+  async didReady() {
+    // GET /api/admin/stats on any worker asks every worker for its socket count
+    answerSocketCounts(this.app.io.of('/chat').nsp);
   }
 
   async beforeClose() {

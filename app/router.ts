@@ -3,6 +3,7 @@ import type { Application } from 'egg';
 export default (app: Application) => {
   const { router, controller } = app;
   const auth = app.middleware.auth();
+  const admin = app.middleware.admin();
 
   router.get('/healthz', controller.health.alive);
   router.get('/readyz', controller.health.ready);
@@ -58,5 +59,16 @@ export default (app: Application) => {
   router.post('/api/rooms/:id/members', auth, controller.room.members);
 
   app.io.of('/chat').route('c_online', app.io.controller.presence.online);
+
+  router.get('/api/qrcode', controller.qrcode.create);
+  router.post('/api/qrcode/scan', auth, controller.qrcode.scan);
+  router.post('/api/qrcode/confirm', auth, controller.qrcode.confirm);
+  app.io.of('/sso').route('qrlogin', app.io.controller.sso.qrlogin);
+
+  router.post('/api/upload', auth, controller.file.upload);
+  router.get('/files/:id', controller.file.download);
+
+  router.post('/api/admin/notices', auth, admin, controller.admin.notice);
+  router.get('/api/admin/stats', auth, admin, controller.admin.stats);
 
 };

@@ -52,7 +52,7 @@ export default (appInfo: EggAppInfo) => {
     init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
     namespace: {
       '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
-      '/sso': { connectionMiddleware: [], packetMiddleware: [] },
+      '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [] },
     },
     redis: env.REDIS_URL ? { url: env.REDIS_URL } : null,
   };
@@ -83,6 +83,8 @@ export default (appInfo: EggAppInfo) => {
     friendRequest: { points: 30, duration: 60 * 60 },
     /** rooms created per user */
     roomCreate: { points: 10, duration: 60 * 60 },
+    /** QR-code login ids handed out per client IP (each is a pending login held in the store) */
+    qrcode: { points: 30, duration: 60 },
   };
 
   config.message = {
@@ -124,6 +126,23 @@ export default (appInfo: EggAppInfo) => {
     /** the group a new friend is put in */
     defaultGroup: 'Friends',
   };
+
+  config.qrcode = {
+    /** lifetime of a QR-code login id, seconds (PROTOCOL §5) */
+    ttl: 120,
+  };
+
+  config.upload = {
+    /** largest accepted file, bytes */
+    maxBytes: int(env.UPLOAD_MAX_BYTES, 10 * 1024 * 1024),
+    /** accepted types, by the extension file-type names from the content; `txt` = UTF-8 text without NUL bytes */
+    allow: [ 'png', 'jpg', 'gif', 'webp', 'mp3', 'm4a', 'wav', 'ogg', 'opus', 'pdf', 'txt' ],
+  };
+
+  // stream mode: uploads go straight to GridFS, never to memory or temporary files. Every file name
+  // passes egg-multipart's extension check: the content decides (app/service/file.ts). The size limit
+  // is set per request from config.upload.
+  config.multipart = { mode: 'stream', whitelist: () => true, files: 1, fields: 5 } as any;
 
   return config;
 };

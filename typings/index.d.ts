@@ -36,6 +36,7 @@ declare module 'egg' {
       typing: { points: number; duration: number };
       friendRequest: { points: number; duration: number };
       roomCreate: { points: number; duration: number };
+      qrcode: { points: number; duration: number };
     };
     message: {
       maxContentBytes: number;
@@ -49,5 +50,7 @@ declare module 'egg' {
     presence: { roomLimit: number; heartbeatMs: number; staleMs: number; redisPrefix: string };
     room: { maxMembers: number; pageLimit: number };
     friends: { defaultGroup: string };
+    qrcode: { ttl: number };
+    upload: { maxBytes: number; allow: string[] };
   }
 }

@@ -1,0 +1,8 @@
+import { Controller } from 'egg';
+
+export default class SsoController extends Controller {
+  /** Keep-alive of the waiting PC: answers 'pong' (PROTOCOL §5). */
+  async qrlogin() {
+    await this.ctx.socketEvent({ event: 'qrlogin', reply: 'qrlogin' }, async () => 'pong');
+  }
+}
