@@ -9,6 +9,7 @@ import { toWire, type WireMessage } from '../../lib/timeline';
 import { MessageType, type MessageDoc } from '../model/message';
 import type { MembershipDoc } from '../model/membership';
 import type { ReceiptDoc } from '../model/receipt';
+import type { SystemNotice } from './notice';
 import type { HistoryInput, MessageRef, ReadReceiptInput, SendMessageInput } from '../../lib/schemas/message';
 
 /**
@@ -54,9 +55,13 @@ export default class MessageService extends Service {
     (socketId ? own.except(socketId) : own).emit('c_message', socketEnvelope(Actions.c_message, wire, { sync: true }));
   }
 
-  /** `c_message_ack`: the acked messages (and everything before them) count as delivered to this user. */
+  /** `c_message_ack`: the acked messages (and everything before them) count as delivered to this user; acked notices too. */
   async markDelivered(userId: string, refs: MessageRef[]) {
     const messages = await this.findByRefs(userId, refs, { conversationId: 1, seq: 1 });
+    // ids that are not messages may be system notices
+    const found = new Set(messages.map(m => String(m._id)));
+    const others = refs.filter(r => r._id && !found.has(r._id)).map(r => r._id!);
+    if (others.length) await this.service.notice.markDelivered(userId, others);
     const newest = new Map<string, number>();
     for (const m of messages) newest.set(m.conversationId, Math.max(newest.get(m.conversationId) ?? 0, m.seq));
     if (!newest.size) return;
@@ -89,22 +94,30 @@ export default class MessageService extends Service {
   }
 
   /**
-   * `offline_message`: what this user has not acked yet, oldest first, one page: one query over
-   * the user's conversations, each past its delivered cursor (index-backed per conversation).
+   * `offline_message`: what this user has not acked yet, oldest first, one page: messages (one
+   * query over the user's conversations, each past its delivered cursor) and system notices.
    */
-  async pullOffline(userId: string): Promise<{ messages: WireMessage[]; more: boolean }> {
-    const { Membership, Message } = this.ctx.model;
+  async pullOffline(userId: string): Promise<{ messages: Array<WireMessage | SystemNotice>; more: boolean }> {
     const pageSize = this.config.message.offlinePageSize;
+    const [ messages, notices ] = await Promise.all([
+      this.undelivered(userId, pageSize + 1),
+      this.service.notice.pendingFor(userId, pageSize + 1),
+    ]);
+    const all = [ ...messages, ...notices ].sort((a, b) => ('sendTime' in a ? a.sendTime : a.time) - ('sendTime' in b ? b.sendTime : b.time));
+    return { messages: all.slice(0, pageSize), more: all.length > pageSize };
+  }
+
+  private async undelivered(userId: string, limit: number): Promise<WireMessage[]> {
+    const { Membership, Message } = this.ctx.model;
     const memberships = await Membership.find({ user: oid(userId) }, { conversationId: 1, deliveredSeq: 1, hidden: 1 })
       .lean<Array<Pick<MembershipDoc, 'conversationId' | 'deliveredSeq' | 'hidden'>>>();
-    if (!memberships.length) return { messages: [], more: false };
+    if (!memberships.length) return [];
     const hidden = new Set(memberships.flatMap(m => (m.hidden ?? []).map(String)));
     const docs = await Message.find({
       $or: memberships.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq } })),
       from: { $ne: oid(userId) },
-    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(pageSize + 1 + hidden.size).lean<MessageDoc[]>();
-    const visible = docs.filter(d => !hidden.has(String(d._id)));
-    return { messages: visible.slice(0, pageSize).map(toWire), more: visible.length > pageSize };
+    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(limit + hidden.size).lean<MessageDoc[]>();
+    return docs.filter(d => !hidden.has(String(d._id))).slice(0, limit).map(toWire);
   }
 
   /**

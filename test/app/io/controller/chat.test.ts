@@ -162,6 +162,22 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
     assert.deepStrictEqual((await emitAck(later, 'offline_message')).data.payload, []);
   });
 
+  it('a system notice sent while offline comes in offline_message among the messages until acked', async () => {
+    const [ a, b ] = await Promise.all([ signup(), signup() ]);
+    const sa = await online(a);
+    const before = (await emitAck(sa, 'to', text(b.id, 'first'))).data.payload;
+    await sleep(5);
+    const notice = await app.mockContext().service.notice.send({ to: b.id, content: 'maintenance at 2am', event: 'maintenance' });
+    await sleep(5);
+    const after = (await emitAck(sa, 'to', text(b.id, 'second'))).data.payload;
+    const sb = await online(b);
+    const pull = (await emitAck(sb, 'offline_message')).data.payload;
+    assert.deepStrictEqual(pull.map((m: any) => m._id), [ before._id, notice._id, after._id ]);
+    assert.deepStrictEqual(pull[1], { _id: notice._id, content: 'maintenance at 2am', event: 'maintenance', from: 'system', time: notice.time });
+    await emitAck(sb, 'c_message_ack', pull);
+    assert.deepStrictEqual((await emitAck(sb, 'offline_message')).data.payload, []);
+  });
+
   it('offline_message pages at 200 with meta.more', async () => {
     const [ a, b ] = await Promise.all([ signup(), signup() ]);
     const sa = await online(a);
