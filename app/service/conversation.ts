@@ -83,7 +83,8 @@ export default class ConversationService extends Service {
     await this.app.messageCommitter.flushPointers();
     const memberships = await Membership.find({ user: oid(userId) }).lean<MembershipDoc[]>();
     if (!memberships.length) return [];
-    const conversations = await Conversation.find({ _id: { $in: memberships.map(m => m.conversationId) }, lastSeq: { $gt: 0 } })
+    // a conversation whose messages were all removed by retention has no lastMessage and is not listed
+    const conversations = await Conversation.find({ _id: { $in: memberships.map(m => m.conversationId) }, lastMessage: { $exists: true, $ne: null } })
       .sort({ updatedAt: -1 }).lean<ConversationDoc[]>();
     const byId = new Map(memberships.map(m => [ m.conversationId, m ]));
     const peers = memberships.filter(m => m.peer).map(m => m.peer!);

@@ -1,0 +1,42 @@
+import { Subscription } from 'egg';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Types } from 'mongoose';
+
+/** messages removed per round: each round is a few bounded queries, then the event loop gets a turn */
+const CHUNK = 500;
+
+/**
+ * Removes messages older than `message.retentionDays` (0 keeps everything), with what points at
+ * them: conversations' `lastMessage`, queued read receipts and per-user hidden marks. In bounded
+ * chunks so a large backlog never holds the event loop or the database for long. A scheduled job
+ * rather than a TTL index, which FerretDB does not implement; on MongoDB it is the same queries.
+ * `seq` counters are kept: a conversation's next message continues its numbering.
+ */
+export default class MessageRetention extends Subscription {
+  static get schedule() {
+    return { interval: '1h', type: 'worker', immediate: false };
+  }
+
+  async subscribe() {
+    const days = this.config.message.retentionDays;
+    if (!days) return;
+    const cutoff = new Date(Date.now() - days * 24 * 3600 * 1000);
+    const { Message, Conversation, Receipt, Membership } = this.ctx.model;
+    let removed = 0;
+    for (;;) {
+      const old = await Message.find({ sendTime: { $lt: cutoff } }, { _id: 1 }).limit(CHUNK).lean<Array<{ _id: Types.ObjectId }>>();
+      if (!old.length) break;
+      const ids = old.map(m => m._id);
+      await Message.deleteMany({ _id: { $in: ids } });
+      await Promise.all([
+        Conversation.updateMany({ lastMessage: { $in: ids } }, { $unset: { lastMessage: 1 } }),
+        Receipt.deleteMany({ message: { $in: ids } }),
+        Membership.updateMany({ hidden: { $in: ids } }, { $pullAll: { hidden: ids } }),
+      ]);
+      removed += ids.length;
+      if (old.length < CHUNK) break;
+      await yieldToEventLoop();
+    }
+    if (removed) this.ctx.logger.info('[message_retention] removed %d messages older than %d days', removed, days);
+  }
+}
