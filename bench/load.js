@@ -8,6 +8,7 @@
  */
 const { io } = require('socket.io-client');
 
+const runId = require('node:crypto').randomBytes(4).toString('hex');
 const job = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'));
 const now = () => Number(process.hrtime.bigint() / 1000n) / 1000; // ms, sub-ms resolution
 
@@ -36,6 +37,9 @@ async function main() {
   for (let i = 0; i < job.users.length; i += 50) {
     sockets.push(...await Promise.all(job.users.slice(i, i + 50).map(connect)));
   }
+  // the server puts a socket in its rooms just after the connect (it looks them up first): give the
+  // last sockets that moment, as a client would by pulling offline_message after connecting
+  await new Promise(r => setTimeout(r, 1000));
   const sentAt = new Map(); // fp → send time
   const expected = new Map(); // fp → number of recipients
   const received = new Map(); // `${recipient}|${fp}` → count
@@ -73,7 +77,8 @@ async function main() {
   let counter = 0;
   function send(s) {
     if (!running) return;
-    const fp = `${s.from.slice(-6)}-${counter++}`;
+    // unique per run: an fp a user already sent (in an earlier run) is a retry, answered and not delivered
+    const fp = `${runId}-${s.from.slice(-6)}-${counter++}`;
     const t = now();
     sentAt.set(fp, t);
     inFlight++;
@@ -95,7 +100,11 @@ async function main() {
   measureFrom = start + job.warmupMs;
   measureTo = measureFrom + job.durationMs;
   for (const s of senders) for (let w = 0; w < job.window; w++) send(s);
-  await new Promise(r => setTimeout(r, job.warmupMs + job.durationMs));
+  // the parent samples the server's CPU between these two lines
+  await new Promise(r => setTimeout(r, job.warmupMs));
+  process.stdout.write('MEASURE_START\n');
+  await new Promise(r => setTimeout(r, job.durationMs));
+  process.stdout.write('MEASURE_END\n');
   running = false;
   // drain: in-flight acks, then deliveries
   const drainUntil = now() + 15000;

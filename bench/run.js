@@ -143,12 +143,11 @@ async function startOurs(mongoUrl) {
     ...process.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET, PORT: String(port),
     HOST: '127.0.0.1', REDIS_URL: '',
   };
-  if (PROFILE) {
-    fs.rmSync(profileDir, { recursive: true, force: true });
-    env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profileDir}`;
-  }
+  // node flags given to egg-scripts reach the master and, through it, the agent and the worker
+  const profile = PROFILE ? [ '--node-options--cpu-prof', `--node-options--cpu-prof-dir=${profileDir}` ] : [];
+  if (PROFILE) fs.rmSync(profileDir, { recursive: true, force: true });
   const child = spawn(path.join(root, 'node_modules', '.bin', 'egg-scripts'),
-    [ 'start', '--workers=1', '--sticky', `--port=${port}`, '--title=im-bench', buildDir ],
+    [ 'start', ...profile, '--workers=1', '--sticky', `--port=${port}`, '--title=im-bench', buildDir ],
     { env, stdio: [ 'ignore', 'pipe', 'pipe' ], detached: true });
   let output = '';
   child.stdout.on('data', d => { output += d; });
@@ -187,21 +186,33 @@ async function runLoad(server, job, dbPid) {
   const jobFile = path.join(os.tmpdir(), `im-bench-job-${process.pid}.json`);
   fs.writeFileSync(jobFile, JSON.stringify({ ...job, url: server.url }));
   const load = spawn(process.execPath, [ path.join(__dirname, 'load.js'), jobFile ], { stdio: [ 'ignore', 'pipe', 'inherit' ] });
-  let out = '';
-  load.stdout.on('data', d => { out += d; });
+  const exited = new Promise(resolve => load.once('close', resolve)); // 'close': stdout is read to the end
   // CPU is counted over the measured window only (after connecting and warming up)
-  const connectGrace = job.users.length * 8 + 1500;
-  await new Promise(r => setTimeout(r, connectGrace + job.warmupMs));
-  const cpu0 = cpuSeconds(pids());
-  const db0 = dbPid ? cpuSeconds([ dbPid ]) : 0;
-  const t0 = Date.now();
-  const code = await new Promise(resolve => load.once('exit', resolve));
+  let cpu0 = 0;
+  let db0 = 0;
+  let t0 = 0;
+  let cpu = 0;
+  let dbCpu = null;
+  let out = '';
+  load.stdout.on('data', d => {
+    out += d;
+    if (!t0 && out.includes('MEASURE_START\n')) {
+      t0 = Date.now();
+      cpu0 = cpuSeconds(pids());
+      db0 = dbPid ? cpuSeconds([ dbPid ]) : 0;
+    }
+    if (t0 && !cpu && out.includes('MEASURE_END\n')) {
+      const wall = (Date.now() - t0) / 1000;
+      cpu = (cpuSeconds(pids()) - cpu0) / wall * 100;
+      if (dbPid) dbCpu = (cpuSeconds([ dbPid ]) - db0) / wall * 100;
+    }
+  });
+  const code = await exited;
   fs.rmSync(jobFile, { force: true });
-  const wall = (Date.now() - t0) / 1000;
   clearInterval(sampler);
   if (code !== 0) throw new Error(`load generator failed (${code})`);
   const result = JSON.parse(out.trim().split('\n').pop());
-  return { ...result, cpu: (cpuSeconds(pids()) - cpu0) / wall * 100, dbCpu: dbPid ? (cpuSeconds([ dbPid ]) - db0) / wall * 100 : null, peakRss };
+  return { ...result, cpu, dbCpu, peakRss };
 }
 
 const fmt = (v, digits = 1) => (v === null || v === undefined ? '-' : typeof v === 'number' ? v.toFixed(digits) : String(v));

@@ -55,6 +55,7 @@ interface Pending extends SendRequest {
 }
 
 const MAX_ATTEMPTS = 5;
+const ROOM_TTL_MS = 1000;
 const KNOWN_USERS_MAX = 100_000;
 
 /**
@@ -65,15 +66,18 @@ class PointerWriter {
   private dirty = new Map<string, MessageDoc>();
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
+  private nextDelay: number;
 
-  constructor(private readonly models: () => CommitModels, private readonly intervalMs: number, private readonly onError: (err: unknown) => void) {}
+  constructor(private readonly models: () => CommitModels, private readonly intervalMs: number, private readonly onError: (err: unknown) => void) {
+    this.nextDelay = intervalMs;
+  }
 
   mark(messages: MessageDoc[]) {
     for (const m of messages) {
       const prev = this.dirty.get(m.conversationId);
       if (!prev || prev.seq < m.seq) this.dirty.set(m.conversationId, m);
     }
-    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
   }
 
   /** Writes what is pending now (also called on shutdown). */
@@ -84,6 +88,7 @@ class PointerWriter {
     const batch = [ ...this.dirty.values() ];
     this.dirty.clear();
     if (!batch.length) return;
+    const started = Date.now();
     this.writing = (async () => {
       const { Conversation } = this.models();
       // FerretDB stalls on large update batches: keep each one small
@@ -97,7 +102,10 @@ class PointerWriter {
       }
     })().catch(this.onError).finally(() => { this.writing = null; });
     await this.writing;
-    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+    // pointers never take more than about a third of the database's time: after a slow flush
+    // (FerretDB: ~1 ms per conversation) the next one waits twice as long
+    this.nextDelay = Math.max(this.intervalMs, 2 * (Date.now() - started));
+    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
   }
 }
 
@@ -110,6 +118,8 @@ export class MessageCommitter {
   private lastSeq = new Map<string, number>();
   /** conversations whose counter must be reloaded from the messages (after a collision) */
   private stale = new Set<string>();
+  /** members of rooms messaged lately */
+  private roomMembers = new Map<string, { members: Set<string>; until: number }>();
   /** users known to exist (accounts are never deleted) */
   private knownUsers = new Set<string>();
 
@@ -148,10 +158,33 @@ export class MessageCommitter {
     });
   }
 
-  /** Drops what this process remembers of a conversation (a dissolved room). */
+  /** Drops what this process remembers of a conversation: a room's members changed, or it was dissolved. */
   forget(conversationId: string) {
     this.lastSeq.delete(conversationId);
     this.stale.delete(conversationId);
+    this.roomMembers.delete(conversationId);
+  }
+
+  /**
+   * Room members, kept for ROOM_TTL_MS: reading a room of 500 members for every small batch was the
+   * fan-out path's largest cost. This process forgets a room as soon as its members change (the room
+   * hooks call `forget`); another worker's change is seen within ROOM_TTL_MS.
+   */
+  private async loadRooms(m: CommitModels, ids: string[]): Promise<Map<string, Set<string>>> {
+    const now = Date.now();
+    const missing = ids.filter(id => (this.roomMembers.get(id)?.until ?? 0) <= now);
+    if (missing.length) {
+      const rooms = await m.Room.find({ _id: { $in: missing.map(id => new MTypes.ObjectId(id)) } }, { members: 1 })
+        .lean<Array<{ _id: Types.ObjectId; members: Types.ObjectId[] }>>();
+      for (const id of missing) this.roomMembers.delete(id);
+      for (const r of rooms) this.roomMembers.set(String(r._id), { members: new Set(r.members.map(String)), until: now + ROOM_TTL_MS });
+    }
+    const result = new Map<string, Set<string>>();
+    for (const id of ids) {
+      const room = this.roomMembers.get(id);
+      if (room) result.set(id, room.members);
+    }
+    return result;
   }
 
   private async drain() {
@@ -186,7 +219,7 @@ export class MessageCommitter {
     const [ existingPeers, blocks, rooms, counters ] = await Promise.all([
       unknownPeers.length ? m.User.find({ _id: { $in: unknownPeers.map(oid) } }, { _id: 1 }).lean<Array<{ _id: Types.ObjectId }>>() : [],
       peers.length ? m.Block.find({ user: { $in: peers.map(oid) }, blocked: { $in: [ ...new Set(c2c.map(p => oid(p.from))) ] } }, { user: 1, blocked: 1 }).lean<Array<{ user: Types.ObjectId; blocked: Types.ObjectId }>>() : [],
-      roomIds.length ? m.Room.find({ _id: { $in: roomIds.map(oid) } }, { members: 1 }).lean<Array<{ _id: Types.ObjectId; members: Types.ObjectId[] }>>() : [],
+      this.loadRooms(m, roomIds),
       this.loadCounters(m, uncounted),
     ]);
     for (const u of existingPeers) this.knownUsers.add(String(u._id));
@@ -197,7 +230,7 @@ export class MessageCommitter {
     }
 
     const blocked = new Set(blocks.map(b => `${b.user}>${b.blocked}`));
-    const members = new Map(rooms.map(r => [ String(r._id), new Set(r.members.map(String)) ]));
+    const members = rooms;
     const newConversations = new Map<string, Pending>();
     const accepted: Pending[] = [];
     for (const p of batch) {

@@ -18,6 +18,7 @@ export default class ConversationService extends Service {
   /** Room members joined (created, joined, added): their cursors start at the room's last seq. */
   async addRoomMembers(roomId: string, userIds: string[]) {
     if (!userIds.length) return;
+    this.app.messageCommitter.forget(roomId);
     const { Conversation, Membership } = this.ctx.model;
     const room = new Types.ObjectId(roomId);
     await Conversation.updateOne(
@@ -40,6 +41,7 @@ export default class ConversationService extends Service {
   /** Room members left or were removed: their place in the conversation goes with them. */
   async removeRoomMembers(roomId: string, userIds: string[]) {
     if (!userIds.length) return;
+    this.app.messageCommitter.forget(roomId);
     await this.ctx.model.Membership.deleteMany({ conversationId: roomId, user: { $in: userIds.map(id => new Types.ObjectId(id)) } });
   }
 

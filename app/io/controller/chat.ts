@@ -4,6 +4,17 @@ import { SocketReply } from '../../extend/context';
 import * as schemas from '../../../lib/schemas/message';
 import type { ChatSocketData } from '../middleware/chat_auth';
 
+/**
+ * The `to` schema for the configured limits, built once per limits: building a zod schema is far
+ * dearer than using one (it showed in the send path's profile).
+ */
+let cachedSend: { key: string; schema: ReturnType<typeof schemas.sendMessage> } | null = null;
+function sendSchemaFor(limits: schemas.MessageLimits) {
+  const key = `${limits.maxContentBytes}:${limits.maxExtraBytes}`;
+  if (cachedSend?.key !== key) cachedSend = { key, schema: schemas.sendMessage({ maxContentBytes: limits.maxContentBytes, maxExtraBytes: limits.maxExtraBytes }) };
+  return cachedSend.schema;
+}
+
 /** /chat messaging events (PROTOCOL §4). Each parses, calls the message service and replies. */
 export default class ChatController extends Controller {
   private get me() {
@@ -11,8 +22,7 @@ export default class ChatController extends Controller {
   }
 
   private get sendSchema() {
-    const { maxContentBytes, maxExtraBytes } = this.config.message;
-    return schemas.sendMessage({ maxContentBytes, maxExtraBytes });
+    return sendSchemaFor(this.config.message);
   }
 
   async to() {
