@@ -26,11 +26,6 @@ async function makeRoom(owner: TestUser, members: TestUser[]) {
   return id;
 }
 
-async function joinSocketRoom(u: TestUser, roomId: string) {
-  app.io.of('/chat').in(`user:${u.id}`).socketsJoin(`room:${roomId}`);
-  await sleep(20);
-}
-
 describe('/chat messaging (PROTOCOL §4, §6)', () => {
   for (const version of [ 'v2', 'v4' ] as ClientVersion[]) {
     it(`${version}: to → to_ack (ack callback) with _id, seq, sendTime; the peer gets c_message`, async () => {
@@ -442,7 +437,7 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
       const so = await online(owner);
       const soDesk = await online(owner, 'v2', 'DESKTOP');
       const [ s1, s2, sx ] = await Promise.all([ online(m1, 'v2'), online(m2), online(outsider) ]);
-      for (const u of [ owner, m1, m2 ]) await joinSocketRoom(u, roomId);
+      // no explicit join: a socket joins its rooms on connect
       const got1 = waitFor(s1, 'c_message');
       const got2 = waitFor(s2, 'c_message');
       const sync = waitFor(soDesk, 'c_message');
