@@ -19,9 +19,10 @@
  * The conversations' `lastSeq`/`lastMessage` pointers (for `recent_conversation`) are written
  * after the acks, coalesced per conversation: delivery state never depends on them.
  */
-import type { Model, Types } from 'mongoose';
-import { Types as MTypes } from 'mongoose';
+import { Types, type Model } from 'mongoose';
 import { AppError, ErrorCode } from './errors';
+import { oid } from './ids';
+import { bulkWriteInChunks } from './bulk-write';
 import type { MessageDoc } from '../app/model/message';
 import type { ConversationDoc } from '../app/model/conversation';
 import type { SendMessageInput } from './schemas/message';
@@ -90,16 +91,12 @@ class PointerWriter {
     if (!batch.length) return;
     const started = Date.now();
     this.writing = (async () => {
-      const { Conversation } = this.models();
-      // FerretDB stalls on large update batches: keep each one small
-      for (let i = 0; i < batch.length; i += 50) {
-        await Conversation.bulkWrite(batch.slice(i, i + 50).map(msg => ({
-          updateOne: {
-            filter: { _id: msg.conversationId, lastSeq: { $lt: msg.seq } },
-            update: { $set: { lastSeq: msg.seq, lastMessage: msg._id, updatedAt: msg.sendTime } },
-          },
-        })), { ordered: true });
-      }
+      await bulkWriteInChunks(this.models().Conversation, batch.map(msg => ({
+        updateOne: {
+          filter: { _id: msg.conversationId, lastSeq: { $lt: msg.seq } },
+          update: { $set: { lastSeq: msg.seq, lastMessage: msg._id, updatedAt: msg.sendTime } },
+        },
+      })));
     })().catch(this.onError).finally(() => { this.writing = null; });
     await this.writing;
     // pointers never take more than about a third of the database's time: after a slow flush
@@ -174,7 +171,7 @@ export class MessageCommitter {
     const now = Date.now();
     const missing = ids.filter(id => (this.roomMembers.get(id)?.until ?? 0) <= now);
     if (missing.length) {
-      const rooms = await m.Room.find({ _id: { $in: missing.map(id => new MTypes.ObjectId(id)) } }, { members: 1 })
+      const rooms = await m.Room.find({ _id: { $in: missing.map(id => oid(id)) } }, { members: 1 })
         .lean<Array<{ _id: Types.ObjectId; members: Types.ObjectId[] }>>();
       for (const id of missing) this.roomMembers.delete(id);
       for (const r of rooms) this.roomMembers.set(String(r._id), { members: new Set(r.members.map(String)), until: now + ROOM_TTL_MS });
@@ -214,7 +211,6 @@ export class MessageCommitter {
     const unknownPeers = peers.filter(id => !this.knownUsers.has(id));
     const roomIds = [ ...new Set(c2g.map(p => p.input.to)) ];
     const uncounted = [ ...new Set(batch.map(p => p.conversationId)) ].filter(id => !this.lastSeq.has(id) || this.stale.has(id));
-    const oid = (id: string) => new MTypes.ObjectId(id);
 
     const [ existingPeers, blocks, rooms, counters ] = await Promise.all([
       unknownPeers.length ? m.User.find({ _id: { $in: unknownPeers.map(oid) } }, { _id: 1 }).lean<Array<{ _id: Types.ObjectId }>>() : [],
@@ -305,7 +301,6 @@ export class MessageCommitter {
    */
   private async createConversations(m: CommitModels, firsts: Pending[]) {
     const now = new Date();
-    const oid = (id: string) => new MTypes.ObjectId(id);
     // plain inserts (duplicates from a racing process are ignored): upserts would each be a
     // read-then-write round on FerretDB
     await insertIgnoringDuplicates(m.Conversation, firsts.map(p => (p.input.typeu === 2
@@ -325,10 +320,10 @@ export class MessageCommitter {
       next.set(p.conversationId, seq);
       const { input } = p;
       const doc: MessageDoc = {
-        _id: new MTypes.ObjectId(),
+        _id: new Types.ObjectId(),
         fp: input.fp,
-        from: new MTypes.ObjectId(p.from),
-        to: new MTypes.ObjectId(input.to),
+        from: oid(p.from),
+        to: oid(input.to),
         type: input.type,
         typeu: input.typeu,
         content: input.content,

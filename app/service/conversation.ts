@@ -1,13 +1,12 @@
 import { Service } from 'egg';
-import { Types } from 'mongoose';
+import type { Types } from 'mongoose';
 import { AppError, ErrorCode } from '../../lib/errors';
+import { isObjectId, oid } from '../../lib/ids';
+import { bulkWriteInChunks } from '../../lib/bulk-write';
 import { c2cConversationId, toWire } from '../../lib/timeline';
 import type { ConversationDoc } from '../model/conversation';
 import type { MembershipDoc } from '../model/membership';
 import type { MessageDoc } from '../model/message';
-
-const OBJECT_ID = /^[0-9a-f]{24}$/;
-const oid = (id: string) => new Types.ObjectId(id);
 
 /**
  * Conversations and who is in them (memberships with delivery/read cursors). Rooms call the
@@ -20,7 +19,7 @@ export default class ConversationService extends Service {
     if (!userIds.length) return;
     this.app.messageCommitter.forget(roomId);
     const { Conversation, Membership } = this.ctx.model;
-    const room = new Types.ObjectId(roomId);
+    const room = oid(roomId);
     await Conversation.updateOne(
       { _id: roomId },
       { $setOnInsert: { typeu: 2, room, users: [], lastSeq: 0, updatedAt: new Date() } },
@@ -29,20 +28,20 @@ export default class ConversationService extends Service {
     // the newest message, not the pointer (written a moment after each commit), says where the room is
     const [ newest ] = await this.ctx.model.Message.find({ conversationId: roomId }, { seq: 1 }).sort({ seq: -1 }).limit(1).lean<Array<{ seq: number }>>();
     const seq = newest?.seq ?? 0;
-    await Membership.bulkWrite(userIds.map(id => ({
+    await bulkWriteInChunks(Membership, userIds.map(id => ({
       updateOne: {
-        filter: { user: new Types.ObjectId(id), conversationId: roomId },
+        filter: { user: oid(id), conversationId: roomId },
         update: { $setOnInsert: { typeu: 2, room, deliveredSeq: seq, readSeq: seq, joinedSeq: seq, hidden: [] } },
         upsert: true,
       },
-    })), { ordered: false });
+    })));
   }
 
   /** Room members left or were removed: their place in the conversation goes with them. */
   async removeRoomMembers(roomId: string, userIds: string[]) {
     if (!userIds.length) return;
     this.app.messageCommitter.forget(roomId);
-    await this.ctx.model.Membership.deleteMany({ conversationId: roomId, user: { $in: userIds.map(id => new Types.ObjectId(id)) } });
+    await this.ctx.model.Membership.deleteMany({ conversationId: roomId, user: { $in: userIds.map(id => oid(id)) } });
   }
 
   /** A dissolved room's conversation, memberships and messages are removed. */
@@ -62,12 +61,12 @@ export default class ConversationService extends Service {
     let conversationId: string;
     if (typeu === 1) {
       const ids = timelineId.toLowerCase().split('@');
-      if (ids.length !== 2 || !ids.every(id => OBJECT_ID.test(id))) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be "<userId>@<userId>" for typeu 1');
+      if (ids.length !== 2 || !ids.every(isObjectId)) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be "<userId>@<userId>" for typeu 1');
       if (!ids.includes(userId)) throw new AppError(ErrorCode.FORBIDDEN, 'not your conversation');
       conversationId = c2cConversationId(ids[0], ids[1]);
     } else {
       conversationId = timelineId.toLowerCase();
-      if (!OBJECT_ID.test(conversationId)) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be a room id for typeu 2');
+      if (!isObjectId(conversationId)) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be a room id for typeu 2');
     }
     const membership = await this.ctx.model.Membership.findOne({ user: oid(userId), conversationId }).lean<MembershipDoc>();
     if (typeu === 2 && !membership) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');

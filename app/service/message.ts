@@ -1,5 +1,7 @@
 import { Service } from 'egg';
-import { Types, type AnyBulkWriteOperation } from 'mongoose';
+import type { AnyBulkWriteOperation } from 'mongoose';
+import { oid } from '../../lib/ids';
+import { bulkWriteInChunks } from '../../lib/bulk-write';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { socketEnvelope } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
@@ -17,7 +19,6 @@ import type { HistoryInput, MessageRef, ReadReceiptInput, SendMessageInput } fro
  * apply concurrent updates atomically, so they run one at a time per user in this process.
  */
 const cursorLock = new KeyedMutex();
-const oid = (id: string) => new Types.ObjectId(id);
 
 export interface ReceiptItem {
   _id: string;
@@ -65,9 +66,9 @@ export default class MessageService extends Service {
     const newest = new Map<string, number>();
     for (const m of messages) newest.set(m.conversationId, Math.max(newest.get(m.conversationId) ?? 0, m.seq));
     if (!newest.size) return;
-    await cursorLock.run(userId, () => this.ctx.model.Membership.bulkWrite([ ...newest ].map(([ conversationId, seq ]) => ({
+    await cursorLock.run(userId, () => bulkWriteInChunks(this.ctx.model.Membership, [ ...newest ].map(([ conversationId, seq ]) => ({
       updateOne: { filter: { user: oid(userId), conversationId, deliveredSeq: { $lt: seq } }, update: { $set: { deliveredSeq: seq } } },
-    })), { ordered: false }));
+    }))));
   }
 
   /** Messages by `_id`, or by `fp` among those sent to or by this user (an fp is unique per sender only). */
@@ -177,18 +178,19 @@ export default class MessageService extends Service {
     for (const m of read) {
       const sender = String(m.from);
       const item: ReceiptItem = { _id: String(m._id), fp: m.fp, timelineId: m.typeu === 2 ? String(m.to) : `${m.from}@${m.to}`, typeu: m.typeu, seq: m.seq, readed: [ readerId ] };
-      bySender.set(sender, [ ...(bySender.get(sender) ?? []), item ]);
+      const items = bySender.get(sender);
+      if (items) items.push(item); else bySender.set(sender, [ item ]);
     }
+    if (!bySender.size) return;
+    // one registry read for all the senders
+    const online = await this.app.presenceRegistry.online([ ...bySender.keys() ]);
     const queued: Array<[string, ReceiptItem]> = [];
-    await Promise.all([ ...bySender ].map(async ([ sender, items ]) => {
-      if (await this.ctx.service.presence.isOnline(sender)) {
-        this.chat.to(socketRooms.user(sender)).emit('to_reader', socketEnvelope(Actions.to_reader, items));
-      } else {
-        for (const item of items) queued.push([ sender, item ]);
-      }
-    }));
+    for (const [ sender, items ] of bySender) {
+      if (online.has(sender)) this.chat.to(socketRooms.user(sender)).emit('to_reader', socketEnvelope(Actions.to_reader, items));
+      else for (const item of items) queued.push([ sender, item ]);
+    }
     if (!queued.length) return;
-    await this.ctx.model.Receipt.bulkWrite(queued.map(([ sender, item ]): AnyBulkWriteOperation => ({
+    await bulkWriteInChunks(this.ctx.model.Receipt, queued.map(([ sender, item ]): AnyBulkWriteOperation => ({
       updateOne: {
         filter: { user: oid(sender), message: oid(item._id) },
         update: {
@@ -197,7 +199,7 @@ export default class MessageService extends Service {
         },
         upsert: true,
       },
-    })), { ordered: false });
+    })));
   }
 
   /** `readed_message`: the receipts queued while this user was offline, oldest first; the queue is then emptied. */

@@ -5,6 +5,7 @@ import { Actions } from '../../lib/actions';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
 import type { NoticeInput } from '../../lib/schemas/admin';
 import type { NoticeDoc } from '../model/notice';
+import { isObjectId } from '../../lib/ids';
 
 /** A notice as clients see it (`sys_notice`, and in `offline_message`). */
 export interface SystemNotice {
@@ -18,7 +19,6 @@ export interface SystemNotice {
 
 /** notices read per round-trip while looking for unacknowledged ones */
 const BATCH = 200;
-const isId = (id: unknown): id is string => typeof id === 'string' && /^[0-9a-f]{24}$/i.test(id);
 
 const toWire = (n: NoticeDoc): SystemNotice => ({
   _id: String(n._id),
@@ -53,7 +53,7 @@ export default class NoticeService extends Service {
    */
   async pendingFor(userId: string, limit: number): Promise<SystemNotice[]> {
     const { Notice, NoticeReceipt, User } = this.ctx.model;
-    if (!isId(userId) || limit <= 0) return [];
+    if (!isObjectId(userId) || limit <= 0) return [];
     const user = await User.findById(userId, { createdAt: 1 }).lean<{ createdAt: Date }>();
     if (!user) return [];
     const pending: SystemNotice[] = [];
@@ -78,8 +78,8 @@ export default class NoticeService extends Service {
   /** Acknowledges notices for this user; ids that are not notices meant for them are ignored. */
   async markDelivered(userId: string, ids: string[]): Promise<void> {
     const { Notice, NoticeReceipt } = this.ctx.model;
-    const wanted = [ ...new Set(ids.filter(isId).map(id => id.toLowerCase())) ];
-    if (!isId(userId) || !wanted.length) return;
+    const wanted = [ ...new Set(ids.filter(isObjectId).map(id => id.toLowerCase())) ];
+    if (!isObjectId(userId) || !wanted.length) return;
     const notices = await Notice.find({ _id: { $in: wanted }, to: { $in: [ userId, null ] } }, { _id: 1 }).lean<Array<{ _id: Types.ObjectId }>>();
     if (!notices.length) return;
     try {

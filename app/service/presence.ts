@@ -1,13 +1,13 @@
 import { Service } from 'egg';
 import type { Socket } from 'socket.io';
-import { Types } from 'mongoose';
+import type { Types } from 'mongoose';
 import { ErrorCode } from '../../lib/errors';
 import { socketEnvelope, socketError } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
 import type { ChatSocketData } from '../io/middleware/chat_auth';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
+import { oid } from '../../lib/ids';
 
-const oid = (id: string) => new Types.ObjectId(id);
 
 /** What others see of a stored presence: `invisible` is shown as `offline`. */
 export const shownPresence = (stored: string | undefined) => (!stored || stored === 'invisible' ? 'offline' : stored);

@@ -1,5 +1,4 @@
 import { Service } from 'egg';
-import { Types } from 'mongoose';
 import { AppError, ErrorCode, isDuplicateKey } from '../../lib/errors';
 import { socketEnvelope } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
@@ -9,6 +8,7 @@ import type { CreateRoomInput, UpdateRoomInput } from '../../lib/schemas/social'
 import type { RoomDoc } from '../model/room';
 import { shownPresence } from './presence';
 import { PUBLIC_FIELDS, publicUser, type PublicDoc } from './user';
+import { isObjectId, oid } from '../../lib/ids';
 
 /** member-list changes are read-modify-write on one document: one at a time per room here */
 const roomLock = new KeyedMutex();
@@ -17,7 +17,6 @@ type RoomEvent = 'created' | 'join' | 'leave' | 'kick' | 'update' | 'owner' | 'd
 
 const unique = (ids: string[]) => [ ...new Set(ids) ];
 // callers outside REST (the message path) may pass unchecked ids: those name no room
-const isId = (id: string) => /^[0-9a-f]{24}$/i.test(id);
 
 /** A room as lists and replies show it (members by count; details add the members themselves). */
 const roomView = (r: RoomDoc) => ({
@@ -46,7 +45,7 @@ export default class RoomService extends Service {
 
   /** The room (lean), or 404 / 10005 (also for a malformed id). */
   async get(roomId: string): Promise<RoomDoc> {
-    if (!isId(roomId)) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
+    if (!isObjectId(roomId)) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
     const room = await this.ctx.model.Room.findById(roomId).lean<RoomDoc>();
     if (!room) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
     return room;
@@ -54,13 +53,13 @@ export default class RoomService extends Service {
 
   /** Whether the user is a member of the room (false for an unknown room or a malformed id). */
   async isMember(roomId: string, userId: string): Promise<boolean> {
-    if (!isId(roomId) || !isId(userId)) return false;
-    return !!await this.ctx.model.Room.exists({ _id: roomId, members: new Types.ObjectId(userId) });
+    if (!isObjectId(roomId) || !isObjectId(userId)) return false;
+    return !!await this.ctx.model.Room.exists({ _id: roomId, members: oid(userId) });
   }
 
   /** Ids of the rooms a user is in. */
   async idsOf(userId: string): Promise<string[]> {
-    const found = await this.ctx.model.Room.find({ members: new Types.ObjectId(userId) }, { _id: 1 }).lean();
+    const found = await this.ctx.model.Room.find({ members: oid(userId) }, { _id: 1 }).lean();
     return found.map(r => String(r._id));
   }
 
@@ -94,7 +93,7 @@ export default class RoomService extends Service {
   async list(me: string, opts: { mine: boolean; page: number; limit: number }) {
     const { Room } = this.ctx.model;
     const limit = Math.min(opts.limit, this.config.room.pageLimit);
-    const filter = opts.mine ? { members: new Types.ObjectId(me) } : { visibility: 'public' };
+    const filter = opts.mine ? { members: oid(me) } : { visibility: 'public' };
     const [ total, found ] = await Promise.all([
       Room.countDocuments(filter),
       Room.find(filter).sort({ updatedAt: -1, _id: -1 }).skip((opts.page - 1) * limit).limit(limit).lean<RoomDoc[]>(),
@@ -140,7 +139,7 @@ export default class RoomService extends Service {
       if (room.visibility !== 'public') throw new AppError(ErrorCode.FORBIDDEN, 'this room is private');
       if (room.members.some(m => String(m) === me)) return roomView(room);
       this.checkSize(room.members.length + 1);
-      await this.ctx.model.Room.updateOne({ _id: roomId }, { $addToSet: { members: new Types.ObjectId(me) } });
+      await this.ctx.model.Room.updateOne({ _id: roomId }, { $addToSet: { members: oid(me) } });
       await this.joined(roomId, [ me ]);
       this.notice(roomId, 'join', { user: me });
       return roomView(await this.get(roomId));
@@ -160,8 +159,8 @@ export default class RoomService extends Service {
       if (!rest.length) return this.dissolveNow(roomId, me);
       const newOwner = String(room.owner) === me ? rest[0] : null;
       await this.ctx.model.Room.updateOne({ _id: roomId }, {
-        $pull: { members: new Types.ObjectId(me) },
-        ...newOwner ? { $set: { owner: new Types.ObjectId(newOwner) } } : {},
+        $pull: { members: oid(me) },
+        ...newOwner ? { $set: { owner: oid(newOwner) } } : {},
       });
       await this.left(roomId, [ me ]);
       if (newOwner) this.notice(roomId, 'owner', { user: newOwner, changes: { owner: newOwner } });
@@ -177,7 +176,7 @@ export default class RoomService extends Service {
       if (owner && !room.members.some(m => String(m) === owner)) throw new AppError(ErrorCode.MISS_PARAMS, 'owner: the new owner must be a member');
       const set: Record<string, unknown> = { ...changes };
       if (changes.name !== undefined) set.nameLower = changes.name.toLowerCase();
-      if (owner) set.owner = new Types.ObjectId(owner);
+      if (owner) set.owner = oid(owner);
       try {
         await this.ctx.model.Room.updateOne({ _id: roomId }, { $set: set });
       } catch (err) {
@@ -210,11 +209,11 @@ export default class RoomService extends Service {
 
       if (removed.length) {
         for (const user of removed) this.notice(roomId, 'kick', { user });
-        await Room.updateOne({ _id: roomId }, { $pullAll: { members: removed.map(id => new Types.ObjectId(id)) } });
+        await Room.updateOne({ _id: roomId }, { $pullAll: { members: removed.map(id => oid(id)) } });
         await this.left(roomId, removed);
       }
       if (added.length) {
-        await Room.updateOne({ _id: roomId }, { $addToSet: { members: { $each: added.map(id => new Types.ObjectId(id)) } } });
+        await Room.updateOne({ _id: roomId }, { $addToSet: { members: { $each: added.map(id => oid(id)) } } });
         await this.joined(roomId, added);
         for (const user of added) this.notice(roomId, 'join', { user, newbie: true });
       }

@@ -4,6 +4,7 @@ import { AppError, ErrorCode, isDuplicateKey } from '../../lib/errors';
 import type { SignupInput } from '../../lib/schemas/auth';
 import type { UpdateMeInput } from '../../lib/schemas/social';
 import type { UserDoc } from '../model/user';
+import { isObjectId } from '../../lib/ids';
 
 /** What anyone may see of a user. */
 export interface PublicUser {
@@ -56,7 +57,7 @@ export default class UserService extends Service {
     const { User } = this.ctx.model;
     if (by.username !== undefined) return User.findOne({ usernameLower: by.username.toLowerCase() });
     if (by.email !== undefined) return User.findOne({ emailLower: by.email.trim().toLowerCase() });
-    if (by.id !== undefined && /^[0-9a-f]{24}$/i.test(by.id)) return User.findById(by.id);
+    if (by.id !== undefined && isObjectId(by.id)) return User.findById(by.id);
     return null;
   }
 
