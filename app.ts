@@ -45,7 +45,7 @@ export default class AppBoot implements IBoot {
 
   async beforeClose() {
     // conversation pointers still pending (they trail the acks by a moment)
-    await this.app.messageCommitter.flushPointers().catch(err => this.app.logger.error(err));
+    await this.app.pointerWriter.flush().catch(err => this.app.logger.error(err));
     await this.app.redis?.quit().catch(() => undefined);
   }
 }

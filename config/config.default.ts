@@ -47,6 +47,8 @@ export default (appInfo: EggAppInfo) => {
   config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET, enable: false } as any;
 
   config.redisUrl = env.REDIS_URL || '';
+  /** prefix of every Redis key and channel of this deployment */
+  config.redisPrefix = env.REDIS_PREFIX || 'im';
 
   config.io = {
     init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
@@ -102,6 +104,8 @@ export default (appInfo: EggAppInfo) => {
     retentionDays: int(env.MESSAGE_RETENTION_DAYS, 0),
     /** most `to`s stored by one group commit (one insert round-trip) */
     commitBatchMax: 1000,
+    /** a `to` not stored within this is answered 50000 (the database is slow or gone), ms */
+    sendTimeoutMs: 10 * 1000,
   };
 
   config.presence = {

@@ -46,11 +46,3 @@ export function tooManyRequests(msBeforeNext: number, message = 'too many reques
   err.retryAfter = Math.ceil(msBeforeNext / 1000);
   return err;
 }
-/**
- * A unique-index violation: MongoDB's 11000, or what FerretDB reports for an update that breaks a
- * unique index (an internal error naming the SQLite constraint).
- */
-export const isDuplicateKey = (err: unknown) => {
-  const e = err as { code?: number; message?: string } | null;
-  return e?.code === 11000 || /UNIQUE constraint failed/.test(String(e?.message));
-};

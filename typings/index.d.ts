@@ -22,6 +22,7 @@ declare module 'egg' {
   interface EggAppConfig {
     io: IoConfig;
     redisUrl: string;
+    redisPrefix: string;
     auth: {
       accessTokenTtl: number;
       refreshTokenTtl: number;
@@ -46,6 +47,7 @@ declare module 'egg' {
       historyPageSize: number;
       retentionDays: number;
       commitBatchMax: number;
+      sendTimeoutMs: number;
     };
     presence: { roomLimit: number; heartbeatMs: number; staleMs: number; redisPrefix: string };
     room: { maxMembers: number; pageLimit: number };

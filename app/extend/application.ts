@@ -1,11 +1,21 @@
 import type { Application } from 'egg';
-import { MessageCommitter } from '../../lib/message-committer';
+import { MessageCommitter } from '../message/committer';
+import { DeliveryWriter } from '../message/delivery-writer';
+import { PointerWriter } from '../message/pointer-writer';
+import { KeyedMutex } from '../../lib/keyed-mutex';
+import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from '../../lib/seq-registry';
 import { tooManyRequests } from '../../lib/errors';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 const LIMITERS = Symbol('limiters');
 const COMMITTER = Symbol('messageCommitter');
+const DELIVERY = Symbol('deliveryWriter');
+const POINTERS = Symbol('pointerWriter');
+const SEQS = Symbol('seqRegistry');
+const MEMBERSHIP_LOCK = Symbol('membershipLock');
+
+type Singletons = Application & Record<symbol, any>;
 const REGISTRY = Symbol('presenceRegistry');
 
 export default {
@@ -40,14 +50,47 @@ export default {
     }
   },
 
-  /** The process's group-commit queue for `to` (lib/message-committer.ts). */
+  /** The process's group-commit queue for `to` (app/message/committer.ts). */
   get messageCommitter(): MessageCommitter {
-    const self = this as unknown as Application & { [COMMITTER]?: MessageCommitter };
-    return self[COMMITTER] ??= new MessageCommitter(
-      () => self.model as any,
-      self.config.message.commitBatchMax,
-      err => self.logger.error('[message] group commit failed: %s', (err as Error)?.stack || err),
-    );
+    const self = this as unknown as Singletons;
+    return self[COMMITTER] ??= new MessageCommitter({
+      models: () => self.model as any,
+      seqs: self.seqRegistry,
+      pointers: self.pointerWriter,
+      delivery: self.deliveryWriter,
+      batchMax: self.config.message.commitBatchMax,
+      timeoutMs: self.config.message.sendTimeoutMs,
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+    });
+  },
+
+  /** Delivery-state writes (acks, senders' own messages), group-committed (app/message/delivery-writer.ts). */
+  get deliveryWriter(): DeliveryWriter {
+    const self = this as unknown as Singletons;
+    return self[DELIVERY] ??= new DeliveryWriter(() => self.model.Membership.collection as any, self.membershipLock,
+      err => self.logger.error('[message] delivery state write failed: %s', (err as Error)?.stack || err));
+  },
+
+  /** Conversation pointers for `recent_conversation`, written a moment after each commit. */
+  get pointerWriter(): PointerWriter {
+    const self = this as unknown as Singletons;
+    return self[POINTERS] ??= new PointerWriter(() => self.model.Conversation, 200,
+      err => self.logger.error('[message] conversation pointers failed: %s', (err as Error)?.stack || err));
+  },
+
+  /** Last stored seq per conversation (lib/seq-registry.ts): in Redis when configured. */
+  get seqRegistry(): SeqRegistry {
+    const self = this as unknown as Singletons;
+    return self[SEQS] ??= self.redis ? new RedisSeqRegistry(self.redis, self.config.redisPrefix) : new MemorySeqRegistry();
+  },
+
+  /**
+   * One writer at a time per user for memberships in this process: FerretDB applies updates as
+   * read-modify-write, so two concurrent updates of one document could lose one.
+   */
+  get membershipLock(): KeyedMutex {
+    const self = this as unknown as Singletons;
+    return self[MEMBERSHIP_LOCK] ??= new KeyedMutex();
   },
 
   /** Sockets per user (lib/presence-registry.ts): in Redis when configured, so every worker agrees. */

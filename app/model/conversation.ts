@@ -1,18 +1,22 @@
 import type { Application } from 'egg';
 import type { Model, Types } from 'mongoose';
+import type { WireMessage } from '../../lib/timeline';
 
 /**
- * One per conversation: c2c `"<smaller id>@<larger id>"`, c2g the room id. `lastSeq` is a pointer
- * raised (never lowered) after each group commit; the order of record is the messages' own `seq`.
+ * One per conversation: c2c `"<smaller id>@<larger id>"`, c2g the room id. `lastSeq`,
+ * `lastMessage` and `updatedAt` are raised (never lowered) a moment after each group commit, for
+ * `recent_conversation`; the order of record is the messages' own `seq`, and what is pending for a
+ * pull comes from the seq registry.
  */
 export interface ConversationDoc {
   _id: string;
   typeu: 1 | 2;
-  /** c2c: the two users; c2g: empty (members live on the room) */
+  /** c2c: the two users; c2g: empty (members are the room's memberships) */
   users: Types.ObjectId[];
   room?: Types.ObjectId;
   lastSeq: number;
-  lastMessage?: Types.ObjectId;
+  /** the newest message as clients see it (`seq` first) */
+  lastMessage?: WireMessage | null;
   updatedAt: Date;
 }
 
@@ -24,7 +28,7 @@ export default (app: Application): Model<ConversationDoc> => {
     users: { type: [ Schema.Types.ObjectId ], ref: 'User', default: [] },
     room: { type: Schema.Types.ObjectId, ref: 'Room' },
     lastSeq: { type: Number, default: 0 },
-    lastMessage: { type: Schema.Types.ObjectId, ref: 'Message' },
+    lastMessage: { type: Schema.Types.Mixed },
     updatedAt: { type: Date, default: () => new Date() },
   }, { versionKey: false, _id: false });
   return app.mongoose.model<ConversationDoc>('Conversation', ConversationSchema);

@@ -1,22 +1,33 @@
 import type { Application } from 'egg';
 import type { Model, Types } from 'mongoose';
 
+/** A membership's `_id`: read and written by `_id` alone, the one lookup FerretDB pushes down to SQL. */
+export const membershipId = (userId: string, conversationId: string) => `${userId}:${conversationId}`;
+
 /**
  * A user's place in a conversation, kept as cursors rather than per-message copies
- * (ARCHITECTURE.md): offline = seq > deliveredSeq, unread = lastSeq - readSeq, deletes hide by id.
+ * (ARCHITECTURE.md). Delivery never skips: a message counts as delivered only once this user acked
+ * it (or sent it), so `deliveredSeq` is the gap-free prefix of such seqs and `acked` holds the ones
+ * acked out of order above it. Pending for `offline_message` = seq > deliveredSeq and not in
+ * `acked`; unread = lastSeq - max(readSeq, sentSeq, joinedSeq).
  */
 export interface MembershipDoc {
-  _id: Types.ObjectId;
+  /** membershipId(user, conversationId) */
+  _id: string;
   user: Types.ObjectId;
   conversationId: string;
   typeu: 1 | 2;
   /** c2c: the other user; c2g: the room */
   peer?: Types.ObjectId;
   room?: Types.ObjectId;
-  /** messages up to here were acked by one of this user's clients */
+  /** every seq up to here was acked by one of this user's clients, or sent by this user */
   deliveredSeq: number;
-  /** messages up to here were read by this user */
+  /** seqs above `deliveredSeq` acked out of order (entries at or below it are stale and ignored) */
+  acked: number[];
+  /** messages up to here were read by this user (`to_reader`) */
   readSeq: number;
+  /** this user's newest message here: what they sent after, they have seen */
+  sentSeq: number;
   /** the conversation's seq when the user joined (a room's earlier history is not theirs) */
   joinedSeq: number;
   /** messages this user deleted for themselves */
@@ -26,18 +37,21 @@ export interface MembershipDoc {
 export default (app: Application): Model<MembershipDoc> => {
   const { Schema } = app.mongoose;
   const MembershipSchema = new Schema<MembershipDoc>({
+    _id: { type: String },
     user: { type: Schema.Types.ObjectId, ref: 'User', required: true },
     conversationId: { type: String, required: true },
     typeu: { type: Number, required: true },
     peer: { type: Schema.Types.ObjectId, ref: 'User' },
     room: { type: Schema.Types.ObjectId, ref: 'Room' },
     deliveredSeq: { type: Number, default: 0 },
+    acked: { type: [ Number ], default: [] },
     readSeq: { type: Number, default: 0 },
+    sentSeq: { type: Number, default: 0 },
     joinedSeq: { type: Number, default: 0 },
     hidden: { type: [ Schema.Types.ObjectId ], default: [] },
-  }, { versionKey: false });
-  // "my conversations" and "my place in this conversation"
-  MembershipSchema.index({ user: 1, conversationId: 1 }, { unique: true });
+  }, { versionKey: false, _id: false });
+  // "my conversations"
+  MembershipSchema.index({ user: 1 });
   // "who is in this conversation" (receipts, room clean-up)
   MembershipSchema.index({ conversationId: 1 });
   return app.mongoose.model<MembershipDoc>('Membership', MembershipSchema);

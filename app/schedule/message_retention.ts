@@ -29,7 +29,7 @@ export default class MessageRetention extends Subscription {
       const ids = old.map(m => m._id);
       await Message.deleteMany({ _id: { $in: ids } });
       await Promise.all([
-        Conversation.updateMany({ lastMessage: { $in: ids } }, { $unset: { lastMessage: 1 } }),
+        Conversation.updateMany({ 'lastMessage._id': { $in: ids.map(String) } }, { $unset: { lastMessage: 1 } }),
         Receipt.deleteMany({ message: { $in: ids } }),
         Membership.updateMany({ hidden: { $in: ids } }, { $pullAll: { hidden: ids } }),
       ]);

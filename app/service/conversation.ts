@@ -3,21 +3,20 @@ import type { Types } from 'mongoose';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { isObjectId, oid } from '../../lib/ids';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
-import { c2cConversationId, toWire } from '../../lib/timeline';
+import { c2cConversationId } from '../../lib/timeline';
 import type { ConversationDoc } from '../model/conversation';
-import type { MembershipDoc } from '../model/membership';
-import type { MessageDoc } from '../model/message';
+import { membershipId, type MembershipDoc } from '../model/membership';
 
 /**
- * Conversations and who is in them (memberships with delivery/read cursors). Rooms call the
- * room hooks below whenever their member list changes, so a member's cursors start at the
+ * Conversations and who is in them (memberships with delivery/read cursors). Memberships are the
+ * one truth of who is in a room's conversation: the send path reads them by `_id`, fresh. Rooms
+ * call the hooks below whenever their member list changes, so a member's cursors start at the
  * conversation's current end: a newcomer gets the room's next messages, not its past as "offline".
  */
 export default class ConversationService extends Service {
   /** Room members joined (created, joined, added): their cursors start at the room's last seq. */
   async addRoomMembers(roomId: string, userIds: string[]) {
     if (!userIds.length) return;
-    this.app.messageCommitter.forget(roomId);
     const { Conversation, Membership } = this.ctx.model;
     const room = oid(roomId);
     await Conversation.updateOne(
@@ -25,13 +24,11 @@ export default class ConversationService extends Service {
       { $setOnInsert: { typeu: 2, room, users: [], lastSeq: 0, updatedAt: new Date() } },
       { upsert: true },
     );
-    // the newest message, not the pointer (written a moment after each commit), says where the room is
-    const [ newest ] = await this.ctx.model.Message.find({ conversationId: roomId }, { seq: 1 }).sort({ seq: -1 }).limit(1).lean<Array<{ seq: number }>>();
-    const seq = newest?.seq ?? 0;
+    const seq = await this.app.messageCommitter.lastSeqOf(roomId);
     await bulkWriteInChunks(Membership, userIds.map(id => ({
       updateOne: {
-        filter: { user: oid(id), conversationId: roomId },
-        update: { $setOnInsert: { typeu: 2, room, deliveredSeq: seq, readSeq: seq, joinedSeq: seq, hidden: [] } },
+        filter: { _id: membershipId(id, roomId) },
+        update: { $setOnInsert: { user: oid(id), conversationId: roomId, typeu: 2, room, deliveredSeq: seq, acked: [], readSeq: seq, sentSeq: 0, joinedSeq: seq, hidden: [] } },
         upsert: true,
       },
     })));
@@ -40,8 +37,7 @@ export default class ConversationService extends Service {
   /** Room members left or were removed: their place in the conversation goes with them. */
   async removeRoomMembers(roomId: string, userIds: string[]) {
     if (!userIds.length) return;
-    this.app.messageCommitter.forget(roomId);
-    await this.ctx.model.Membership.deleteMany({ conversationId: roomId, user: { $in: userIds.map(id => oid(id)) } });
+    await this.ctx.model.Membership.deleteMany({ _id: { $in: userIds.map(id => membershipId(id, roomId)) } });
   }
 
   /** A dissolved room's conversation, memberships and messages are removed. */
@@ -51,6 +47,20 @@ export default class ConversationService extends Service {
     await Message.deleteMany({ conversationId: roomId });
     await Conversation.deleteOne({ _id: roomId });
     this.app.messageCommitter.forget(roomId);
+  }
+
+  /**
+   * The last stored seq of each conversation: from the seq registry (raised before every ack),
+   * else from the conversation's pointer (a conversation not written since Redis restarted).
+   */
+  async lastSeqs(conversationIds: string[]): Promise<Map<string, number>> {
+    const known = await this.app.seqRegistry.get(conversationIds);
+    const unknown = conversationIds.filter(id => !known.has(id));
+    if (unknown.length) {
+      const convs = await this.ctx.model.Conversation.find({ _id: { $in: unknown } }, { lastSeq: 1 }).lean<Array<Pick<ConversationDoc, '_id' | 'lastSeq'>>>();
+      for (const c of convs) known.set(c._id, c.lastSeq);
+    }
+    return known;
   }
 
   /**
@@ -68,52 +78,50 @@ export default class ConversationService extends Service {
       conversationId = timelineId.toLowerCase();
       if (!isObjectId(conversationId)) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be a room id for typeu 2');
     }
-    const membership = await this.ctx.model.Membership.findOne({ user: oid(userId), conversationId }).lean<MembershipDoc>();
+    const membership = await this.ctx.model.Membership.findById(membershipId(userId, conversationId)).lean<MembershipDoc>();
     if (typeu === 2 && !membership) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');
     return { conversationId, membership };
   }
 
   /**
    * `recent_conversation` / `GET /api/conversations`: the user's conversations with a message,
-   * newest first, with the peer or room, the last message and the unread count (messages from
-   * others after the read cursor).
+   * newest first, with the peer or room, the last message and the unread count: all kept on the
+   * conversation and the membership, so no message is read.
    */
   async recent(userId: string) {
-    const { Membership, Conversation, Message, User, Room } = this.ctx.model;
+    const { Membership, Conversation, User, Room } = this.ctx.model;
     // pointers are written shortly after each commit: this process's pending ones go first
-    await this.app.messageCommitter.flushPointers();
-    const memberships = await Membership.find({ user: oid(userId) }).lean<MembershipDoc[]>();
+    await Promise.all([ this.app.pointerWriter.flush(), this.app.deliveryWriter.settled(userId) ]);
+    const memberships = await Membership.find({ user: oid(userId) }, { hidden: 0, acked: 0 }).lean<MembershipDoc[]>();
     if (!memberships.length) return [];
+    const ids = memberships.map(m => m.conversationId);
+    const [ conversations, registry ] = await Promise.all([
+      Conversation.find({ _id: { $in: ids } }).lean<ConversationDoc[]>(),
+      this.app.seqRegistry.get(ids),
+    ]);
     // a conversation whose messages were all removed by retention has no lastMessage and is not listed
-    const conversations = await Conversation.find({ _id: { $in: memberships.map(m => m.conversationId) }, lastMessage: { $exists: true, $ne: null } })
-      .sort({ updatedAt: -1 }).lean<ConversationDoc[]>();
+    const listed = conversations.filter(c => c.lastMessage).sort((a, b) => new Date(b.updatedAt).getTime() - new Date(a.updatedAt).getTime());
     const byId = new Map(memberships.map(m => [ m.conversationId, m ]));
-    const peers = memberships.filter(m => m.peer).map(m => m.peer!);
-    const rooms = memberships.filter(m => m.room).map(m => m.room!);
-    const [ users, roomDocs, lastMessages, unread ] = await Promise.all([
+    const peers = listed.map(c => byId.get(c._id)!.peer).filter(Boolean) as Types.ObjectId[];
+    const rooms = listed.map(c => byId.get(c._id)!.room).filter(Boolean) as Types.ObjectId[];
+    const [ users, roomDocs ] = await Promise.all([
       peers.length ? User.find({ _id: { $in: peers } }, { username: 1, nickname: 1, avatar: 1 }).lean<Array<{ _id: Types.ObjectId }>>() : [],
       rooms.length ? Room.find({ _id: { $in: rooms } }, { name: 1, avatar: 1, visibility: 1 }).lean<Array<{ _id: Types.ObjectId }>>() : [],
-      Message.find({ _id: { $in: conversations.filter(c => c.lastMessage).map(c => c.lastMessage!) } }).lean<MessageDoc[]>(),
-      Promise.all(conversations.map(c => {
-        const m = byId.get(c._id)!;
-        const after = Math.max(m.readSeq, m.joinedSeq);
-        return c.lastSeq > after ? Message.countDocuments({ conversationId: c._id, seq: { $gt: after }, from: { $ne: oid(userId) } }) : 0;
-      })),
     ]);
     const userById = new Map(users.map(u => [ String(u._id), u ]));
     const roomById = new Map(roomDocs.map(r => [ String(r._id), r ]));
-    const messageById = new Map(lastMessages.map(m => [ String(m._id), m ]));
-    return conversations.map((c, i) => {
+    return listed.map(c => {
       const m = byId.get(c._id)!;
-      const last = c.lastMessage && messageById.get(String(c.lastMessage));
       const peerId = m.peer && String(m.peer);
+      const lastSeq = Math.max(c.lastSeq, registry.get(c._id) ?? 0);
       return {
         timelineId: c.typeu === 2 ? c._id : `${userId}@${peerId}`,
         conversationId: c._id,
         typeu: c.typeu,
         ...(c.typeu === 2 ? { room: roomById.get(c._id) ?? { _id: c._id } } : { peer: userById.get(peerId!) ?? { _id: peerId } }),
-        lastMessage: last ? toWire(last) : null,
-        unread: unread[i],
+        lastMessage: c.lastMessage,
+        // messages from others after what this user read or last wrote
+        unread: Math.max(0, lastSeq - Math.max(m.readSeq ?? 0, m.sentSeq ?? 0, m.joinedSeq ?? 0)),
         updateTime: new Date(c.updatedAt).getTime(),
       };
     });

@@ -5,20 +5,13 @@ import { bulkWriteInChunks } from '../../lib/bulk-write';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { socketEnvelope } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
-import { KeyedMutex } from '../../lib/keyed-mutex';
 import { socketRooms } from '../../lib/socket-rooms';
 import { toWire, type WireMessage } from '../../lib/timeline';
 import { MessageType, type MessageDoc } from '../model/message';
-import type { MembershipDoc } from '../model/membership';
+import { membershipId, type MembershipDoc } from '../model/membership';
 import type { ReceiptDoc } from '../model/receipt';
 import type { SystemNotice } from './notice';
 import type { HistoryInput, MessageRef, ReadReceiptInput, SendMessageInput } from '../../lib/schemas/message';
-
-/**
- * Cursor updates (delivered, read) are read-modify-writes on one membership: FerretDB does not
- * apply concurrent updates atomically, so they run one at a time per user in this process.
- */
-const cursorLock = new KeyedMutex();
 
 export interface ReceiptItem {
   _id: string;
@@ -28,6 +21,8 @@ export interface ReceiptItem {
   seq: number;
   readed: string[];
 }
+
+type Located = Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from'>;
 
 /** Messages: sending, delivery state, pulls, history, receipts, recalls (PROTOCOL §4, §6). */
 export default class MessageService extends Service {
@@ -56,50 +51,65 @@ export default class MessageService extends Service {
     (socketId ? own.except(socketId) : own).emit('c_message', socketEnvelope(Actions.c_message, wire, { sync: true }));
   }
 
-  /** `c_message_ack`: the acked messages (and everything before them) count as delivered to this user; acked notices too. */
+  /**
+   * `c_message_ack`: the named messages count as delivered to this user, and only they: an ack
+   * never covers an earlier message this user has not acked. Acked system notices too. Resolves
+   * once stored (group-committed with other acks).
+   */
   async markDelivered(userId: string, refs: MessageRef[]) {
-    const messages = await this.findByRefs(userId, refs, { conversationId: 1, seq: 1 });
-    // ids that are not messages may be system notices
+    if (!refs.length) return;
+    const messages = await this.locate(userId, refs);
     const found = new Set(messages.map(m => String(m._id)));
+    // ids that are not messages may be system notices
     const others = refs.filter(r => r._id && !found.has(r._id)).map(r => r._id!);
-    if (others.length) await this.service.notice.markDelivered(userId, others);
-    const newest = new Map<string, number>();
-    for (const m of messages) newest.set(m.conversationId, Math.max(newest.get(m.conversationId) ?? 0, m.seq));
-    if (!newest.size) return;
-    await cursorLock.run(userId, () => bulkWriteInChunks(this.ctx.model.Membership, [ ...newest ].map(([ conversationId, seq ]) => ({
-      updateOne: { filter: { user: oid(userId), conversationId, deliveredSeq: { $lt: seq } }, update: { $set: { deliveredSeq: seq } } },
-    }))));
-  }
-
-  /** Messages by `_id`, or by `fp` among those sent to or by this user (an fp is unique per sender only). */
-  private async findByRefs(userId: string, refs: MessageRef[], projection: Record<string, 1>) {
-    const ids = refs.filter(r => r._id).map(r => oid(r._id!));
-    const fps = refs.filter(r => !r._id && r.fp).map(r => r.fp!);
-    const or: object[] = [];
-    if (ids.length) or.push({ _id: { $in: ids } });
-    if (fps.length) or.push({ fp: { $in: fps } });
-    if (!or.length) return [];
-    const found = await this.ctx.model.Message.find({ $or: or }, { ...projection, from: 1, to: 1, typeu: 1, conversationId: 1 }).limit(refs.length * 2).lean<MessageDoc[]>();
-    return this.ownedByMember(userId, found);
-  }
-
-  /** Keeps the messages of conversations this user is in. */
-  private async ownedByMember<T extends Pick<MessageDoc, 'conversationId'>>(userId: string, messages: T[]): Promise<T[]> {
-    if (!messages.length) return messages;
-    const memberOf = await this.ctx.model.Membership.find(
-      { user: oid(userId), conversationId: { $in: [ ...new Set(messages.map(m => m.conversationId)) ] } },
-      { conversationId: 1 },
-    ).lean<Array<Pick<MembershipDoc, 'conversationId'>>>();
-    const allowed = new Set(memberOf.map(m => m.conversationId));
-    return messages.filter(m => allowed.has(m.conversationId));
+    const bySeq = new Map<string, number[]>();
+    for (const m of messages) {
+      const seqs = bySeq.get(m.conversationId);
+      if (seqs) seqs.push(m.seq); else bySeq.set(m.conversationId, [ m.seq ]);
+    }
+    await Promise.all([
+      others.length ? this.service.notice.markDelivered(userId, others) : null,
+      // the membership decides: a conversation this user is not in has none, and nothing is marked
+      ...[ ...bySeq ].map(([ conversationId, seqs ]) => this.app.deliveryWriter.markAcked(userId, conversationId, seqs)),
+    ]);
   }
 
   /**
-   * `offline_message`: what this user has not acked yet, oldest first, one page: messages (one
-   * query over the user's conversations, each past its delivered cursor) and system notices.
+   * Messages by `_id` (recently stored ones from memory, the rest by `_id` from the database), or
+   * by `fp` among those sent to or by this user (an fp is unique per sender only).
+   */
+  private async locate(userId: string, refs: MessageRef[]): Promise<Located[]> {
+    const { Message } = this.ctx.model;
+    const index = this.app.messageCommitter.recent;
+    const out: Located[] = [];
+    const missing: string[] = [];
+    for (const r of refs) {
+      if (!r._id) continue;
+      const hit = index.get(r._id);
+      if (hit) out.push(hit); else missing.push(r._id);
+    }
+    const fps = refs.filter(r => !r._id && r.fp).map(r => r.fp!);
+    const projection = { conversationId: 1, seq: 1, from: 1 };
+    const [ byId, byFp ] = await Promise.all([
+      // by `_id` alone, one at a time: the lookup FerretDB does without a scan
+      Promise.all([ ...new Set(missing) ].map(id => Message.findById(id, projection).lean<Located>())),
+      fps.length ? Message.find({ fp: { $in: fps } }, projection).limit(fps.length * 4).lean<Located[]>() : [],
+    ]);
+    for (const m of byId) if (m) out.push(m);
+    // c2c: the user must be one of the two; c2g: the membership decides later (a stranger has none)
+    for (const m of byFp) if (!m.conversationId.includes('@') || m.conversationId.split('@').includes(userId)) out.push(m);
+    return out;
+  }
+
+  /**
+   * `offline_message`: what this user has not acked yet, oldest first, one page: messages and
+   * system notices. The seq registry says which conversations have anything past the user's
+   * cursor; only those are read from the messages, in one query.
    */
   async pullOffline(userId: string): Promise<{ messages: Array<WireMessage | SystemNotice>; more: boolean }> {
     const pageSize = this.config.message.offlinePageSize;
+    // this user's acks still being written must count
+    await this.app.deliveryWriter.settled(userId);
     const [ messages, notices ] = await Promise.all([
       this.undelivered(userId, pageSize + 1),
       this.service.notice.pendingFor(userId, pageSize + 1),
@@ -110,15 +120,44 @@ export default class MessageService extends Service {
 
   private async undelivered(userId: string, limit: number): Promise<WireMessage[]> {
     const { Membership, Message } = this.ctx.model;
-    const memberships = await Membership.find({ user: oid(userId) }, { conversationId: 1, deliveredSeq: 1, hidden: 1 })
-      .lean<Array<Pick<MembershipDoc, 'conversationId' | 'deliveredSeq' | 'hidden'>>>();
+    const memberships = await Membership.find({ user: oid(userId) }, { conversationId: 1, deliveredSeq: 1, acked: 1, hidden: 1 })
+      .lean<Array<Pick<MembershipDoc, '_id' | 'conversationId' | 'deliveredSeq' | 'acked' | 'hidden'>>>();
     if (!memberships.length) return [];
-    const hidden = new Set(memberships.flatMap(m => (m.hidden ?? []).map(String)));
+    const last = await this.service.conversation.lastSeqs(memberships.map(m => m.conversationId));
+    const pending = memberships.filter(m => {
+      this.app.deliveryWriter.observe(m);
+      const top = last.get(m.conversationId) ?? 0;
+      const ackedAbove = new Set((m.acked ?? []).filter(s => s > m.deliveredSeq && s <= top)).size;
+      return top - m.deliveredSeq > ackedAbove;
+    });
+    if (!pending.length) return [];
+    const skip = new Set<string>();
+    let skipCount = 0;
+    for (const m of pending) {
+      for (const h of m.hidden ?? []) skip.add(String(h));
+      skipCount += (m.acked?.length ?? 0) + (m.hidden?.length ?? 0);
+    }
     const docs = await Message.find({
-      $or: memberships.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq } })),
-      from: { $ne: oid(userId) },
-    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(limit + hidden.size).lean<MessageDoc[]>();
-    return docs.filter(d => !hidden.has(String(d._id))).slice(0, limit).map(toWire);
+      $or: pending.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq, $lte: last.get(m.conversationId)! } })),
+    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(limit + skipCount).lean<MessageDoc[]>();
+    const acked = new Map(pending.map(m => [ m.conversationId, new Set(m.acked ?? []) ]));
+    const out: WireMessage[] = [];
+    const own = new Map<string, number[]>();
+    for (const d of docs) {
+      if (String(d.from) === userId) {
+        // the user's own message not yet folded into their cursor: it is done for them
+        const seqs = own.get(d.conversationId);
+        if (seqs) seqs.push(d.seq); else own.set(d.conversationId, [ d.seq ]);
+        continue;
+      }
+      if (acked.get(d.conversationId)!.has(d.seq)) continue;
+      if (skip.has(String(d._id))) continue;
+      out.push(toWire(d));
+    }
+    for (const [ conversationId, seqs ] of own) {
+      this.app.deliveryWriter.markAcked(userId, conversationId, seqs).catch(() => undefined);
+    }
+    return out.slice(0, limit);
   }
 
   /**
@@ -152,20 +191,20 @@ export default class MessageService extends Service {
     let conversationId: string;
     let seq: number;
     if ('_id' in input) {
-      const [ message ] = await this.ownedByMember(userId, await Message.find({ _id: oid(input._id) }, { conversationId: 1, seq: 1 }).lean<MessageDoc[]>());
+      const [ message ] = await this.locate(userId, [{ _id: input._id, fp: undefined }]);
       if (!message) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
       ({ conversationId, seq } = message);
     } else {
       ({ conversationId } = await this.ctx.service.conversation.resolveTimeline(userId, input.timelineId, input.typeu));
       seq = input.seq;
     }
-    const previous = await cursorLock.run(userId, async () => {
-      const ms = await Membership.findOne({ user: oid(userId), conversationId }, { readSeq: 1, joinedSeq: 1 }).lean<MembershipDoc>();
-      if (!ms || ms.readSeq >= seq) return null;
-      await Membership.updateOne({ _id: ms._id, readSeq: { $lt: seq } }, { $set: { readSeq: seq } });
-      return Math.max(ms.readSeq, ms.joinedSeq);
-    });
-    if (previous === null) return;
+    // raised atomically; the cursor before says which messages are newly read
+    const res = await this.app.membershipLock.run(userId, () => Membership.collection.findOneAndUpdate(
+      { _id: membershipId(userId, conversationId) } as any, { $max: { readSeq: seq } }, { returnDocument: 'before' }));
+    const before = (res as any)?.value as MembershipDoc | null;
+    if (!before) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+    const previous = Math.max(before.readSeq ?? 0, before.joinedSeq ?? 0);
+    if (previous >= seq) return;
     const read = await Message.find(
       { conversationId, seq: { $gt: previous, $lte: seq }, from: { $ne: oid(userId) } },
       { fp: 1, from: 1, to: 1, typeu: 1, seq: 1, conversationId: 1 },
@@ -234,18 +273,23 @@ export default class MessageService extends Service {
     if (message.type === MessageType.RECALLED_TEXT || message.type === MessageType.RECALLED_OTHER) return toWire(message);
     const type = message.type === MessageType.TEXT ? MessageType.RECALLED_TEXT : MessageType.RECALLED_OTHER;
     await Message.updateOne({ _id: message._id }, { $set: { type, content: '' }, $unset: { extra: 1 } });
+    // the conversation list shows the marker too when it was the last message
+    await this.ctx.model.Conversation.updateOne({ _id: message.conversationId, 'lastMessage._id': String(message._id) },
+      { $set: { 'lastMessage.type': type, 'lastMessage.content': '' }, $unset: { 'lastMessage.extra': 1 } });
     const { extra: _dropped, ...rest } = message;
     const wire = toWire({ ...rest, type, content: '' });
     this.deliver(wire, socketId);
     return wire;
   }
 
-  /** `DELETE /api/messages/:id`: hides a message for this user only. */
+  /** `DELETE /api/messages/:id`: hides a message for this user only (and it no longer waits in their pull). */
   async hide(userId: string, messageId: string) {
     const { Message, Membership } = this.ctx.model;
     const message = await Message.findById(messageId, { conversationId: 1, seq: 1 }).lean<MessageDoc>();
-    const ms = message && await Membership.findOne({ user: oid(userId), conversationId: message.conversationId }, { joinedSeq: 1 }).lean<MembershipDoc>();
+    const id = message && membershipId(userId, message.conversationId);
+    const ms = id && await Membership.findById(id, { joinedSeq: 1 }).lean<MembershipDoc>();
     if (!message || !ms || message.seq <= ms.joinedSeq) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
-    await cursorLock.run(userId, () => Membership.updateOne({ _id: ms._id }, { $addToSet: { hidden: message._id } }));
+    await this.app.membershipLock.run(userId, () => Membership.updateOne({ _id: id }, { $addToSet: { hidden: message._id } }));
+    await this.app.deliveryWriter.markAcked(userId, message.conversationId, [ message.seq ]);
   }
 }

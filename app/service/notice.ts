@@ -5,7 +5,8 @@ import { Actions } from '../../lib/actions';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
 import type { NoticeInput } from '../../lib/schemas/admin';
 import type { NoticeDoc } from '../model/notice';
-import { isObjectId } from '../../lib/ids';
+import { isObjectId, oid } from '../../lib/ids';
+import { insertIgnoringDuplicates } from '../../lib/duplicate-key';
 
 /** A notice as clients see it (`sys_notice`, and in `offline_message`). */
 export interface SystemNotice {
@@ -52,15 +53,14 @@ export default class NoticeService extends Service {
    * not acknowledged, oldest first, at most `limit`.
    */
   async pendingFor(userId: string, limit: number): Promise<SystemNotice[]> {
-    const { Notice, NoticeReceipt, User } = this.ctx.model;
+    const { Notice, NoticeReceipt } = this.ctx.model;
     if (!isObjectId(userId) || limit <= 0) return [];
-    const user = await User.findById(userId, { createdAt: 1 }).lean<{ createdAt: Date }>();
-    if (!user) return [];
+    // ObjectIds grow with time: notices made after the account have greater ids, so the pull
+    // needs no read of the user
+    let after = oid(userId);
     const pending: SystemNotice[] = [];
-    let after: Types.ObjectId | null = null;
     while (pending.length < limit) {
-      const filter: Record<string, unknown> = { to: { $in: [ userId, null ] }, createdAt: { $gte: user.createdAt } };
-      if (after) filter._id = { $gt: after };
+      const filter: Record<string, unknown> = { to: { $in: [ userId, null ] }, _id: { $gt: after } };
       const batch = await Notice.find(filter).sort({ _id: 1 }).limit(BATCH).lean<NoticeDoc[]>();
       if (!batch.length) break;
       const acked = new Set((await NoticeReceipt.find({ user: userId, notice: { $in: batch.map(n => n._id) } }, { notice: 1 })
@@ -82,12 +82,7 @@ export default class NoticeService extends Service {
     if (!isObjectId(userId) || !wanted.length) return;
     const notices = await Notice.find({ _id: { $in: wanted }, to: { $in: [ userId, null ] } }, { _id: 1 }).lean<Array<{ _id: Types.ObjectId }>>();
     if (!notices.length) return;
-    try {
-      await NoticeReceipt.insertMany(notices.map(n => ({ user: userId, notice: n._id })), { ordered: false });
-    } catch (err: any) {
-      // already acknowledged: the unique index refuses the repeat, which is the point
-      const errors: Array<{ code?: number; err?: { code?: number } }> = err?.writeErrors ?? [ err ];
-      if (!errors.every(e => (e.code ?? e.err?.code) === 11000)) throw err;
-    }
+    // already acknowledged: the unique index refuses the repeat, which is the point
+    await insertIgnoringDuplicates(NoticeReceipt.collection, notices.map(n => ({ user: oid(userId), notice: n._id })));
   }
 }

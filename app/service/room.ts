@@ -1,5 +1,6 @@
 import { Service } from 'egg';
-import { AppError, ErrorCode, isDuplicateKey } from '../../lib/errors';
+import { AppError, ErrorCode } from '../../lib/errors';
+import { isDuplicateKey } from '../../lib/duplicate-key';
 import { socketEnvelope } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
 import { KeyedMutex } from '../../lib/keyed-mutex';

@@ -1,6 +1,7 @@
 import { Service } from 'egg';
 import gravatar from 'gravatar';
-import { AppError, ErrorCode, isDuplicateKey } from '../../lib/errors';
+import { AppError, ErrorCode } from '../../lib/errors';
+import { isDuplicateKey } from '../../lib/duplicate-key';
 import type { SignupInput } from '../../lib/schemas/auth';
 import type { UpdateMeInput } from '../../lib/schemas/social';
 import type { UserDoc } from '../model/user';
@@ -44,7 +45,7 @@ export default class UserService extends Service {
         profile: input.profile || {},
       });
     } catch (err: any) {
-      if (err?.code === 11000) {
+      if (isDuplicateKey(err)) {
         const field = /email/i.test(String(err.message)) ? 'email' : 'username';
         throw new AppError(ErrorCode.DUPLICATE_VALUE, `${field} is already taken`);
       }

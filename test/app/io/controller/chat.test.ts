@@ -259,6 +259,7 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
     await emitAck(sb, 'to', text(a.id, 'from b 1'));
     await emitAck(sb, 'to', text(a.id, 'from b 2'));
     await emitAck(sa, 'to', text(b.id, 'my reply'));
+    await emitAck(sb, 'to', text(a.id, 'from b 3'));
     await sleep(5);
     const last = (await emitAck(sc, 'to', text(a.id, 'from c'))).data.payload;
     const r = await emitAck(sa, 'recent_conversation');
@@ -274,8 +275,8 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
     assert.strictEqual(first.lastMessage._id, last._id);
     assert.strictEqual(first.unread, 1);
     assert.strictEqual(second.peer._id, b.id);
-    assert.strictEqual(second.unread, 2, 'my own reply is not unread');
-    assert.strictEqual(second.lastMessage.content, 'my reply');
+    assert.strictEqual(second.unread, 1, 'what came before my reply counts as seen; my reply is not unread');
+    assert.strictEqual(second.lastMessage.content, 'from b 3');
     assert.ok(first.updateTime >= second.updateTime);
 
     // the REST route answers the same
@@ -284,7 +285,7 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
     assert.deepStrictEqual(rest.body.data.map((x: any) => x.conversationId), r.data.payload.map((x: any) => x.conversationId));
 
     // reading b's messages clears b's unread
-    await emitAck(sa, 'to_reader', { timelineId: `${b.id}@${a.id}`, typeu: 1, seq: 2 });
+    await emitAck(sa, 'to_reader', { timelineId: `${b.id}@${a.id}`, typeu: 1, seq: 4 });
     const after = (await emitAck(sa, 'recent_conversation')).data.payload;
     assert.strictEqual(after.find((x: any) => x.peer._id === b.id).unread, 0);
   });

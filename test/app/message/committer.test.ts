@@ -1,13 +1,31 @@
 import assert from 'node:assert';
-import { app, signup } from '../helpers';
-import { MessageCommitter } from '../../lib/message-committer';
+import { app, signup } from '../../helpers';
+import { MessageCommitter } from '../../../app/message/committer';
+import { PointerWriter } from '../../../app/message/pointer-writer';
+import { DeliveryWriter } from '../../../app/message/delivery-writer';
+import { MemorySeqRegistry } from '../../../lib/seq-registry';
+import { KeyedMutex } from '../../../lib/keyed-mutex';
 
 /**
  * Two committers over one database stand for two worker processes: each has its own in-memory
  * seq counters, so they collide on (conversationId, seq) and must recover through the unique index.
  */
-describe('lib/message-committer', () => {
-  const committer = () => new MessageCommitter(() => app.model as any, 1000, err => { throw err; });
+describe('app/message/committer', () => {
+  const fail = (err: unknown) => { throw err; };
+  /** a process of its own: its own counters, registry (no Redis) and writers */
+  const committer = () => {
+    const pointers = new PointerWriter(() => app.model.Conversation, 200, fail);
+    const c = new MessageCommitter({
+      models: () => app.model as any,
+      seqs: new MemorySeqRegistry(),
+      pointers,
+      delivery: new DeliveryWriter(() => app.model.Membership.collection as any, new KeyedMutex(), fail),
+      batchMax: 1000,
+      timeoutMs: 10000,
+      logError: fail,
+    });
+    return Object.assign(c, { flushPointers: () => pointers.flush() });
+  };
   const msg = (to: string, fp: string) => ({ type: 1, to, content: fp, fp, typeu: 1 as const });
 
   it('two processes sending into one conversation keep seq gap-free and each fp stored once', async () => {

@@ -1,0 +1,59 @@
+import type { Model } from 'mongoose';
+import { bulkWriteInChunks } from '../../lib/bulk-write';
+import { toWire } from '../../lib/timeline';
+import type { MessageDoc } from '../model/message';
+import type { ConversationDoc } from '../model/conversation';
+
+/**
+ * Writes each conversation's `lastSeq`, `lastMessage` (the message itself, so that
+ * `recent_conversation` reads no message) and `updatedAt` after the commit, coalesced: a busy
+ * conversation costs one update per interval, not one per message. Nothing that decides delivery
+ * reads them (the seq registry does that). Every field is raised with `$max` on a filter by `_id`
+ * alone: correct whichever worker writes last, and the one update FerretDB finds without a scan.
+ * `lastMessage` starts with `seq`, so `$max` compares it by seq first.
+ */
+export class PointerWriter {
+  private dirty = new Map<string, MessageDoc>();
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> | null = null;
+  private nextDelay: number;
+
+  constructor(private readonly model: () => Model<ConversationDoc>, private readonly intervalMs: number, private readonly onError: (err: unknown) => void) {
+    this.nextDelay = intervalMs;
+  }
+
+  mark(messages: MessageDoc[]) {
+    for (const m of messages) {
+      const prev = this.dirty.get(m.conversationId);
+      if (!prev || prev.seq < m.seq) this.dirty.set(m.conversationId, m);
+    }
+    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
+  }
+
+  /** Writes what is pending now (also on shutdown, and before this process answers `recent_conversation`). */
+  async flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.writing;
+    const batch = [ ...this.dirty.values() ];
+    this.dirty.clear();
+    if (!batch.length) return;
+    const started = Date.now();
+    this.writing = bulkWriteInChunks(this.model(), batch.map(msg => ({
+      updateOne: {
+        filter: { _id: msg.conversationId },
+        update: { $max: { lastSeq: msg.seq, lastMessage: lastMessageOf(msg), updatedAt: msg.sendTime } },
+      },
+    }))).catch(this.onError).finally(() => { this.writing = null; });
+    await this.writing;
+    // pointers take at most about a third of the database's time: after a slow flush the next waits longer
+    this.nextDelay = Math.max(this.intervalMs, 2 * (Date.now() - started));
+    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
+  }
+}
+
+/** The wire message with `seq` first: `$max` on a document compares its fields in order. */
+export function lastMessageOf(msg: MessageDoc) {
+  const { seq, ...rest } = toWire(msg);
+  return { seq, ...rest };
+}
