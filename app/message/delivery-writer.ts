@@ -8,6 +8,7 @@ interface Entry {
   user: string;
   seqs: Set<number>;
   sent: number;
+  done?: boolean;
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
 
@@ -36,7 +37,8 @@ const CONCURRENCY = 8;
  */
 export class DeliveryWriter {
   private pending = new Map<string, Entry>();
-  private readonly inFlight = new Map<string, Set<Promise<void>>>();
+  /** the batch being written */
+  private current: Entry[] = [];
   private readonly views = new LRUCache<string, View>({ max: VIEWS_MAX });
   private running = false;
 
@@ -69,11 +71,15 @@ export class DeliveryWriter {
    * pull must see the user's own acks.
    */
   async settled(userId?: string): Promise<void> {
-    const waits = userId ? [ ...this.inFlight.get(userId) ?? [] ] : [ ...this.inFlight.values() ].flatMap(set => [ ...set ]);
-    for (const e of this.pending.values()) {
-      if (!userId || e.user === userId) waits.push(new Promise<void>(resolve => e.waiters.push({ resolve, reject: () => resolve() })));
-    }
-    await Promise.all(waits);
+    do {
+      const waits: Array<Promise<void>> = [];
+      for (const e of [ ...this.current, ...this.pending.values() ]) {
+        if (!e.done && (!userId || e.user === userId)) waits.push(new Promise<void>(resolve => e.waiters.push({ resolve, reject: () => resolve() })));
+      }
+      if (!waits.length) return;
+      await Promise.all(waits);
+      // everyone's: also the follow-up updates those writes queued
+    } while (!userId);
   }
 
   /** A membership read elsewhere (a pull) refreshes this process's view of it. */
@@ -98,29 +104,27 @@ export class DeliveryWriter {
 
   private async drain() {
     while (this.pending.size) {
-      const batch = [ ...this.pending.values() ];
+      const batch = this.current = [ ...this.pending.values() ];
       this.pending = new Map();
       for (let i = 0; i < batch.length; i += CONCURRENCY) {
-        await Promise.all(batch.slice(i, i + CONCURRENCY).map(e => this.track(e)));
+        await Promise.all(batch.slice(i, i + CONCURRENCY).map(e => this.run(e)));
       }
+      this.current = [];
     }
     this.running = false;
   }
 
-  private track(entry: Entry): Promise<void> {
-    const run = this.lock.run(entry.user, () => this.write(entry)).then(
-      () => { for (const w of entry.waiters) w.resolve(); },
+  private run(entry: Entry): Promise<void> {
+    return this.lock.run(entry.user, () => this.write(entry)).then(
+      () => {
+        entry.done = true;
+        for (const w of entry.waiters) w.resolve();
+      },
       err => {
+        entry.done = true;
         this.onError(err);
         for (const w of entry.waiters) w.reject(err);
       });
-    let set = this.inFlight.get(entry.user);
-    if (!set) this.inFlight.set(entry.user, set = new Set());
-    set.add(run);
-    return run.finally(() => {
-      set!.delete(run);
-      if (!set!.size) this.inFlight.delete(entry.user);
-    });
   }
 
   private async write(entry: Entry) {

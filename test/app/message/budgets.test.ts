@@ -1,0 +1,97 @@
+import assert from 'node:assert';
+import { connectOk, emitAck, signup, sleep, type TestUser } from '../../helpers';
+import { commandsDuring, describeCommands, quiet } from '../../db-commands';
+
+/**
+ * Database commands per socket event (issue #9): the cost that carries over to MongoDB, and that
+ * must not grow with what the store holds or with how many conversations a user has.
+ */
+let n = 0;
+const text = (to: string, content = 'x') => ({ type: 1, to, content, fp: `bud-${Date.now()}-${n++}` });
+const online = (u: TestUser) => connectOk({ token: u.token, query: { deviceType: 'WEB' } });
+
+/** A user with `count` c2c conversations, each with a message from the peer that the user acked. */
+async function userWithConversations(count: number) {
+  const me = await signup();
+  const peers = await Promise.all(Array.from({ length: count }, () => signup()));
+  let mine = await online(me);
+  const messages: any[] = [];
+  for (const p of peers) {
+    const s = await online(p);
+    messages.push((await emitAck(s, 'to', text(me.id))).data.payload);
+    s.close();
+  }
+  await emitAck(mine, 'c_message_ack', messages);
+  await quiet();
+  return {
+    me, peers, messages,
+    /** the user's socket (the suite closes every socket after each test) */
+    async socket() {
+      if (!mine.connected) mine = await online(me);
+      return mine;
+    },
+  };
+}
+
+describe('database commands per event', () => {
+  let one: Awaited<ReturnType<typeof userWithConversations>>;
+  let fifty: Awaited<ReturnType<typeof userWithConversations>>;
+  before(async function() {
+    this.timeout(120000);
+    one = await userWithConversations(1);
+    fifty = await userWithConversations(50);
+  });
+
+  it('recent_conversation: at most 3, the same with 1 conversation and with 50', async () => {
+    const [ s1, s50 ] = [ await one.socket(), await fifty.socket() ];
+    const small = await commandsDuring(() => emitAck(s1, 'recent_conversation'));
+    const large = await commandsDuring(() => emitAck(s50, 'recent_conversation'));
+    assert.ok(small.length <= 3, describeCommands(small));
+    assert.strictEqual(large.length, small.length, `${describeCommands(small)} vs ${describeCommands(large)}`);
+    assert.ok(![ ...small, ...large ].some(c => c.collection === 'messages'), 'no read of the messages');
+  });
+
+  it('offline_message with nothing pending: at most 3, none on the messages', async () => {
+    const socket = await fifty.socket();
+    const seen = await commandsDuring(() => emitAck(socket, 'offline_message'));
+    assert.ok(seen.length <= 3, describeCommands(seen));
+    assert.ok(!seen.some(c => c.collection === 'messages'), describeCommands(seen));
+  });
+
+  it('offline_message with something pending: one read of the messages', async () => {
+    const peer = await online(fifty.peers[7]);
+    await emitAck(peer, 'to', text(fifty.me.id, 'pending'));
+    const socket = await fifty.socket();
+    const seen = await commandsDuring(() => emitAck(socket, 'offline_message'));
+    assert.strictEqual(seen.filter(c => c.collection === 'messages').length, 1, describeCommands(seen));
+    assert.ok(seen.length <= 4, describeCommands(seen));
+  });
+
+  it('history_message (newest page): at most 2', async () => {
+    const timelineId = `${one.me.id}@${one.peers[0].id}`;
+    const socket = await one.socket();
+    const seen = await commandsDuring(() => emitAck(socket, 'history_message', { timelineId, typeu: 1, limit: 20 }));
+    assert.ok(seen.length <= 2, describeCommands(seen));
+  });
+
+  it('to → to_ack to a known peer: one insert and at most one read before the ack', async () => {
+    const peer = fifty.peers[3];
+    const socket = await fifty.socket();
+    await emitAck(socket, 'to', text(peer.id, 'warm'));
+    await sleep(50);
+    const seen = await commandsDuring(() => emitAck(socket, 'to', text(peer.id, 'measured')));
+    const beforeAck = seen; // writers run after the ack: quiet() was not awaited inside
+    assert.strictEqual(beforeAck.filter(c => c.name === 'insert').length, 1, describeCommands(seen));
+    assert.ok(beforeAck.filter(c => c.name === 'find').length <= 1, describeCommands(seen));
+  });
+
+  it('c_message_ack of 20 messages in one conversation: one update', async () => {
+    const peer = await online(one.peers[0]);
+    const sent: any[] = [];
+    for (let i = 0; i < 20; i++) sent.push((await emitAck(peer, 'to', text(one.me.id))).data.payload);
+    const socket = await one.socket();
+    const seen = await commandsDuring(() => emitAck(socket, 'c_message_ack', sent));
+    assert.ok(seen.filter(c => c.collection === 'memberships').length <= 2, describeCommands(seen));
+    assert.ok(!seen.some(c => c.collection === 'messages'), describeCommands(seen));
+  });
+});
