@@ -2,6 +2,7 @@ import type { Application, IBoot } from 'egg';
 import { Redis } from 'ioredis';
 import { DEFAULT_JWT_SECRET } from './config/config.default';
 import { answerSocketCounts } from './lib/worker-stats';
+import { FORGET_CONVERSATION_EVENT } from './app/message/committer';
 
 export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {}
@@ -40,7 +41,10 @@ export default class AppBoot implements IBoot {
 
   async didReady() {
     // GET /api/admin/stats on any worker asks every worker for its socket count
-    answerSocketCounts(this.app.io.of('/chat').nsp);
+    const chat = this.app.io.of('/chat').nsp;
+    answerSocketCounts(chat);
+    // another worker changed a conversation's stored messages (recall, retention)
+    chat.on(FORGET_CONVERSATION_EVENT, (id: string) => this.app.messageCommitter.history.forget(id));
   }
 
   async beforeClose() {

@@ -1,5 +1,5 @@
 import type { Application } from 'egg';
-import { MessageCommitter } from '../message/committer';
+import { FORGET_CONVERSATION_EVENT, MessageCommitter } from '../message/committer';
 import { DeliveryWriter } from '../message/delivery-writer';
 import { PointerWriter } from '../message/pointer-writer';
 import { KeyedMutex } from '../../lib/keyed-mutex';
@@ -61,6 +61,8 @@ export default {
       batchMax: self.config.message.commitBatchMax,
       timeoutMs: self.config.message.sendTimeoutMs,
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+      // one worker without Redis: nobody else to tell
+      broadcastForget: self.redis ? id => self.io.of('/chat').nsp.serverSideEmit(FORGET_CONVERSATION_EVENT, id) : undefined,
     });
   },
 

@@ -22,7 +22,7 @@ import { LRUCache } from 'lru-cache';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { oid } from '../../lib/ids';
 import { duplicateAt, insertIgnoringDuplicates } from '../../lib/duplicate-key';
-import { c2cConversationId } from '../../lib/timeline';
+import { c2cConversationId, toWire } from '../../lib/timeline';
 import type { SeqRegistry } from '../../lib/seq-registry';
 import type { SendMessageInput } from '../../lib/schemas/message';
 import type { MessageDoc } from '../model/message';
@@ -31,6 +31,7 @@ import { membershipId, type MembershipDoc } from '../model/membership';
 import { sendRefusal, type SendFacts } from './send-rules';
 import type { PointerWriter } from './pointer-writer';
 import type { DeliveryWriter } from './delivery-writer';
+import { RecentMessages } from './recent-messages';
 
 export interface CommitModels {
   Message: Model<MessageDoc>;
@@ -70,7 +71,12 @@ export interface CommitterOptions {
   /** a send not stored by then is answered 50000 (the client retries with its fp) */
   timeoutMs: number;
   logError: (msg: string, err: unknown) => void;
+  /** tells the other workers to drop a conversation's cached messages (a recall, a removal) */
+  broadcastForget?: (conversationId: string) => void;
 }
+
+/** The server-side event by which workers drop a conversation's cached messages. */
+export const FORGET_CONVERSATION_EVENT = 'im:forget-conversation';
 
 /** how many conversations' counters, users known to exist, a process remembers */
 const COUNTERS_MAX = 100_000;
@@ -90,6 +96,9 @@ export class MessageCommitter {
   private readonly knownUsers = new LRUCache<string, true>({ max: KNOWN_USERS_MAX });
   /** where recently stored messages are, by `_id`: acks and receipts name them, mostly soon after */
   readonly recent = new LRUCache<string, Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from'>>({ max: RECENT_MAX });
+
+  /** the newest messages of active conversations, for the newest history page */
+  readonly history = new RecentMessages();
 
   constructor(private readonly opts: CommitterOptions) {}
 
@@ -131,6 +140,13 @@ export class MessageCommitter {
   forget(conversationId: string) {
     this.lastSeq.delete(conversationId);
     this.stale.delete(conversationId);
+    this.history.forget(conversationId);
+  }
+
+  /** Drops a conversation's cached messages here and on every other worker (they changed). */
+  forgetEverywhere(conversationId: string) {
+    this.history.forget(conversationId);
+    this.opts.broadcastForget?.(conversationId);
   }
 
   private async drain() {
@@ -198,6 +214,7 @@ export class MessageCommitter {
       this.settle(p, { message: doc, duplicate: false });
     }
     const docs = stored.map(([ , doc ]) => doc);
+    this.history.append(docs.map(toWire));
     this.opts.pointers.mark(docs);
     for (const doc of docs) this.opts.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
     const now = Date.now();
