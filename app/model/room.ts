@@ -3,7 +3,7 @@ import type { Model, Types } from 'mongoose';
 
 export const ROOM_VISIBILITY = [ 'public', 'private' ] as const;
 
-/** A chat room (group). Membership lives here: the message path reads it for `typeu` 2. */
+/** A chat room (group). `members` is who is in it; conversation memberships follow it (app/service/room.ts). */
 export interface RoomDoc {
   _id: Types.ObjectId;
   name: string;

@@ -34,10 +34,12 @@ const roomView = (r: RoomDoc) => ({
 });
 
 /**
- * Rooms (groups): the owner and members live on the Room document, which the message path reads.
- * Every member-list change also moves the conversation memberships (ConversationService hooks) and
- * the members' sockets in or out of `room:<id>` on every worker at once, and tells the members
- * with `g_notice`.
+ * Rooms (groups). Who is in a room is `Room.members` (owner too), changed only by conditional
+ * updates that carry their own rule (capacity, "still the owner", "still a member"), so two workers
+ * cannot overfill a room or both hand it over. Derived from it, in an order that never lets a
+ * removed member send: the conversation memberships that the send path reads (made after a join,
+ * removed before a leave), and the members' sockets in `room:<id>` on every worker. Members hear
+ * every change as `g_notice`. The in-process room lock only adds FerretDB's missing atomicity.
  */
 export default class RoomService extends Service {
   private get chat() {
@@ -139,32 +141,59 @@ export default class RoomService extends Service {
       const room = await this.get(roomId);
       if (room.visibility !== 'public') throw new AppError(ErrorCode.FORBIDDEN, 'this room is private');
       if (room.members.some(m => String(m) === me)) return roomView(room);
-      this.checkSize(room.members.length + 1);
-      await this.ctx.model.Room.updateOne({ _id: roomId }, { $addToSet: { members: oid(me) } });
+      // capacity is part of the update: two joins on two workers cannot both take the last place
+      const res = await this.ctx.model.Room.updateOne(
+        { _id: roomId, visibility: 'public', ...this.roomFor(1) },
+        { $addToSet: { members: oid(me) } },
+      );
+      if (!res.matchedCount) return this.refusedJoin(roomId, me);
       await this.joined(roomId, [ me ]);
       this.notice(roomId, 'join', { user: me });
       return roomView(await this.get(roomId));
     });
   }
 
+  /** Why a conditional join matched nothing: gone, private, or full (a member already is fine). */
+  private async refusedJoin(roomId: string, me: string) {
+    const room = await this.get(roomId);
+    if (room.visibility !== 'public') throw new AppError(ErrorCode.FORBIDDEN, 'this room is private');
+    if (room.members.some(m => String(m) === me)) return roomView(room);
+    this.checkSize(room.members.length + 1);
+    throw new AppError(ErrorCode.SERVER_ERROR, 'the room changed meanwhile, try again');
+  }
+
   /**
    * Leaves a room. When the owner leaves, ownership passes to the longest-standing member (members
-   * are kept in joining order); the last member leaving dissolves the room.
+   * are kept in joining order); the last member leaving dissolves the room. Each step is one
+   * conditional update on the room, retried if another change came first: correct with several
+   * workers, no lock needed on MongoDB.
    */
   async leave(me: string, roomId: string) {
     return roomLock.run(roomId, async () => {
-      const room = await this.get(roomId);
-      const rest = room.members.map(String).filter(m => m !== me);
-      if (rest.length === room.members.length) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');
-      this.notice(roomId, 'leave', { user: me });
-      if (!rest.length) return this.dissolveNow(roomId, me);
-      const newOwner = String(room.owner) === me ? rest[0] : null;
-      await this.ctx.model.Room.updateOne({ _id: roomId }, {
-        $pull: { members: oid(me) },
-        ...newOwner ? { $set: { owner: oid(newOwner) } } : {},
-      });
-      await this.left(roomId, [ me ]);
-      if (newOwner) this.notice(roomId, 'owner', { user: newOwner, changes: { owner: newOwner } });
+      const { Room } = this.ctx.model;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const room = await this.get(roomId);
+        const rest = room.members.map(String).filter(m => m !== me);
+        if (rest.length === room.members.length) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');
+        if (!rest.length) {
+          const gone = await Room.deleteOne({ _id: roomId, members: { $size: 1, $all: [ oid(me) ] } });
+          if (!gone.deletedCount) continue;
+          this.notice(roomId, 'leave', { user: me });
+          return this.dissolveNow(roomId, me, false);
+        }
+        // the membership goes first: from then on the send path refuses this user's messages
+        await this.service.conversation.removeRoomMembers(roomId, [ me ]);
+        const newOwner = String(room.owner) === me ? rest[0] : null;
+        const res = newOwner
+          ? await Room.updateOne({ _id: roomId, owner: oid(me), members: { $all: [ oid(me), oid(newOwner) ] } }, { $pull: { members: oid(me) }, $set: { owner: oid(newOwner) } })
+          : await Room.updateOne({ _id: roomId, members: oid(me) }, { $pull: { members: oid(me) } });
+        if (!res.matchedCount) continue;
+        this.notice(roomId, 'leave', { user: me });
+        this.chat.in(rooms.user(me)).socketsLeave(rooms.room(roomId));
+        if (newOwner) this.notice(roomId, 'owner', { user: newOwner, changes: { owner: newOwner } });
+        return;
+      }
+      throw new AppError(ErrorCode.SERVER_ERROR, 'the room kept changing, try again');
     });
   }
 
@@ -210,11 +239,12 @@ export default class RoomService extends Service {
 
       if (removed.length) {
         for (const user of removed) this.notice(roomId, 'kick', { user });
-        await Room.updateOne({ _id: roomId }, { $pullAll: { members: removed.map(id => oid(id)) } });
-        await this.left(roomId, removed);
+        await this.left(roomId, removed, () => Room.updateOne({ _id: roomId }, { $pullAll: { members: removed.map(id => oid(id)) } }));
       }
       if (added.length) {
-        await Room.updateOne({ _id: roomId }, { $addToSet: { members: { $each: added.map(id => oid(id)) } } });
+        // capacity is part of the update, so concurrent additions cannot overfill the room
+        const res = await Room.updateOne({ _id: roomId, ...this.roomFor(added.length) }, { $addToSet: { members: { $each: added.map(id => oid(id)) } } });
+        if (!res.matchedCount) this.checkSize(this.config.room.maxMembers + 1);
         await this.joined(roomId, added);
         for (const user of added) this.notice(roomId, 'join', { user, newbie: true });
       }
@@ -230,11 +260,11 @@ export default class RoomService extends Service {
     });
   }
 
-  private async dissolveNow(roomId: string, by: string) {
+  private async dissolveNow(roomId: string, by: string, deleteRoom = true) {
     this.notice(roomId, 'dissolve', { user: by });
     this.chat.in(rooms.room(roomId)).socketsLeave(rooms.room(roomId));
-    // the room goes first, so the message path refuses new messages before the history goes
-    await this.ctx.model.Room.deleteOne({ _id: roomId });
+    // the room goes first, then its memberships (the send path's truth), then its history
+    if (deleteRoom) await this.ctx.model.Room.deleteOne({ _id: roomId });
     await this.service.conversation.removeRoom(roomId);
   }
 
@@ -244,10 +274,19 @@ export default class RoomService extends Service {
     this.chat.in(userIds.map(rooms.user)).socketsJoin(rooms.room(roomId));
   }
 
-  /** Members gone: their conversation place and their sockets leave. */
-  private async left(roomId: string, userIds: string[]) {
-    this.chat.in(userIds.map(rooms.user)).socketsLeave(rooms.room(roomId));
+  /**
+   * Members gone: their memberships first (the send path refuses them from then on), then the
+   * room's list, then their sockets.
+   */
+  private async left(roomId: string, userIds: string[], updateRoom: () => Promise<unknown>) {
     await this.service.conversation.removeRoomMembers(roomId, userIds);
+    await updateRoom();
+    this.chat.in(userIds.map(rooms.user)).socketsLeave(rooms.room(roomId));
+  }
+
+  /** A filter that holds while the room has places for `more` members (`members.<n>` absent = fewer than n+1). */
+  private roomFor(more: number) {
+    return { [`members.${this.config.room.maxMembers - more}`]: { $exists: false } };
   }
 
   private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }) {

@@ -144,6 +144,34 @@ describe('REST rooms (PROTOCOL §7 "Rooms", g_notice)', () => {
     expectError(await api('GET', `/api/rooms/${room._id}`, { token: carol.token }), 404, 10005);
   });
 
+  it('the last place in a full room goes to one of two concurrent joins; the other is 403 / 10006', async () => {
+    const max = app.config.room.maxMembers;
+    app.config.room.maxMembers = 3;
+    try {
+      const [ owner, bob, carol, dave ] = await Promise.all([ signup(), signup(), signup(), signup() ]);
+      const created = await api('POST', '/api/rooms', { token: owner.token, body: { name: uniqueName('Full'), members: [ bob.id ] } });
+      const id = created.body.data._id;
+      const results = await Promise.all([ carol, dave ].map(u => api('POST', `/api/rooms/${id}/join`, { token: u.token })));
+      assert.deepStrictEqual(results.map(r => r.status).sort(), [ 200, 403 ]);
+      assert.strictEqual(results.find(r => r.status === 403)!.body.code, 10006);
+      const room = await app.model.Room.findById(id).lean<{ members: unknown[] }>();
+      assert.strictEqual(room!.members.length, 3);
+    } finally {
+      app.config.room.maxMembers = max;
+    }
+  });
+
+  it('a member removed by the owner cannot send to the room at once (20003)', async () => {
+    const [ owner, bob ] = await Promise.all([ signup(), signup() ]);
+    const created = await api('POST', '/api/rooms', { token: owner.token, body: { name: uniqueName('Kick'), members: [ bob.id ] } });
+    const id = created.body.data._id;
+    const sb = await connectOk({ token: bob.token });
+    const kicked = await api('POST', `/api/rooms/${id}/members`, { token: owner.token, body: { remove: [ bob.id ] } });
+    assert.strictEqual(kicked.status, 200);
+    const res: any = await new Promise(resolve => sb.emit('to', { type: 1, typeu: 2, to: id, content: 'still here?', fp: uniqueName('fp') }, resolve));
+    assert.strictEqual(res.code, 20003);
+  });
+
   it('a user\'s sockets join all their rooms on connect', async () => {
     const [ owner, bob ] = await Promise.all([ signup(), signup() ]);
     const room = (await api('POST', '/api/rooms', { token: owner.token, body: { name: uniqueName('Con'), members: [ bob.id ] } })).body.data;
