@@ -3,6 +3,7 @@ import { FORGET_CONVERSATION_EVENT, MessageCommitter } from '../message/committe
 import { DeliveryWriter } from '../message/delivery-writer';
 import { PointerWriter } from '../message/pointer-writer';
 import { KeyedMutex } from '../../lib/keyed-mutex';
+import { PresenceCache } from '../../lib/presence-cache';
 import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from '../../lib/seq-registry';
 import { tooManyRequests } from '../../lib/errors';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
@@ -14,6 +15,7 @@ const DELIVERY = Symbol('deliveryWriter');
 const POINTERS = Symbol('pointerWriter');
 const SEQS = Symbol('seqRegistry');
 const MEMBERSHIP_LOCK = Symbol('membershipLock');
+const PRESENCE_CACHE = Symbol('presenceCache');
 
 type Singletons = Application & Record<symbol, any>;
 const REGISTRY = Symbol('presenceRegistry');
@@ -59,7 +61,7 @@ export default {
       pointers: self.pointerWriter,
       delivery: self.deliveryWriter,
       batchMax: self.config.message.commitBatchMax,
-      timeoutMs: self.config.message.sendTimeoutMs,
+      timeoutMs: self.config.message.replyTimeoutMs,
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
       // one worker without Redis: nobody else to tell
       broadcastForget: self.redis ? id => self.io.of('/chat').nsp.serverSideEmit(FORGET_CONVERSATION_EVENT, id) : undefined,
@@ -93,6 +95,12 @@ export default {
   get membershipLock(): KeyedMutex {
     const self = this as unknown as Singletons;
     return self[MEMBERSHIP_LOCK] ??= new KeyedMutex();
+  },
+
+  /** Users' contacts, rooms and invisibility, cached per worker (lib/presence-cache.ts). */
+  get presenceCache(): PresenceCache {
+    const self = this as unknown as Singletons;
+    return self[PRESENCE_CACHE] ??= new PresenceCache();
   },
 
   /** Sockets per user (lib/presence-registry.ts): in Redis when configured, so every worker agrees. */

@@ -13,12 +13,14 @@ export default class BlockService extends Service {
     await this.service.user.publicProfile(target);
     await Block.updateOne({ user: me, blocked: target }, { $setOnInsert: { user: me, blocked: target, createdAt: new Date() } }, { upsert: true });
     await FriendRequest.deleteMany({ $or: [ { from: me, to: target }, { from: target, to: me } ] });
+    this.service.presence.changed({ profiles: [ me, target ] });
     await this.announceBoth(me, target, 'offline');
   }
 
   async unblock(me: string, target: string) {
     const { deletedCount } = await this.ctx.model.Block.deleteOne({ user: me, blocked: target });
     if (!deletedCount) throw new AppError(ErrorCode.NOT_FOUND, 'this user is not blocked');
+    this.service.presence.changed({ profiles: [ me, target ] });
     await this.announceBoth(me, target, 'online');
   }
 

@@ -63,6 +63,7 @@ export default class FriendService extends Service {
     await Friendship.bulkWrite([ [ me, requester ], [ requester, me ] ].map(([ user, friend ]) => ({
       updateOne: { filter: { user, friend }, update: { $setOnInsert: { user, friend, group, alias: '' } }, upsert: true },
     })), { ordered: false });
+    this.service.presence.changed({ profiles: [ me, requester ] });
     // a crossed request the other way is settled by this one too
     await FriendRequest.deleteMany({ $or: [ { from: requester, to: me }, { from: me, to: requester } ] });
     await this.notify(requester, 'agree', me, message);
@@ -111,6 +112,7 @@ export default class FriendService extends Service {
   async remove(me: string, friend: string) {
     const { deletedCount } = await this.ctx.model.Friendship.deleteMany({ $or: [ { user: me, friend }, { user: friend, friend: me } ] });
     if (!deletedCount) throw new AppError(ErrorCode.NOT_FOUND, 'not your friend');
+    this.service.presence.changed({ profiles: [ me, friend ] });
     await this.notify(friend, 'removed', me);
   }
 

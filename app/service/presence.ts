@@ -7,6 +7,7 @@ import { Actions } from '../../lib/actions';
 import type { ChatSocketData } from '../io/middleware/chat_auth';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
 import { oid } from '../../lib/ids';
+import { PRESENCE_STALE_EVENT, type PresenceProfile } from '../../lib/presence-cache';
 
 
 /** What others see of a stored presence: `invisible` is shown as `offline`. */
@@ -35,15 +36,15 @@ export default class PresenceService extends Service {
       this.chat.to(replaced).emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
       this.chat.in(replaced).disconnectSockets(true);
     }
-    const roomIds = await this.service.room.idsOf(userId);
-    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device), ...roomIds.map(rooms.room) ]);
-    if (first && !await this.isInvisible(userId)) await this.announce(userId, 'online');
+    const profile = (await this.profilesOf([ userId ])).get(userId)!;
+    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device), ...profile.rooms.map(rooms.room) ]);
+    if (first && !(await this.invisibleAmong([ userId ])).size) await this.announce(userId, 'online');
   }
 
   /** A /chat socket is gone: "offline" if it was the user's last. */
   async disconnect(socket: Socket) {
     const { userId } = socket.data as ChatSocketData;
-    if (await this.app.presenceRegistry.remove(userId, socket.id) && !await this.isInvisible(userId)) {
+    if (await this.app.presenceRegistry.remove(userId, socket.id) && !(await this.invisibleAmong([ userId ])).size) {
       await this.announce(userId, 'offline');
     }
   }
@@ -57,6 +58,7 @@ export default class PresenceService extends Service {
     const { User } = this.ctx.model;
     const before = await User.findById(userId, { presence: 1 }).lean<{ presence: string }>();
     await User.updateOne({ _id: userId }, { $set: { presence } });
+    this.changed({ presence: [ userId ] });
     const friends = await this.friendsOf(userId);
     if (friends.length) {
       this.chat.to(friends.map(rooms.user)).emit('presence', socketEnvelope(Actions.presence, { id: userId, presence: shownPresence(presence) }));
@@ -74,7 +76,7 @@ export default class PresenceService extends Service {
    * offline, each with its own list of online contacts.
    */
   async announce(userId: string, type: 'online' | 'offline', only?: string[]) {
-    let contacts = [ ...(await this.contactsOf([ userId ])).get(userId)! ];
+    let contacts = [ ...(await this.profilesOf([ userId ])).get(userId)!.contacts ];
     if (only) contacts = contacts.filter(id => only.includes(id));
     const recipients = [ ...await this.app.presenceRegistry.online(contacts) ];
     if (!recipients.length) return;
@@ -98,7 +100,7 @@ export default class PresenceService extends Service {
 
   /** Each user's contacts that others see online (a live socket, not invisible). */
   async onlineContactsOf(userIds: string[]): Promise<Map<string, string[]>> {
-    const contacts = await this.contactsOf(userIds);
+    const contacts = new Map([ ...await this.profilesOf(userIds) ].map(([ id, p ]) => [ id, p.contacts ]));
     const everyone = new Set<string>();
     for (const set of contacts.values()) for (const id of set) everyone.add(id);
     const visible = await this.visibleOnline([ ...everyone ]);
@@ -114,38 +116,72 @@ export default class PresenceService extends Service {
   async visibleOnline(ids: string[]): Promise<Set<string>> {
     const online = await this.app.presenceRegistry.online(ids);
     if (!online.size) return online;
-    const hidden = await this.ctx.model.User.find({ _id: { $in: [ ...online ] }, presence: 'invisible' }, { _id: 1 }).lean();
-    for (const u of hidden) online.delete(String(u._id));
+    for (const id of await this.invisibleAmong([ ...online ])) online.delete(id);
     return online;
   }
 
+  /** The users among `ids` who set themselves invisible (cached per worker). */
+  async invisibleAmong(ids: string[]): Promise<Set<string>> {
+    const cache = this.app.presenceCache.invisible;
+    const missing = ids.filter(id => !cache.has(id));
+    if (missing.length) {
+      const found = await this.ctx.model.User.find({ _id: { $in: missing.map(oid) } }, { presence: 1 }).lean<Array<{ _id: Types.ObjectId; presence?: string }>>();
+      for (const id of missing) cache.set(id, false);
+      for (const u of found) cache.set(String(u._id), u.presence === 'invisible');
+    }
+    return new Set(ids.filter(id => cache.get(id)));
+  }
+
   /**
-   * Contacts of each user, in three queries whatever the number of users: friends, peers in rooms
-   * small enough for presence (`members.<limit>` absent = at most `limit` members), minus blocks.
+   * Each user's contacts and rooms, from this worker's cache; the missing ones in three queries
+   * whatever their number: friends, their rooms (small ones give peers), blocks either way.
    */
-  async contactsOf(userIds: string[]): Promise<Map<string, Set<string>>> {
+  async profilesOf(userIds: string[]): Promise<Map<string, PresenceProfile>> {
+    const cache = this.app.presenceCache.profiles;
+    const result = new Map<string, PresenceProfile>();
+    const missing: string[] = [];
+    for (const id of userIds) {
+      const hit = cache.get(id);
+      if (hit) result.set(id, hit); else missing.push(id);
+    }
+    if (!missing.length) return result;
     const { Friendship, Room } = this.ctx.model;
-    const ids = userIds.map(oid);
+    const ids = missing.map(oid);
     const limit = this.config.presence.roomLimit;
-    const [ friendships, smallRooms, blocks ] = await Promise.all([
+    const [ friendships, memberOf, blocks ] = await Promise.all([
       Friendship.find({ user: { $in: ids } }, { user: 1, friend: 1 }).lean(),
-      Room.find({ members: { $in: ids }, [`members.${limit}`]: { $exists: false } }, { members: 1 }).lean(),
+      Room.find({ members: { $in: ids } }, { members: 1 }).lean(),
       this.blocksOf(ids),
     ]);
-    const result = new Map(userIds.map(id => [ id, new Set<string>() ]));
-    for (const f of friendships) result.get(String(f.user))?.add(String(f.friend));
-    for (const room of smallRooms) {
+    const fresh = new Map(missing.map(id => [ id, { contacts: new Set<string>(), rooms: [] as string[] } ]));
+    for (const f of friendships) fresh.get(String(f.user))?.contacts.add(String(f.friend));
+    for (const room of memberOf) {
       const members = room.members.map(String);
       for (const m of members) {
-        const set = result.get(m);
-        if (set) for (const peer of members) if (peer !== m) set.add(peer);
+        const profile = fresh.get(m);
+        if (!profile) continue;
+        profile.rooms.push(String(room._id));
+        if (members.length <= limit) for (const peer of members) if (peer !== m) profile.contacts.add(peer);
       }
     }
     for (const b of blocks) {
-      result.get(String(b.user))?.delete(String(b.blocked));
-      result.get(String(b.blocked))?.delete(String(b.user));
+      fresh.get(String(b.user))?.contacts.delete(String(b.blocked));
+      fresh.get(String(b.blocked))?.contacts.delete(String(b.user));
+    }
+    for (const [ id, profile ] of fresh) {
+      cache.set(id, profile);
+      result.set(id, profile);
     }
     return result;
+  }
+
+  /**
+   * Friends, blocks, rooms or a presence setting changed for these users: their cached profiles
+   * (or invisibility) go, here and on every other worker.
+   */
+  changed(stale: { profiles?: string[]; presence?: string[] }) {
+    this.app.presenceCache.drop(stale);
+    if (this.app.redis) this.chat.nsp.serverSideEmit(PRESENCE_STALE_EVENT, stale);
   }
 
   /** The user's friends with no block between them (who gets `presence`). */
@@ -161,10 +197,5 @@ export default class PresenceService extends Service {
   /** Blocks made by or against any of these users. */
   private blocksOf(ids: Types.ObjectId[]) {
     return this.ctx.model.Block.find({ $or: [ { user: { $in: ids } }, { blocked: { $in: ids } } ] }, { user: 1, blocked: 1 }).lean();
-  }
-
-  private async isInvisible(userId: string) {
-    const user = await this.ctx.model.User.findById(userId, { presence: 1 }).lean<{ presence: string }>();
-    return user?.presence === 'invisible';
   }
 }

@@ -60,12 +60,6 @@ export default class RoomService extends Service {
     return !!await this.ctx.model.Room.exists({ _id: roomId, members: oid(userId) });
   }
 
-  /** Ids of the rooms a user is in. */
-  async idsOf(userId: string): Promise<string[]> {
-    const found = await this.ctx.model.Room.find({ members: oid(userId) }, { _id: 1 }).lean();
-    return found.map(r => String(r._id));
-  }
-
   async create(ownerId: string, input: CreateRoomInput) {
     await this.app.rateLimit('roomCreate', ownerId);
     const members = unique([ ownerId, ...input.members ?? [] ]);
@@ -189,6 +183,7 @@ export default class RoomService extends Service {
           : await Room.updateOne({ _id: roomId, members: oid(me) }, { $pull: { members: oid(me) } });
         if (!res.matchedCount) continue;
         this.notice(roomId, 'leave', { user: me });
+        await this.membersChanged(roomId, [ me ]);
         this.chat.in(rooms.user(me)).socketsLeave(rooms.room(roomId));
         if (newOwner) this.notice(roomId, 'owner', { user: newOwner, changes: { owner: newOwner } });
         return;
@@ -262,6 +257,7 @@ export default class RoomService extends Service {
 
   private async dissolveNow(roomId: string, by: string, deleteRoom = true) {
     this.notice(roomId, 'dissolve', { user: by });
+    await this.membersChanged(roomId, [ by ]);
     this.chat.in(rooms.room(roomId)).socketsLeave(rooms.room(roomId));
     // the room goes first, then its memberships (the send path's truth), then its history
     if (deleteRoom) await this.ctx.model.Room.deleteOne({ _id: roomId });
@@ -271,6 +267,7 @@ export default class RoomService extends Service {
   /** New members: cursors at the room's end, sockets (any worker) into the room. */
   private async joined(roomId: string, userIds: string[]) {
     await this.service.conversation.addRoomMembers(roomId, userIds);
+    await this.membersChanged(roomId, userIds);
     this.chat.in(userIds.map(rooms.user)).socketsJoin(rooms.room(roomId));
   }
 
@@ -281,7 +278,14 @@ export default class RoomService extends Service {
   private async left(roomId: string, userIds: string[], updateRoom: () => Promise<unknown>) {
     await this.service.conversation.removeRoomMembers(roomId, userIds);
     await updateRoom();
+    await this.membersChanged(roomId, userIds);
     this.chat.in(userIds.map(rooms.user)).socketsLeave(rooms.room(roomId));
+  }
+
+  /** Everyone in the room, and those who just came or went, have other room peers now (presence). */
+  private async membersChanged(roomId: string, userIds: string[]) {
+    const room = await this.ctx.model.Room.findById(roomId, { members: 1 }).lean<Pick<RoomDoc, 'members'>>();
+    this.service.presence.changed({ profiles: unique([ ...userIds, ...(room?.members ?? []).map(String) ]) });
   }
 
   /** A filter that holds while the room has places for `more` members (`members.<n>` absent = fewer than n+1). */

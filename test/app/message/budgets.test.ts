@@ -94,4 +94,15 @@ describe('database commands per event', () => {
     assert.ok(seen.filter(c => c.collection === 'memberships').length <= 2, describeCommands(seen));
     assert.ok(!seen.some(c => c.collection === 'messages'), describeCommands(seen));
   });
+
+  it('connect (handshake, rooms, presence to contacts): at most 4 once the user\'s contacts are known', async () => {
+    const socket = await fifty.socket();
+    socket.close();
+    await sleep(100);
+    const seen = await commandsDuring(async () => {
+      await online(fifty.me);
+      await sleep(200); // the announce to contacts finishes after the handshake
+    });
+    assert.ok(seen.length <= 4, describeCommands(seen));
+  });
 });
