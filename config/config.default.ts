@@ -104,8 +104,8 @@ export default (appInfo: EggAppInfo) => {
     retentionDays: int(env.MESSAGE_RETENTION_DAYS, 0),
     /** most `to`s stored by one group commit (one insert round-trip) */
     commitBatchMax: 1000,
-    /** a `to` not stored within this is answered 50000 (the database is slow or gone), ms */
-    sendTimeoutMs: 10 * 1000,
+    /** every socket event is answered within this, ms: a `to` not stored by then (the database is slow or gone) gets 50000 */
+    replyTimeoutMs: 10 * 1000,
   };
 
   config.presence = {

@@ -47,7 +47,7 @@ declare module 'egg' {
       historyPageSize: number;
       retentionDays: number;
       commitBatchMax: number;
-      sendTimeoutMs: number;
+      replyTimeoutMs: number;
     };
     presence: { roomLimit: number; heartbeatMs: number; staleMs: number; redisPrefix: string };
     room: { maxMembers: number; pageLimit: number };

@@ -24,6 +24,15 @@ function firstIssue(error: { issues: Array<{ path: PropertyKey[]; message: strin
   return `${issue.path.length ? issue.path.map(String).join('.') : fallback}: ${issue.message}`;
 }
 
+/** Bounded waits: an event whose work hangs (the database is gone) is answered 50000, not never. */
+function withinDeadline<T>(work: Promise<T>, ms: number, event: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${event} not done within ${ms} ms`)), ms);
+  });
+  return Promise.race([ work, deadline ]).finally(() => clearTimeout(timer));
+}
+
 export default {
   /** Parses input with a schema; a mismatch is 400 / 20002 naming the first bad field. */
   validate<T>(this: Context, schema: ZodType<T>, input: unknown): T {
@@ -71,7 +80,7 @@ export default {
         if (!parsed.success) throw new AppError(ErrorCode.MISS_PARAMS, firstIssue(parsed.error, 'payload'));
         input = parsed.data;
       }
-      const result = await run(input);
+      const result = await withinDeadline(Promise.resolve(run(input)), this.app.config.message.replyTimeoutMs, spec.event);
       const reply = result instanceof SocketReply ? result : new SocketReply(spec.reply ? result : null);
       const action = spec.reply ? Actions[spec.reply] : Actions[spec.event];
       const envelope = socketEnvelope(action, reply.payload, reply.meta);
