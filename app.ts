@@ -2,7 +2,6 @@ import type { Application, IBoot } from 'egg';
 import { Redis } from 'ioredis';
 import { DEFAULT_JWT_SECRET } from './config/config.default';
 import { answerSocketCounts } from './lib/worker-stats';
-import { FORGET_CONVERSATION_EVENT } from './app/message/committer';
 import { PRESENCE_STALE_EVENT } from './lib/presence-cache';
 
 export default class AppBoot implements IBoot {
@@ -44,8 +43,6 @@ export default class AppBoot implements IBoot {
     // GET /api/admin/stats on any worker asks every worker for its socket count
     const chat = this.app.io.of('/chat').nsp;
     answerSocketCounts(chat);
-    // another worker changed a conversation's stored messages (recall, retention)
-    chat.on(FORGET_CONVERSATION_EVENT, (id: string) => this.app.messageCommitter.history.forget(id));
     // another worker changed friends, blocks, rooms or a presence setting
     chat.on(PRESENCE_STALE_EVENT, (stale: { profiles?: string[]; presence?: string[] }) => this.app.presenceCache.drop(stale));
   }

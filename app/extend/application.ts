@@ -1,5 +1,6 @@
 import type { Application } from 'egg';
-import { FORGET_CONVERSATION_EVENT, MessageCommitter } from '../message/committer';
+import { MessageCommitter } from '../message/committer';
+import { MemoryRecentMessages, RedisRecentMessages } from '../message/recent-messages';
 import { DeliveryWriter } from '../message/delivery-writer';
 import { PointerWriter } from '../message/pointer-writer';
 import { KeyedMutex } from '../../lib/keyed-mutex';
@@ -63,8 +64,7 @@ export default {
       batchMax: self.config.message.commitBatchMax,
       timeoutMs: self.config.message.replyTimeoutMs,
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
-      // one worker without Redis: nobody else to tell
-      broadcastForget: self.redis ? id => self.io.of('/chat').nsp.serverSideEmit(FORGET_CONVERSATION_EVENT, id) : undefined,
+      history: self.redis ? new RedisRecentMessages(self.redis, self.config.redisPrefix) : new MemoryRecentMessages(),
     });
   },
 

@@ -31,7 +31,7 @@ import { membershipId, type MembershipDoc } from '../model/membership';
 import { sendRefusal, type SendFacts } from './send-rules';
 import type { PointerWriter } from './pointer-writer';
 import type { DeliveryWriter } from './delivery-writer';
-import { RecentMessages } from './recent-messages';
+import type { RecentMessages } from './recent-messages';
 
 export interface CommitModels {
   Message: Model<MessageDoc>;
@@ -71,12 +71,9 @@ export interface CommitterOptions {
   /** a send not stored by then is answered 50000 (the client retries with its fp) */
   timeoutMs: number;
   logError: (msg: string, err: unknown) => void;
-  /** tells the other workers to drop a conversation's cached messages (a recall, a removal) */
-  broadcastForget?: (conversationId: string) => void;
+  /** the newest messages of active conversations, for the newest history page */
+  history: RecentMessages;
 }
-
-/** The server-side event by which workers drop a conversation's cached messages. */
-export const FORGET_CONVERSATION_EVENT = 'im:forget-conversation';
 
 /** how many conversations' counters, users known to exist, a process remembers */
 const COUNTERS_MAX = 100_000;
@@ -96,9 +93,6 @@ export class MessageCommitter {
   private readonly knownUsers = new LRUCache<string, true>({ max: KNOWN_USERS_MAX });
   /** where recently stored messages are, by `_id`: acks and receipts name them, mostly soon after */
   readonly recent = new LRUCache<string, Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from'>>({ max: RECENT_MAX });
-
-  /** the newest messages of active conversations, for the newest history page */
-  readonly history = new RecentMessages();
 
   constructor(private readonly opts: CommitterOptions) {}
 
@@ -140,13 +134,11 @@ export class MessageCommitter {
   forget(conversationId: string) {
     this.lastSeq.delete(conversationId);
     this.stale.delete(conversationId);
-    this.history.forget(conversationId);
   }
 
-  /** Drops a conversation's cached messages here and on every other worker (they changed). */
-  forgetEverywhere(conversationId: string) {
-    this.history.forget(conversationId);
-    this.opts.broadcastForget?.(conversationId);
+  /** The newest messages of active conversations (app/message/recent-messages.ts). */
+  get history(): RecentMessages {
+    return this.opts.history;
   }
 
   private async drain() {
@@ -214,7 +206,7 @@ export class MessageCommitter {
       this.settle(p, { message: doc, duplicate: false });
     }
     const docs = stored.map(([ , doc ]) => doc);
-    this.history.append(docs.map(toWire));
+    this.opts.history.append(docs.map(toWire)).catch(err => this.opts.logError('[message] recent messages not cached', err));
     this.opts.pointers.mark(docs);
     for (const doc of docs) this.opts.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
     const now = Date.now();

@@ -26,7 +26,7 @@ export default class MessageRetention extends Subscription {
     for (;;) {
       const old = await Message.find({ sendTime: { $lt: cutoff } }, { _id: 1, conversationId: 1 }).limit(CHUNK).lean<Array<{ _id: Types.ObjectId; conversationId: string }>>();
       if (!old.length) break;
-      for (const id of new Set(old.map(m => m.conversationId))) this.app.messageCommitter.forgetEverywhere(id);
+      await Promise.all([ ...new Set(old.map(m => m.conversationId)) ].map(id => this.app.messageCommitter.history.forget(id)));
       const ids = old.map(m => m._id);
       await Message.deleteMany({ _id: { $in: ids } });
       await Promise.all([

@@ -47,6 +47,7 @@ export default class ConversationService extends Service {
     await Message.deleteMany({ conversationId: roomId });
     await Conversation.deleteOne({ _id: roomId });
     this.app.messageCommitter.forget(roomId);
+    await this.app.messageCommitter.history.forget(roomId);
   }
 
   /**

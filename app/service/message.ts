@@ -183,12 +183,12 @@ export default class MessageService extends Service {
     const lastSeq = (await this.app.seqRegistry.get([ conversationId ])).get(conversationId);
     const { history } = this.app.messageCommitter;
     if (!hidden && lastSeq !== undefined) {
-      const cached = history.page(conversationId, lastSeq, joinedSeq, input.before ?? Infinity, limit);
+      const cached = await history.page(conversationId, lastSeq, joinedSeq, input.before ?? Infinity, limit);
       if (cached) return cached;
     }
     if (input.before !== undefined) (filter.seq as Record<string, number>).$lt = input.before;
     const docs = (await Message.find(filter).sort({ seq: -1 }).limit(limit).lean<MessageDoc[]>()).map(toWire);
-    if (!hidden && input.before === undefined && lastSeq !== undefined) history.seed(conversationId, docs, lastSeq);
+    if (!hidden && input.before === undefined && lastSeq !== undefined) await history.seed(conversationId, docs, lastSeq);
     return docs;
   }
 
@@ -283,7 +283,7 @@ export default class MessageService extends Service {
     if (message.type === MessageType.RECALLED_TEXT || message.type === MessageType.RECALLED_OTHER) return toWire(message);
     const type = message.type === MessageType.TEXT ? MessageType.RECALLED_TEXT : MessageType.RECALLED_OTHER;
     await Message.updateOne({ _id: message._id }, { $set: { type, content: '' }, $unset: { extra: 1 } });
-    this.app.messageCommitter.forgetEverywhere(message.conversationId);
+    await this.app.messageCommitter.history.forget(message.conversationId);
     // the conversation list shows the marker too when it was the last message
     await this.ctx.model.Conversation.updateOne({ _id: message.conversationId, 'lastMessage._id': String(message._id) },
       { $set: { 'lastMessage.type': type, 'lastMessage.content': '' }, $unset: { 'lastMessage.extra': 1 } });

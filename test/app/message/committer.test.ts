@@ -4,6 +4,7 @@ import { MessageCommitter } from '../../../app/message/committer';
 import { PointerWriter } from '../../../app/message/pointer-writer';
 import { DeliveryWriter } from '../../../app/message/delivery-writer';
 import { MemorySeqRegistry } from '../../../lib/seq-registry';
+import { MemoryRecentMessages } from '../../../app/message/recent-messages';
 import { KeyedMutex } from '../../../lib/keyed-mutex';
 
 /**
@@ -23,6 +24,7 @@ describe('app/message/committer', () => {
       batchMax: 1000,
       timeoutMs: 10000,
       logError: fail,
+      history: new MemoryRecentMessages(),
     });
     return Object.assign(c, { flushPointers: () => pointers.flush() });
   };
