@@ -72,7 +72,8 @@ export default {
   get deliveryWriter(): DeliveryWriter {
     const self = this as unknown as Singletons;
     return self[DELIVERY] ??= new DeliveryWriter(() => self.model.Membership.collection as any, self.membershipLock,
-      err => self.logger.error('[message] delivery state write failed: %s', (err as Error)?.stack || err));
+      err => self.logger.error('[message] delivery state write failed: %s', (err as Error)?.stack || err),
+      (userId, conversationId, after, upTo) => self.createAnonymousContext().service.message.readReceipts(userId, conversationId, after, upTo));
   },
 
   /** Conversation pointers for `recent_conversation`, written a moment after each commit. */

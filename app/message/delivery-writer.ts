@@ -8,6 +8,10 @@ interface Entry {
   user: string;
   seqs: Set<number>;
   sent: number;
+  /** highest seq read (`to_reader`) to raise `readSeq` to */
+  read: number;
+  /** false once a write found no membership */
+  member?: boolean;
   done?: boolean;
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
@@ -23,10 +27,10 @@ const VIEWS_MAX = 100_000;
 const CONCURRENCY = 8;
 
 /**
- * Delivery state writes, group-committed like the sends: acks (`c_message_ack`) and the senders'
- * own messages arriving while a flush runs are merged per membership into the next flush, so a
- * chatty room costs one update per member per flush, not one per message. An ack is answered only
- * once its flush is stored.
+ * Delivery and read state writes, group-committed like the sends: acks (`c_message_ack`), reads
+ * (`to_reader`) and the senders' own messages arriving while a flush runs are merged per
+ * membership into the next flush, so a chatty room costs one update per member per flush, not one
+ * per message. An ack or a read is answered only once its flush is stored.
  *
  * A seq is "done" for a user once they acked it or sent it. `deliveredSeq` only moves over done
  * seqs without a gap; done seqs above it wait in `acked`. Each update is computed from this
@@ -46,7 +50,23 @@ export class DeliveryWriter {
     private readonly collection: () => Collection<MembershipDoc>,
     private readonly lock: KeyedMutex,
     private readonly onError: (err: unknown) => void,
+    /** seqs (after, upTo] of a conversation became read by a user: the senders get receipts */
+    private readonly onRead: (userId: string, conversationId: string, after: number, upTo: number) => Promise<void> = async () => undefined,
   ) {}
+
+  /**
+   * Raises the user's read cursor (`to_reader`); reads of one conversation that arrive together
+   * become one update and one round of receipts. Resolves once stored; false when the user has no
+   * place in the conversation.
+   */
+  markRead(userId: string, conversationId: string, seq: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const entry = this.entry(userId, conversationId);
+      entry.read = Math.max(entry.read, seq);
+      entry.waiters.push({ resolve: () => resolve(entry.member !== false), reject });
+      this.schedule();
+    });
+  }
 
   /** Marks seqs of a conversation delivered to `userId`; resolves once stored. */
   markAcked(userId: string, conversationId: string, seqs: number[]): Promise<void> {
@@ -92,7 +112,7 @@ export class DeliveryWriter {
   private entry(user: string, conversationId: string): Entry {
     const id = membershipId(user, conversationId);
     let entry = this.pending.get(id);
-    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, waiters: [] });
+    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, read: 0, waiters: [] });
     return entry;
   }
 
@@ -128,6 +148,23 @@ export class DeliveryWriter {
   }
 
   private async write(entry: Entry) {
+    if (entry.read) await this.writeRead(entry);
+    if (entry.seqs.size || entry.sent) await this.writeDelivered(entry);
+  }
+
+  /** One `$max` on `readSeq`, by `_id`; the cursor before it says which messages are newly read. */
+  private async writeRead(entry: Entry) {
+    const res = await this.collection().findOneAndUpdate({ _id: entry.id }, { $max: { readSeq: entry.read } }, { returnDocument: 'before' });
+    const before = (res as any)?.value as MembershipDoc | null;
+    if (!before) {
+      entry.member = false;
+      return;
+    }
+    const after = Math.max(before.readSeq ?? 0, before.joinedSeq ?? 0);
+    if (after < entry.read) await this.onRead(entry.user, before.conversationId, after, entry.read);
+  }
+
+  private async writeDelivered(entry: Entry) {
     const view = this.views.get(entry.id);
     const seqs = [ ...entry.seqs ];
     const max: Record<string, number> = {};
@@ -153,6 +190,7 @@ export class DeliveryWriter {
     if (!doc) {
       // no such membership (the user left the room): nothing to mark
       this.views.delete(entry.id);
+      entry.member = false;
       return;
     }
     this.observe(doc);

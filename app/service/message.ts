@@ -197,7 +197,6 @@ export default class MessageService extends Service {
    * the newly read messages get `to_reader` receipts, or find them queued when they come back.
    */
   async markRead(userId: string, input: ReadReceiptInput) {
-    const { Message, Membership } = this.ctx.model;
     let conversationId: string;
     let seq: number;
     if ('_id' in input) {
@@ -208,18 +207,28 @@ export default class MessageService extends Service {
       ({ conversationId } = await this.ctx.service.conversation.resolveTimeline(userId, input.timelineId, input.typeu));
       seq = input.seq;
     }
-    // raised atomically; the cursor before says which messages are newly read
-    const res = await this.app.membershipLock.run(userId, () => Membership.collection.findOneAndUpdate(
-      { _id: membershipId(userId, conversationId) } as any, { $max: { readSeq: seq } }, { returnDocument: 'before' }));
-    const before = (res as any)?.value as MembershipDoc | null;
-    if (!before) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
-    const previous = Math.max(before.readSeq ?? 0, before.joinedSeq ?? 0);
-    if (previous >= seq) return;
-    const read = await Message.find(
-      { conversationId, seq: { $gt: previous, $lte: seq }, from: { $ne: oid(userId) } },
-      { fp: 1, from: 1, to: 1, typeu: 1, seq: 1, conversationId: 1 },
-    ).sort({ seq: 1 }).limit(500).lean<MessageDoc[]>();
-    await this.sendReceipts(userId, read);
+    // receipts go out from the writer's flush (readReceipts below), once for reads that came together
+    if (!await this.app.deliveryWriter.markRead(userId, conversationId, seq)) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+  }
+
+  /**
+   * Seqs (after, upTo] of a conversation became read by `readerId`: their senders get `to_reader`
+   * receipts, or find them queued. The messages come from the recent-messages cache when it
+   * covers them, else from one query.
+   */
+  async readReceipts(readerId: string, conversationId: string, after: number, upTo: number) {
+    const last = (await this.app.seqRegistry.get([ conversationId ])).get(conversationId);
+    const top = Math.min(upTo, last ?? upTo);
+    if (top <= after) return;
+    const cached = last === undefined ? null : await this.app.messageCommitter.history.page(conversationId, last, after, top + 1, Math.min(top - after, 500));
+    const read = cached
+      // the wire form has what a receipt needs (ids as strings)
+      ? cached.filter(m => m.from !== readerId).reverse() as unknown as MessageDoc[]
+      : await this.ctx.model.Message.find(
+        { conversationId, seq: { $gt: after, $lte: top }, from: { $ne: oid(readerId) } },
+        { fp: 1, from: 1, to: 1, typeu: 1, seq: 1, conversationId: 1 },
+      ).sort({ seq: 1 }).limit(500).lean<MessageDoc[]>();
+    await this.sendReceipts(readerId, read);
   }
 
   private async sendReceipts(readerId: string, read: MessageDoc[]) {

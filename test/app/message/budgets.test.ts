@@ -95,6 +95,18 @@ describe('database commands per event', () => {
     assert.ok(!seen.some(c => c.collection === 'messages'), describeCommands(seen));
   });
 
+  it('to_reader of an active conversation: one update, no read of the messages', async () => {
+    const peer = await online(one.peers[0]);
+    const sent = (await emitAck(peer, 'to', text(one.me.id, 'read me'))).data.payload;
+    const socket = await one.socket();
+    const receipt = new Promise(resolve => peer.once('to_reader', resolve));
+    const seen = await commandsDuring(async () => {
+      await emitAck(socket, 'to_reader', { _id: sent._id });
+      await receipt;
+    });
+    assert.strictEqual(seen.length, 1, describeCommands(seen));
+  });
+
   it('connect (handshake, rooms, presence to contacts): at most 4 once the user\'s contacts are known', async () => {
     const socket = await fifty.socket();
     socket.close();
