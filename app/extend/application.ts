@@ -5,6 +5,9 @@ import { DeliveryWriter } from '../message/delivery-writer';
 import { PointerWriter } from '../message/pointer-writer';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import { PresenceCache } from '../../lib/presence-cache';
+import { CoalescingLoader, findByIds } from '../../lib/coalescing-loader';
+import { oid } from '../../lib/ids';
+import type { MembershipDoc } from '../model/membership';
 import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from '../../lib/seq-registry';
 import { tooManyRequests } from '../../lib/errors';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
@@ -17,6 +20,7 @@ const POINTERS = Symbol('pointerWriter');
 const SEQS = Symbol('seqRegistry');
 const MEMBERSHIP_LOCK = Symbol('membershipLock');
 const PRESENCE_CACHE = Symbol('presenceCache');
+const LOADERS = Symbol('loaders');
 
 type Singletons = Application & Record<symbol, any>;
 const REGISTRY = Symbol('presenceRegistry');
@@ -96,6 +100,37 @@ export default {
   get membershipLock(): KeyedMutex {
     const self = this as unknown as Singletons;
     return self[MEMBERSHIP_LOCK] ??= new KeyedMutex();
+  },
+
+  /**
+   * Reads that many sockets make at once on (re)connect, coalesced (lib/coalescing-loader.ts): a
+   * user's memberships, a user's presence setting, a conversation's last seq pointer.
+   */
+  get loaders(): { memberships: CoalescingLoader<string, MembershipDoc[]>; presence: CoalescingLoader<string, string>; lastSeq: CoalescingLoader<string, number> } {
+    const self = this as unknown as Singletons;
+    return self[LOADERS] ??= {
+      memberships: new CoalescingLoader<string, MembershipDoc[]>(async users => {
+        const { Membership } = self.model;
+        const found = await Membership.find(users.length === 1 ? { user: oid(users[0]) } : { user: { $in: users.map(oid) } }).lean<MembershipDoc[]>();
+        const byUser = new Map<string, MembershipDoc[]>(users.map(u => [ u, [] ]));
+        for (const m of found) byUser.get(String(m.user))?.push(m);
+        return byUser;
+      }),
+      presence: new CoalescingLoader<string, string>(async ids => {
+        const { User } = self.model;
+        const users = await findByIds(ids,
+          id => User.findById(id, { presence: 1 }).lean<{ _id: unknown; presence?: string }>(),
+          many => User.find({ _id: { $in: many.map(oid) } }, { presence: 1 }).lean<Array<{ _id: unknown; presence?: string }>>());
+        return new Map([ ...users ].map(([ id, u ]) => [ id, u.presence ?? 'online' ]));
+      }),
+      lastSeq: new CoalescingLoader<string, number>(async ids => {
+        const { Conversation } = self.model;
+        const convs = await findByIds(ids,
+          id => Conversation.findById(id, { lastSeq: 1 }).lean<{ _id: string; lastSeq: number }>(),
+          many => Conversation.find({ _id: { $in: many } }, { lastSeq: 1 }).lean<Array<{ _id: string; lastSeq: number }>>());
+        return new Map([ ...convs ].map(([ id, c ]) => [ id, c.lastSeq ]));
+      }),
+    };
   },
 
   /** Users' contacts, rooms and invisibility, cached per worker (lib/presence-cache.ts). */

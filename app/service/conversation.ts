@@ -56,11 +56,10 @@ export default class ConversationService extends Service {
    */
   async lastSeqs(conversationIds: string[]): Promise<Map<string, number>> {
     const known = await this.app.seqRegistry.get(conversationIds);
-    const unknown = conversationIds.filter(id => !known.has(id));
-    if (unknown.length) {
-      const convs = await this.ctx.model.Conversation.find({ _id: { $in: unknown } }, { lastSeq: 1 }).lean<Array<Pick<ConversationDoc, '_id' | 'lastSeq'>>>();
-      for (const c of convs) known.set(c._id, c.lastSeq);
-    }
+    await Promise.all(conversationIds.filter(id => !known.has(id)).map(async id => {
+      const seq = await this.app.loaders.lastSeq.load(id);
+      if (seq !== undefined) known.set(id, seq);
+    }));
     return known;
   }
 
@@ -90,10 +89,10 @@ export default class ConversationService extends Service {
    * conversation and the membership, so no message is read.
    */
   async recent(userId: string) {
-    const { Membership, Conversation, User, Room } = this.ctx.model;
+    const { Conversation, User, Room } = this.ctx.model;
     // pointers are written shortly after each commit: this process's pending ones go first
     await Promise.all([ this.app.pointerWriter.flush(), this.app.deliveryWriter.settled(userId) ]);
-    const memberships = await Membership.find({ user: oid(userId) }, { hidden: 0, acked: 0 }).lean<MembershipDoc[]>();
+    const memberships = await this.app.loaders.memberships.load(userId) ?? [];
     if (!memberships.length) return [];
     const ids = memberships.map(m => m.conversationId);
     const [ conversations, registry ] = await Promise.all([

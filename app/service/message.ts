@@ -119,9 +119,8 @@ export default class MessageService extends Service {
   }
 
   private async undelivered(userId: string, limit: number): Promise<WireMessage[]> {
-    const { Membership, Message } = this.ctx.model;
-    const memberships = await Membership.find({ user: oid(userId) }, { conversationId: 1, deliveredSeq: 1, acked: 1, hidden: 1 })
-      .lean<Array<Pick<MembershipDoc, '_id' | 'conversationId' | 'deliveredSeq' | 'acked' | 'hidden'>>>();
+    const { Message } = this.ctx.model;
+    const memberships = await this.app.loaders.memberships.load(userId) ?? [];
     if (!memberships.length) return [];
     const last = await this.service.conversation.lastSeqs(memberships.map(m => m.conversationId));
     const pending = memberships.filter(m => {

@@ -124,11 +124,9 @@ export default class PresenceService extends Service {
   async invisibleAmong(ids: string[]): Promise<Set<string>> {
     const cache = this.app.presenceCache.invisible;
     const missing = ids.filter(id => !cache.has(id));
-    if (missing.length) {
-      const found = await this.ctx.model.User.find({ _id: { $in: missing.map(oid) } }, { presence: 1 }).lean<Array<{ _id: Types.ObjectId; presence?: string }>>();
-      for (const id of missing) cache.set(id, false);
-      for (const u of found) cache.set(String(u._id), u.presence === 'invisible');
-    }
+    await Promise.all(missing.map(async id => {
+      cache.set(id, await this.app.loaders.presence.load(id) === 'invisible');
+    }));
     return new Set(ids.filter(id => cache.get(id)));
   }
 
