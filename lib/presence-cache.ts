@@ -20,6 +20,8 @@ export const PRESENCE_STALE_EVENT = 'im:presence-stale';
 export class PresenceCache {
   readonly profiles: LRUCache<string, PresenceProfile>;
   readonly invisible: LRUCache<string, boolean>;
+  /** raised by every drop: a read that began before a drop must not be cached after it */
+  epoch = 0;
 
   constructor(max = 100_000, ttlMs = 5 * 60 * 1000) {
     this.profiles = new LRUCache({ max, ttl: ttlMs });
@@ -27,6 +29,7 @@ export class PresenceCache {
   }
 
   drop(stale: { profiles?: string[]; presence?: string[] }) {
+    this.epoch++;
     for (const id of stale.profiles ?? []) this.profiles.delete(id);
     for (const id of stale.presence ?? []) this.invisible.delete(id);
   }

@@ -4,10 +4,15 @@ import { MemoryRecentMessages, RedisRecentMessages } from '../message/recent-mes
 import { DeliveryWriter } from '../message/delivery-writer';
 import { PointerWriter } from '../message/pointer-writer';
 import { KeyedMutex } from '../../lib/keyed-mutex';
-import { PresenceCache } from '../../lib/presence-cache';
+import { PresenceCache, type PresenceProfile } from '../../lib/presence-cache';
+import { readProfiles } from '../service/presence';
 import { CoalescingLoader, findByIds } from '../../lib/coalescing-loader';
 import { oid } from '../../lib/ids';
 import type { MembershipDoc } from '../model/membership';
+import type { NoticeDoc } from '../model/notice';
+
+/** most notices one coalesced probe reads */
+const NOTICES_PROBE = 1000;
 import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from '../../lib/seq-registry';
 import { tooManyRequests } from '../../lib/errors';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
@@ -104,9 +109,15 @@ export default {
 
   /**
    * Reads that many sockets make at once on (re)connect, coalesced (lib/coalescing-loader.ts): a
-   * user's memberships, a user's presence setting, a conversation's last seq pointer.
+   * user's memberships, presence setting and contacts, a conversation's last seq pointer.
    */
-  get loaders(): { memberships: CoalescingLoader<string, MembershipDoc[]>; presence: CoalescingLoader<string, string>; lastSeq: CoalescingLoader<string, number> } {
+  get loaders(): {
+    memberships: CoalescingLoader<string, MembershipDoc[]>;
+    presence: CoalescingLoader<string, string>;
+    lastSeq: CoalescingLoader<string, number>;
+    profiles: CoalescingLoader<string, PresenceProfile>;
+    notices: CoalescingLoader<string, NoticeDoc[]>;
+  } {
     const self = this as unknown as Singletons;
     return self[LOADERS] ??= {
       memberships: new CoalescingLoader<string, MembershipDoc[]>(async users => {
@@ -123,6 +134,16 @@ export default {
           many => User.find({ _id: { $in: many.map(oid) } }, { presence: 1 }).lean<Array<{ _id: unknown; presence?: string }>>());
         return new Map([ ...users ].map(([ id, u ]) => [ id, u.presence ?? 'online' ]));
       }),
+      // notices newer than each user (to them or to everyone): empty for most, which ends their pull's notice part
+      notices: new CoalescingLoader<string, NoticeDoc[]>(async users => {
+        const oldest = users.reduce((a, b) => (a < b ? a : b));
+        const found = await self.model.Notice.find({ to: { $in: [ ...users.map(oid), null ] }, _id: { $gt: oid(oldest) } }, { _id: 1, to: 1 })
+          .limit(NOTICES_PROBE).lean<NoticeDoc[]>();
+        // a probe that hit its limit proves nothing for anyone: undefined sends them to the full read
+        if (found.length === NOTICES_PROBE) return new Map();
+        return new Map(users.map(u => [ u, found.filter(n => (n.to === null || String(n.to) === u) && String(n._id) > u) ]));
+      }),
+      profiles: new CoalescingLoader<string, PresenceProfile>(users => readProfiles(self.model as any, users, self.config.presence.roomLimit)),
       lastSeq: new CoalescingLoader<string, number>(async ids => {
         const { Conversation } = self.model;
         const convs = await findByIds(ids,

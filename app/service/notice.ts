@@ -59,6 +59,9 @@ export default class NoticeService extends Service {
     // needs no read of the user
     let after = oid(userId);
     const pending: SystemNotice[] = [];
+    // the common first page: read together with other users' pulls (app.loaders.notices)
+    const first = await this.app.loaders.notices.load(userId);
+    if (first && !first.length) return pending;
     while (pending.length < limit) {
       const filter: Record<string, unknown> = { to: { $in: [ userId, null ] }, _id: { $gt: after } };
       const batch = await Notice.find(filter).sort({ _id: 1 }).limit(BATCH).lean<NoticeDoc[]>();

@@ -1,6 +1,6 @@
 import { Service } from 'egg';
 import type { Socket } from 'socket.io';
-import type { Types } from 'mongoose';
+import type { Model, Types } from 'mongoose';
 import { ErrorCode } from '../../lib/errors';
 import { socketEnvelope, socketError } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
@@ -124,52 +124,29 @@ export default class PresenceService extends Service {
   async invisibleAmong(ids: string[]): Promise<Set<string>> {
     const cache = this.app.presenceCache.invisible;
     const missing = ids.filter(id => !cache.has(id));
-    await Promise.all(missing.map(async id => {
-      cache.set(id, await this.app.loaders.presence.load(id) === 'invisible');
-    }));
-    return new Set(ids.filter(id => cache.get(id)));
+    const epoch = this.app.presenceCache.epoch;
+    const found = new Map(await Promise.all(missing.map(async id => [ id, await this.app.loaders.presence.load(id) === 'invisible' ] as const)));
+    // a read that began before a change is used, not kept
+    if (epoch === this.app.presenceCache.epoch) for (const [ id, hidden ] of found) cache.set(id, hidden);
+    return new Set(ids.filter(id => cache.get(id) ?? found.get(id)));
   }
 
   /**
-   * Each user's contacts and rooms, from this worker's cache; the missing ones in three queries
-   * whatever their number: friends, their rooms (small ones give peers), blocks either way.
+   * Each user's contacts and rooms, from this worker's cache; the missing ones are read together
+   * with those other sockets are waiting for (app.loaders.profiles).
    */
   async profilesOf(userIds: string[]): Promise<Map<string, PresenceProfile>> {
     const cache = this.app.presenceCache.profiles;
     const result = new Map<string, PresenceProfile>();
-    const missing: string[] = [];
-    for (const id of userIds) {
-      const hit = cache.get(id);
-      if (hit) result.set(id, hit); else missing.push(id);
-    }
-    if (!missing.length) return result;
-    const { Friendship, Room } = this.ctx.model;
-    const ids = missing.map(oid);
-    const limit = this.config.presence.roomLimit;
-    const [ friendships, memberOf, blocks ] = await Promise.all([
-      Friendship.find({ user: { $in: ids } }, { user: 1, friend: 1 }).lean(),
-      Room.find({ members: { $in: ids } }, { members: 1 }).lean(),
-      this.blocksOf(ids),
-    ]);
-    const fresh = new Map(missing.map(id => [ id, { contacts: new Set<string>(), rooms: [] as string[] } ]));
-    for (const f of friendships) fresh.get(String(f.user))?.contacts.add(String(f.friend));
-    for (const room of memberOf) {
-      const members = room.members.map(String);
-      for (const m of members) {
-        const profile = fresh.get(m);
-        if (!profile) continue;
-        profile.rooms.push(String(room._id));
-        if (members.length <= limit) for (const peer of members) if (peer !== m) profile.contacts.add(peer);
+    await Promise.all(userIds.map(async id => {
+      let profile = cache.get(id);
+      if (!profile) {
+        const epoch = this.app.presenceCache.epoch;
+        profile = (await this.app.loaders.profiles.load(id))!;
+        if (epoch === this.app.presenceCache.epoch) cache.set(id, profile);
       }
-    }
-    for (const b of blocks) {
-      fresh.get(String(b.user))?.contacts.delete(String(b.blocked));
-      fresh.get(String(b.blocked))?.contacts.delete(String(b.user));
-    }
-    for (const [ id, profile ] of fresh) {
-      cache.set(id, profile);
       result.set(id, profile);
-    }
+    }));
     return result;
   }
 
@@ -186,14 +163,44 @@ export default class PresenceService extends Service {
   async friendsOf(userId: string) {
     const [ friendships, blocks ] = await Promise.all([
       this.ctx.model.Friendship.find({ user: userId }, { friend: 1 }).lean(),
-      this.blocksOf([ oid(userId) ]),
+      blocksOf(this.ctx.model.Block, [ oid(userId) ]),
     ]);
     const barred = new Set(blocks.flatMap(b => [ String(b.user), String(b.blocked) ]));
     return friendships.map(f => String(f.friend)).filter(id => !barred.has(id));
   }
 
-  /** Blocks made by or against any of these users. */
-  private blocksOf(ids: Types.ObjectId[]) {
-    return this.ctx.model.Block.find({ $or: [ { user: { $in: ids } }, { blocked: { $in: ids } } ] }, { user: 1, blocked: 1 }).lean();
+}
+
+/** Blocks made by or against any of these users. */
+export function blocksOf(Block: Model<any>, ids: Types.ObjectId[]) {
+  return Block.find({ $or: [ { user: { $in: ids } }, { blocked: { $in: ids } } ] }, { user: 1, blocked: 1 }).lean<Array<{ user: Types.ObjectId; blocked: Types.ObjectId }>>();
+}
+
+/**
+ * Contacts and rooms of these users in three queries whatever their number: friends, their rooms
+ * (small ones give peers), blocks either way.
+ */
+export async function readProfiles(models: { Friendship: Model<any>; Room: Model<any>; Block: Model<any> }, userIds: string[], roomLimit: number) {
+  const ids = userIds.map(oid);
+  const [ friendships, memberOf, blocks ] = await Promise.all([
+    models.Friendship.find({ user: { $in: ids } }, { user: 1, friend: 1 }).lean<Array<{ user: Types.ObjectId; friend: Types.ObjectId }>>(),
+    models.Room.find({ members: { $in: ids } }, { members: 1 }).lean<Array<{ _id: Types.ObjectId; members: Types.ObjectId[] }>>(),
+    blocksOf(models.Block, ids),
+  ]);
+  const profiles = new Map<string, PresenceProfile>(userIds.map(id => [ id, { contacts: new Set<string>(), rooms: [] } ]));
+  for (const f of friendships) profiles.get(String(f.user))?.contacts.add(String(f.friend));
+  for (const room of memberOf) {
+    const members = room.members.map(String);
+    for (const m of members) {
+      const profile = profiles.get(m);
+      if (!profile) continue;
+      profile.rooms.push(String(room._id));
+      if (members.length <= roomLimit) for (const peer of members) if (peer !== m) profile.contacts.add(peer);
+    }
   }
+  for (const b of blocks) {
+    profiles.get(String(b.user))?.contacts.delete(String(b.blocked));
+    profiles.get(String(b.blocked))?.contacts.delete(String(b.user));
+  }
+  return profiles;
 }
