@@ -119,6 +119,14 @@ export default (appInfo: EggAppInfo) => {
     qrcode: { points: 30, duration: 60 },
   });
 
+  /** Work in progress per /chat socket and per process (app/io/middleware/chat_packet.ts) */
+  config.chatPending = {
+    /** at this many events of one socket in progress, its websocket is not read until half are done; at 4× more are refused with 20009 */
+    perSocket: int(env.CHAT_MAX_PENDING_PER_SOCKET, 64),
+    /** events of all /chat sockets of this process in progress; beyond it more are refused with 20009 */
+    perProcess: int(env.CHAT_MAX_PENDING_PER_PROCESS, 5000),
+  };
+
   config.message = {
     /** `content` limit, bytes of UTF-8 (PROTOCOL §1) */
     maxContentBytes: int(env.MESSAGE_MAX_CONTENT_BYTES, 64 * 1024),

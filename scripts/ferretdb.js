@@ -116,7 +116,8 @@ async function install() {
     await runGo(go, [ 'build', '-v', '-trimpath', '-o', tmpBin, './cmd/ferretdb' ], { env, cwd: work }, {
       step: 'compile',
       onLine: line => { if (line && !line.startsWith('go: ')) compiled++; },
-      status: () => `${compiled}/${total} packages compiled`,
+      // packages found in the Go build cache are not compiled again (then linking is most of the time)
+      status: () => `${compiled}/${total} packages compiled (cached ones are skipped)`,
     });
     const v = versionOf(tmpBin);
     if (v !== VERSION) throw new Error(`built FerretDB but it reports version ${v}`);
