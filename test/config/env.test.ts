@@ -1,4 +1,6 @@
 import assert from 'node:assert';
+import fs from 'node:fs';
+import path from 'node:path';
 import mm from 'egg-mock';
 import { api, app, uniqueName } from '../helpers';
 import { rateLimitVariable, withEnvLimits } from '../../config/config.default';
@@ -24,7 +26,7 @@ async function appWithEnv(vars: Record<string, string>) {
   }
 }
 
-describe('config.rateLimit: every limit has an environment override', () => {
+describe('configuration from the environment', () => {
   it('RATE_LIMIT_SIGNUP=2/60 makes the third signup from one address 429 / 20009; the default app is unaffected', async function() {
     this.timeout(60000);
     const limited = await appWithEnv({ RATE_LIMIT_SIGNUP: '2/60' });
@@ -60,9 +62,21 @@ describe('config.rateLimit: every limit has an environment override', () => {
     assert.throws(() => withEnvLimits(defaults, { RATE_LIMIT_SOCKET_EVENTS: '0' }), /RATE_LIMIT_SOCKET_EVENTS/);
   });
 
-  it('every limit of the running config has its variable in the README', async () => {
-    const readme = (await import('node:fs')).readFileSync('README.md', 'utf8');
+  it('every limit of the running config has its variable in the README', () => {
+    const readme = fs.readFileSync('README.md', 'utf8');
     const missing = Object.keys(app.config.rateLimit).map(rateLimitVariable).filter(v => !readme.includes(`\`${v}\``));
     assert.deepStrictEqual(missing, []);
+  });
+
+  it('the README\'s table names every environment variable the code reads', () => {
+    const table = fs.readFileSync('README.md', 'utf8').split('\n').filter(l => l.startsWith('| `')).join('\n');
+    const files = [ 'app', 'lib', 'config', 'scripts', 'bench' ].flatMap(dir => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter(f => /\.(ts|js)$/.test(f) && !f.includes('.build')).map(f => path.join(dir, f)));
+    const read = new Set<string>();
+    for (const f of [ ...files, 'app.ts' ]) {
+      for (const m of fs.readFileSync(f, 'utf8').matchAll(/\benv\.([A-Z][A-Z0-9_]{2,})\b/g)) read.add(m[1]);
+    }
+    assert.ok(read.has('PORT') && read.has('MONGODB_URL'), [ ...read ].join(' '));
+    assert.deepStrictEqual([ ...read ].filter(v => !table.includes(`\`${v}\``)), []);
   });
 });
