@@ -90,7 +90,7 @@ async function install() {
   fs.mkdirSync(BIN_DIR, { recursive: true });
   const env = { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
   const began = Date.now();
-  log(`building FerretDB ${VERSION} into ${BIN} (first run only; a minute or two, longer with an empty Go build cache)`);
+  log(`building FerretDB ${VERSION} into ${BIN} (first run only: seconds with a warm Go build cache, a few minutes from an empty one)`);
 
   log('1/3 downloading the module source (checksum-verified)');
   const dl = await runGo(go, [ 'mod', 'download', '-json', `${MODULE}@${VERSION}` ], { env, cwd: os.tmpdir() }, { step: 'download' });
