@@ -137,7 +137,8 @@ async function seed(mongoUrl) {
   return { users: tokens, roomId: String(roomId) };
 }
 
-async function startOurs(mongoUrl) {
+/** `nodeArgs`: more egg-scripts arguments, e.g. `--node-options--heapsnapshot-signal=SIGUSR2`. */
+async function startOurs(mongoUrl, nodeArgs = []) {
   const port = await freePort();
   const env = {
     ...process.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET, PORT: String(port),
@@ -147,7 +148,7 @@ async function startOurs(mongoUrl) {
   const profile = PROFILE ? [ '--node-options--cpu-prof', `--node-options--cpu-prof-dir=${profileDir}` ] : [];
   if (PROFILE) fs.rmSync(profileDir, { recursive: true, force: true });
   const child = spawn(path.join(root, 'node_modules', '.bin', 'egg-scripts'),
-    [ 'start', ...profile, '--workers=1', '--sticky', `--port=${port}`, '--title=im-bench', buildDir ],
+    [ 'start', ...profile, ...nodeArgs, '--workers=1', '--sticky', `--port=${port}`, '--title=im-bench', buildDir ],
     { env, stdio: [ 'ignore', 'pipe', 'pipe' ], detached: true });
   let output = '';
   child.stdout.on('data', d => { output += d; });
@@ -304,7 +305,11 @@ async function main() {
   if (rows.some(r => r.lost || r.dup)) process.exitCode = 1;
 }
 
-main().catch(err => {
-  process.stderr.write(`[bench] ${err.stack || err}\n`);
-  process.exit(1);
-});
+module.exports = { build, seed, startOurs, processTree, rssMb, buildDir };
+
+if (require.main === module) {
+  main().catch(err => {
+    process.stderr.write(`[bench] ${err.stack || err}\n`);
+    process.exit(1);
+  });
+}

@@ -12,6 +12,37 @@ const int = (value: string | undefined, fallback: number) => {
   return Number.isFinite(n) ? n : fallback;
 };
 
+export interface Limit {
+  points: number;
+  /** seconds */
+  duration: number;
+}
+
+/** `accountFailures` → `RATE_LIMIT_ACCOUNT_FAILURES` */
+export const rateLimitVariable = (name: string) => `RATE_LIMIT_${name.replace(/[A-Z]/g, c => `_${c}`).toUpperCase()}`;
+
+/**
+ * The given limits, each overridden by its environment variable `RATE_LIMIT_<NAME>` when set:
+ * `<points>` or `<points>/<seconds>` (e.g. `RATE_LIMIT_SIGNUP=100/3600`). Every env's config goes
+ * through this, so the variable wins over the defaults here and the relaxed ones of config.local.
+ * A malformed value stops the start with the variable named.
+ */
+export function withEnvLimits<T extends Record<string, Limit>>(limits: T, source: NodeJS.ProcessEnv = env): T {
+  const out: Record<string, Limit> = {};
+  for (const [ name, limit ] of Object.entries(limits)) {
+    const variable = rateLimitVariable(name);
+    const raw = source[variable]?.trim();
+    if (!raw) {
+      out[name] = limit;
+      continue;
+    }
+    const m = /^([1-9]\d{0,8})(?:\/([1-9]\d{0,8}))?$/.exec(raw);
+    if (!m) throw new Error(`${variable}="${raw}": expected <points> or <points>/<seconds>, whole numbers ≥ 1 (e.g. 20/3600)`);
+    out[name] = { points: Number(m[1]), duration: m[2] ? Number(m[2]) : limit.duration };
+  }
+  return out as T;
+}
+
 export default (appInfo: EggAppInfo) => {
   const config = {} as PowerPartial<EggAppConfig>;
 
@@ -70,7 +101,8 @@ export default (appInfo: EggAppInfo) => {
     argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
   };
 
-  config.rateLimit = {
+  // each is overridden by RATE_LIMIT_<NAME> (see withEnvLimits); config.local relaxes the per-IP ones
+  config.rateLimit = withEnvLimits({
     /** failed logins (or reset answers) per account in the window before 429 */
     accountFailures: { points: 5, duration: 15 * 60 },
     /** failed logins (or reset answers) per client IP in the window before 429 */
@@ -87,6 +119,14 @@ export default (appInfo: EggAppInfo) => {
     roomCreate: { points: 10, duration: 60 * 60 },
     /** QR-code login ids handed out per client IP (each is a pending login held in the store) */
     qrcode: { points: 30, duration: 60 },
+  });
+
+  /** Work in progress per /chat socket and per process (app/io/middleware/chat_packet.ts) */
+  config.chatPending = {
+    /** at this many events of one socket in progress, its websocket is not read until half are done; at 4× more are refused with 20009 */
+    perSocket: int(env.CHAT_MAX_PENDING_PER_SOCKET, 64),
+    /** events of all /chat sockets of this process in progress; beyond it more are refused with 20009 */
+    perProcess: int(env.CHAT_MAX_PENDING_PER_PROCESS, 5000),
   };
 
   config.message = {

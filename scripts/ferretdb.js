@@ -5,14 +5,12 @@
  *
  *   node scripts/ferretdb.js install   build .bin/ferretdb if it is missing
  *
- * Why not plain `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2`:
- * - it asks the module proxy for the module's version list (a deprecation check) and this
- *   machine's proxy answers that with 403, so the install fails before building;
- * - the published module zip lacks build/version/version.txt (FerretDB generates it in its own
- *   build), so any binary built from it panics at start-up.
- * So we download exactly v1.24.2 (checksum-verified by the Go toolchain against the sum
- * database), copy it to a scratch directory, write version.txt, and build there with the
- * module's own go.sum. `go install` is still tried first, in case a future environment allows it.
+ * Why not `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2`: the published module zip
+ * lacks build/version/version.txt (FerretDB generates it in its own build), so any binary built
+ * from it panics at start-up, and where the module proxy refuses the version-list look-up it fails
+ * before building. So it is never tried: we download exactly v1.24.2 (checksum-verified by the Go
+ * toolchain against the sum database), copy it to a scratch directory, write version.txt, and build
+ * there with the module's own go.sum, once, printing progress while it works.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -25,6 +23,8 @@ const MODULE = 'github.com/FerretDB/FerretDB';
 const ROOT = path.resolve(__dirname, '..');
 const BIN_DIR = path.join(ROOT, '.bin');
 const BIN = path.join(BIN_DIR, 'ferretdb');
+/** how often a long step says it is still working, ms */
+const PROGRESS_EVERY = 5000;
 
 function log(msg) {
   process.stderr.write(`[ferretdb] ${msg}\n`);
@@ -39,20 +39,46 @@ function findGo() {
   return null;
 }
 
-function installedVersion() {
-  if (!fs.existsSync(BIN)) return null;
-  const r = spawnSync(BIN, [ '--version' ], { encoding: 'utf8' });
+function versionOf(bin) {
+  if (!fs.existsSync(bin)) return null;
+  const r = spawnSync(bin, [ '--version' ], { encoding: 'utf8' });
   const m = r.status === 0 && /version: (v[\d.]+)/.exec(r.stdout);
   return m ? m[1] : null;
 }
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { stdio: [ 'ignore', 'pipe', 'pipe' ], encoding: 'utf8', ...opts });
-  return { ok: r.status === 0, out: (r.stdout || '') + (r.stderr || '') };
+const seconds = since => `${Math.round((Date.now() - since) / 1000)} s`;
+
+/**
+ * Runs a Go command, passing each line of its stderr to onLine, and every PROGRESS_EVERY ms
+ * logs what status() says, so a slow first build is never silent. Resolves to stdout.
+ */
+function runGo(go, args, opts, { step, onLine = () => {}, status = () => '' }) {
+  return new Promise((resolve, reject) => {
+    const began = Date.now();
+    const child = spawn(go, args, { ...opts, stdio: [ 'ignore', 'pipe', 'pipe' ] });
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    child.stdout.on('data', d => { stdout += d; });
+    child.stderr.on('data', d => {
+      stderr += d;
+      const lines = (partial + d).split('\n');
+      partial = lines.pop();
+      lines.forEach(onLine);
+    });
+    const timer = setInterval(() => log(`${step}: ${status() || 'working'} (${seconds(began)})`), PROGRESS_EVERY);
+    child.once('error', err => { clearInterval(timer); reject(err); });
+    child.once('close', code => {
+      clearInterval(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`go ${args.join(' ')} failed:\n${stderr.trim().split('\n').slice(-20).join('\n')}`));
+    });
+  });
 }
 
-function install() {
-  if (installedVersion() === VERSION) {
+/** Builds .bin/ferretdb from the verified module source unless it is there already. */
+async function install() {
+  if (versionOf(BIN) === VERSION) {
     log(`${BIN} is ${VERSION}`);
     return BIN;
   }
@@ -62,29 +88,45 @@ function install() {
       'or set MONGODB_URL to a MongoDB server.');
   }
   fs.mkdirSync(BIN_DIR, { recursive: true });
-  const env = { ...process.env, GOFLAGS: '-mod=mod', GOBIN: BIN_DIR, CGO_ENABLED: '0' };
+  const env = { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
+  const began = Date.now();
+  log(`building FerretDB ${VERSION} into ${BIN} (first run only: seconds with a warm Go build cache, a few minutes from an empty one)`);
 
-  log(`building FerretDB ${VERSION} into ${BIN} (first run only; about a minute)`);
-  const inst = run(go, [ 'install', `${MODULE}/cmd/ferretdb@${VERSION}` ], { env });
-  if (inst.ok && installedVersion() === VERSION) return BIN;
-  log(`go install did not give a working binary (${inst.ok ? 'binary lacks version.txt' : inst.out.trim().split('\n').pop()}); building from the verified module source`);
-
-  const dl = run(go, [ 'mod', 'download', '-json', `${MODULE}@${VERSION}` ], { env, cwd: os.tmpdir() });
-  if (!dl.ok) throw new Error(`go mod download ${MODULE}@${VERSION} failed:\n${dl.out}`);
-  const srcDir = JSON.parse(dl.out.slice(dl.out.indexOf('{'))).Dir;
+  log('1/3 downloading the module source (checksum-verified)');
+  const dl = await runGo(go, [ 'mod', 'download', '-json', `${MODULE}@${VERSION}` ], { env, cwd: os.tmpdir() }, { step: 'download' });
+  const srcDir = JSON.parse(dl.slice(dl.indexOf('{'))).Dir;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ferretdb-src-'));
+  const tmpBin = `${BIN}.${process.pid}.tmp`;
   try {
     fs.cpSync(srcDir, work, { recursive: true });
     for (const f of walk(work)) fs.chmodSync(f, fs.statSync(f).mode | 0o200); // the module cache is read-only
     fs.writeFileSync(path.join(work, 'build/version/version.txt'), `${VERSION}\n`);
-    const build = run(go, [ 'build', '-trimpath', '-o', BIN, './cmd/ferretdb' ], { env, cwd: work });
-    if (!build.ok) throw new Error(`go build of FerretDB failed:\n${build.out}`);
+
+    log('2/3 fetching dependencies and listing packages');
+    let fetched = 0;
+    const list = await runGo(go, [ 'list', '-deps', './cmd/ferretdb' ], { env, cwd: work }, {
+      step: 'dependencies',
+      onLine: line => { if (line.startsWith('go: downloading')) fetched++; },
+      status: () => `${fetched} modules downloaded`,
+    });
+    const total = list.split('\n').filter(Boolean).length;
+
+    log(`3/3 compiling ${total} packages (already compiled ones come from the Go build cache)`);
+    let compiled = 0;
+    await runGo(go, [ 'build', '-v', '-trimpath', '-o', tmpBin, './cmd/ferretdb' ], { env, cwd: work }, {
+      step: 'compile',
+      onLine: line => { if (line && !line.startsWith('go: ')) compiled++; },
+      // packages found in the Go build cache are not compiled again (then linking is most of the time)
+      status: () => `${compiled}/${total} packages compiled (cached ones are skipped)`,
+    });
+    const v = versionOf(tmpBin);
+    if (v !== VERSION) throw new Error(`built FerretDB but it reports version ${v}`);
+    fs.renameSync(tmpBin, BIN); // atomic: a concurrent start never sees half a binary
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(tmpBin, { force: true });
   }
-  const v = installedVersion();
-  if (v !== VERSION) throw new Error(`built ${BIN} but it reports version ${v}`);
-  log(`installed ${BIN} (${v})`);
+  log(`installed ${BIN} (${VERSION}) in ${seconds(began)}`);
   return BIN;
 }
 
@@ -129,7 +171,7 @@ function waitForPort(port, child, timeoutMs) {
  * Resolves to { url, stop() }; the URL names the database `dbName`.
  */
 async function start({ dataDir, dbName = 'im', logFile } = {}) {
-  const bin = install();
+  const bin = await install();
   fs.mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
   const out = logFile ? fs.openSync(logFile, 'a') : 'ignore';
@@ -165,10 +207,8 @@ if (require.main === module) {
     process.stderr.write('usage: node scripts/ferretdb.js install\n');
     process.exit(2);
   }
-  try {
-    install();
-  } catch (err) {
+  install().catch(err => {
     log(`cannot install FerretDB: ${err.message}`);
     process.exit(1);
-  }
+  });
 }

@@ -39,10 +39,14 @@ const messageRef = z.union([
 ]);
 export type MessageRef = z.infer<typeof messageRef>;
 
-/** `c_message_ack`: a message, an array of messages, or `{data:[...]}`. */
+/**
+ * `c_message_ack`: a message, an array of messages, or `{data:[...]}`. An empty list acks nothing
+ * and succeeds: the im-client-sdk acks every `offline_message` reply as `{data: <payload>}`, which is
+ * `{data: []}` when nothing was pending.
+ */
 export const messageAck = z.union([
-  z.array(messageRef).min(1).max(500),
-  z.object({ data: z.array(messageRef).min(1).max(500) }).transform(d => d.data),
+  z.array(messageRef).max(500),
+  z.object({ data: z.array(messageRef).max(500) }).transform(d => d.data),
   messageRef.transform(m => [ m ]),
 ]);
 

@@ -1,37 +1,84 @@
 import { ioSocket } from '../../../lib/plugin/io/lib/server';
 import type { Application, Context } from 'egg';
+import type { Socket } from 'socket.io';
 import { ErrorCode, isAppError } from '../../../lib/errors';
 import { actionOf } from '../../../lib/actions';
 import { socketError } from '../../../lib/envelope';
 import type { ChatSocketData } from './chat_auth';
+
+/** The ws connection under a socket when its transport is websocket (polling has none to pause). */
+function wsOf(socket: Socket): { pause(): void; resume(): void } | null {
+  const transport = socket.conn.transport as unknown as { name: string; socket?: { pause?: () => void; resume?: () => void } };
+  return transport.name === 'websocket' && typeof transport.socket?.pause === 'function' ? transport.socket as { pause(): void; resume(): void } : null;
+}
 
 /**
  * Runs before every /chat event: an access token that expired while the socket was open stops
  * working here (PROTOCOL §4): the event gets `im_error` 20001 and the socket is disconnected.
  * Then the socket's event rate (config.rateLimit.socketEvents): over it, the event is refused with
  * 20009 and the socket stays connected.
+ *
+ * It also bounds the work in progress (config.chatPending), which the rate limit alone does not:
+ * 100 events/s per socket is more than the store can take from many sockets at once, and every
+ * event admitted holds its context until it is answered (about 12 KB for a `to`; a flood of 200
+ * sockets grew the heap by 220 MB of waiting `to`s, bench/flood.js). At `perSocket` events in
+ * progress the server stops reading from the socket's websocket until half of them are done: the
+ * client's own buffers wait, nothing is refused. Past four times that (polling cannot be paused, and
+ * a paused websocket still hands over what it had read), and past `perProcess` for all sockets of
+ * this process, events are refused with 20009.
  */
-export default (_options: unknown, app: Application) => async function chatPacket(ctx: Context, next: () => Promise<void>) {
-  const socket = ioSocket(ctx);
-  const data = socket.data as ChatSocketData;
-  const ack = ctx.args[ctx.args.length - 1];
-  if (Date.now() >= data.tokenExpiresAt) {
-    // the socket is being closed, so this is told as `im_error` even when the event has an ack;
-    // the ack gets the same envelope so no callback is left waiting
-    const envelope = socketError('IMERROR', ErrorCode.AUTH_FAILED, 'access token expired');
-    if (typeof ack === 'function') ack(envelope);
-    socket.emit('im_error', envelope);
-    socket.disconnect(true);
-    return;
+export default (_options: unknown, app: Application) => {
+  const pending = new WeakMap<Socket, number>();
+  let inProcess = 0;
+  return async function chatPacket(ctx: Context, next: () => Promise<void>) {
+    const socket = ioSocket(ctx);
+    const ack = ctx.args[ctx.args.length - 1];
+    const { perSocket, perProcess } = app.config.chatPending;
+    const mine = pending.get(socket) ?? 0;
+    if (mine >= perSocket * 4 || inProcess >= perProcess) {
+      const envelope = socketError(actionOf(String(ctx.packet[0])), ErrorCode.RATE_LIMITED,
+        inProcess >= perProcess ? 'server busy, try again later' : 'too many events in progress, wait for their replies');
+      if (typeof ack === 'function') ack(envelope);
+      else socket.emit('im_error', envelope);
+      return;
+    }
+    pending.set(socket, mine + 1);
+    inProcess++;
+    const ws = mine + 1 === perSocket ? wsOf(socket) : null;
+    ws?.pause();
+    try {
+      await admitted(ctx, next);
+    } finally {
+      inProcess--;
+      const left = (pending.get(socket) ?? 1) - 1;
+      if (left) pending.set(socket, left); else pending.delete(socket);
+      // resume once half are done (not at each one: pausing per event would cost more than it saves)
+      if (left === Math.floor(perSocket / 2)) wsOf(socket)?.resume();
+    }
+  };
+
+  async function admitted(ctx: Context, next: () => Promise<void>) {
+    const socket = ioSocket(ctx);
+    const data = socket.data as ChatSocketData;
+    const ack = ctx.args[ctx.args.length - 1];
+    if (Date.now() >= data.tokenExpiresAt) {
+      // the socket is being closed, so this is told as `im_error` even when the event has an ack;
+      // the ack gets the same envelope so no callback is left waiting
+      const envelope = socketError('IMERROR', ErrorCode.AUTH_FAILED, 'access token expired');
+      if (typeof ack === 'function') ack(envelope);
+      socket.emit('im_error', envelope);
+      socket.disconnect(true);
+      return;
+    }
+    try {
+      await app.rateLimit('socketEvents', socket.id, 'memory');
+    } catch (err) {
+      if (!isAppError(err)) throw err;
+      const envelope = socketError(actionOf(String(ctx.packet[0])), err.code, err.message);
+      if (typeof ack === 'function') ack(envelope);
+      else socket.emit('im_error', envelope);
+      return;
+    }
+    await next();
   }
-  try {
-    await app.rateLimit('socketEvents', socket.id, 'memory');
-  } catch (err) {
-    if (!isAppError(err)) throw err;
-    const envelope = socketError(actionOf(String(ctx.packet[0])), err.code, err.message);
-    if (typeof ack === 'function') ack(envelope);
-    else socket.emit('im_error', envelope);
-    return;
-  }
-  await next();
 };
