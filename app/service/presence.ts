@@ -23,20 +23,27 @@ export default class PresenceService extends Service {
     return this.app.io.of('/chat');
   }
 
-  /** A /chat socket passed the handshake: device policy, its rooms, and "online" if it is the first. */
+  /**
+   * A /chat socket passed the handshake: its own rooms, the device policy, its chat rooms, and
+   * "online" if it is the first. The kick names the new socket as the one to spare (`except`): with the
+   * Redis adapter a kick is applied on each node when it comes back from Redis, by which time the new
+   * socket is in the same rooms, so "not joined yet" cannot protect it.
+   */
   async connect(socket: Socket) {
     const { userId, sessionId, device } = socket.data as ChatSocketData;
+    // joined at once, so nothing sent to this user from now on misses the socket
+    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
     // registered before older sockets are kicked, so a replaced login never looks like going offline
     const first = await this.app.presenceRegistry.add(userId, socket.id);
     const policy = this.config.auth.devicePolicy;
     if (policy !== 'allow-all') {
-      // the new socket has not joined yet, so these rooms hold only the older sockets
-      const replaced = policy === 'single' ? rooms.user(userId) : rooms.device(userId, device);
-      this.chat.to(replaced).emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
-      this.chat.in(replaced).disconnectSockets(true);
+      const replaced = this.chat.to(policy === 'single' ? rooms.user(userId) : rooms.device(userId, device)).except(socket.id);
+      // published in this order over one Redis connection, so every node tells an older socket why before dropping it
+      replaced.emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
+      replaced.disconnectSockets(true);
     }
     const roomIds = await this.service.room.idsOf(userId);
-    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device), ...roomIds.map(rooms.room) ]);
+    if (socket.connected && roomIds.length) socket.join(roomIds.map(rooms.room));
     if (first && !await this.isInvisible(userId)) await this.announce(userId, 'online');
   }
 
