@@ -7,6 +7,9 @@ import type { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 export const DEFAULT_JWT_SECRET = 'im-server-dev-secret-change-me';
 
 const env = process.env;
+/** The database name of a MongoDB connection string (`mongodb://a,b/im?replicaSet=rs0` → `im`); the driver's default is `test`. */
+export const databaseName = (url: string) => /^mongodb(?:\+srv)?:\/\/[^/]*\/([^?]+)/.exec(url)?.[1] || 'test';
+
 const int = (value: string | undefined, fallback: number) => {
   const n = Number.parseInt(value ?? '', 10);
   return Number.isFinite(n) ? n : fallback;
@@ -36,9 +39,10 @@ export default (appInfo: EggAppInfo) => {
     queryString: { arrayLimit: 50, depth: 2, parameterLimit: 100 },
   } as any;
 
+  const mongoUrl = env.MONGODB_URL || 'mongodb://127.0.0.1:27017/im';
   config.mongoose = {
     client: {
-      url: env.MONGODB_URL || 'mongodb://127.0.0.1:27017/im',
+      url: mongoUrl,
       options: { serverSelectionTimeoutMS: 10000, maxPoolSize: 20 },
     },
   } as any;
@@ -47,6 +51,11 @@ export default (appInfo: EggAppInfo) => {
   config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET, enable: false } as any;
 
   config.redisUrl = env.REDIS_URL || '';
+  /**
+   * Every Redis key and Socket.IO channel of this deployment starts with it, so several deployments
+   * can share one Redis (pub/sub ignores the db number of REDIS_URL). Default: the database name.
+   */
+  config.redisPrefix = env.REDIS_PREFIX || databaseName(mongoUrl);
 
   config.io = {
     init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
@@ -54,7 +63,8 @@ export default (appInfo: EggAppInfo) => {
       '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
       '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [] },
     },
-    redis: env.REDIS_URL ? { url: env.REDIS_URL } : null,
+    // `sharded`: Redis 7 sharded pub/sub (SPUBLISH), the way past one Redis (README, Production)
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, key: `${config.redisPrefix}#io`, sharded: env.REDIS_ADAPTER === 'sharded' } : null,
   };
 
   config.auth = {
@@ -111,8 +121,6 @@ export default (appInfo: EggAppInfo) => {
     heartbeatMs: 30 * 1000,
     /** a socket not re-stamped for this long is taken for dead (its worker crashed), ms */
     staleMs: 90 * 1000,
-    /** Redis key prefix of the registry (a hash per user) */
-    redisPrefix: 'im:presence',
   };
 
   config.room = {

@@ -62,6 +62,8 @@ end
  * nobody re-stamps it. So a crash or a lost removal makes a user look online for at most `staleMs`,
  * never forever (a plain counter would stay wrong after one lost decrement). Add/remove and the
  * count run in one Lua script, so two workers cannot both see "first" or both miss "last".
+ * Every script touches one key, and commands are not pipelined across users, so the keys may live on
+ * different shards of a Redis Cluster (concurrent calls are in flight together: one round-trip).
  */
 export class RedisPresenceRegistry implements PresenceRegistry {
   constructor(private readonly redis: Redis, private readonly opts: { prefix: string; staleMs: number }) {
@@ -87,11 +89,10 @@ return live(KEYS[1], tonumber(ARGV[2]))`,
 end
 return 0`,
     });
-    redis.defineCommand('imPresenceOnline', {
+    redis.defineCommand('imPresenceCount', {
+      numberOfKeys: 1,
       lua: `${COUNT_LIVE}
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = live(key, tonumber(ARGV[1])) end
-return out`,
+return live(KEYS[1], tonumber(ARGV[1]))`,
     });
   }
 
@@ -114,15 +115,14 @@ return out`,
 
   async online(userIds: string[]) {
     if (!userIds.length) return new Set<string>();
-    const counts: number[] = await (this.redis as any).imPresenceOnline(userIds.length, ...userIds.map(id => this.key(id)), this.cutoff);
+    const cutoff = this.cutoff;
+    const counts: number[] = await Promise.all(userIds.map(id => (this.redis as any).imPresenceCount(this.key(id), cutoff)));
     return new Set(userIds.filter((_, i) => Number(counts[i]) > 0));
   }
 
   async refresh(sockets: Array<{ userId: string; socketId: string }>) {
     if (!sockets.length) return;
     const now = Date.now();
-    const multi = this.redis.pipeline() as any;
-    for (const { userId, socketId } of sockets) multi.imPresenceTouch(this.key(userId), socketId, now, this.opts.staleMs);
-    await multi.exec();
+    await Promise.all(sockets.map(({ userId, socketId }) => (this.redis as any).imPresenceTouch(this.key(userId), socketId, now, this.opts.staleMs)));
   }
 }

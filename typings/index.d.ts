@@ -22,6 +22,8 @@ declare module 'egg' {
   interface EggAppConfig {
     io: IoConfig;
     redisUrl: string;
+    /** first part of every Redis key and channel (REDIS_PREFIX, default the database name) */
+    redisPrefix: string;
     auth: {
       accessTokenTtl: number;
       refreshTokenTtl: number;
@@ -47,7 +49,7 @@ declare module 'egg' {
       retentionDays: number;
       commitBatchMax: number;
     };
-    presence: { roomLimit: number; heartbeatMs: number; staleMs: number; redisPrefix: string };
+    presence: { roomLimit: number; heartbeatMs: number; staleMs: number };
     room: { maxMembers: number; pageLimit: number };
     friends: { defaultGroup: string };
     qrcode: { ttl: number };
