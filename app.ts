@@ -2,6 +2,7 @@ import type { Application, IBoot } from 'egg';
 import { Redis } from 'ioredis';
 import { DEFAULT_JWT_SECRET } from './config/config.default';
 import { answerSocketCounts } from './lib/worker-stats';
+import { DbProbe } from './lib/db-probe';
 
 export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {}
@@ -23,6 +24,7 @@ export default class AppBoot implements IBoot {
 
   async didLoad() {
     const { app } = this;
+    app.dbProbe = new DbProbe((app.config.mongoose as any).client.url);
     if (app.config.redisUrl) {
       app.redis = new Redis(app.config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
       app.redis.on('error', err => app.logger.error('[redis] %s', err.message));
@@ -47,5 +49,6 @@ export default class AppBoot implements IBoot {
     // conversation pointers still pending (they trail the acks by a moment)
     await this.app.messageCommitter.flushPointers().catch(err => this.app.logger.error(err));
     await this.app.redis?.quit().catch(() => undefined);
+    await this.app.dbProbe?.close();
   }
 }

@@ -43,7 +43,11 @@ export default (appInfo: EggAppInfo) => {
   config.mongoose = {
     client: {
       url: mongoUrl,
-      options: { serverSelectionTimeoutMS: 10000, maxPoolSize: 20 },
+      // bounded waits when the database is slow or gone: no server for 10 s (start-up on a busy machine
+      // needs that long), no reply on a socket for 20 s (FerretDB's slowest scans take seconds), no free
+      // connection in the pool for 10 s → the operation fails (→ 50000) instead of hanging. The driver
+      // reconnects by itself when the database is back.
+      options: { serverSelectionTimeoutMS: 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20 },
     },
   } as any;
 

@@ -1,6 +1,7 @@
 import 'egg';
 import type { Redis } from 'ioredis';
 import type { IoServer } from '../lib/plugin/io/lib/server';
+import type { DbProbe } from '../lib/db-probe';
 import type { IoConfig } from '../lib/plugin/io/config/config.default';
 
 declare module 'egg' {
@@ -8,6 +9,8 @@ declare module 'egg' {
     io: IoServer;
     /** ioredis client when REDIS_URL is set, else null */
     redis: Redis | null;
+    /** the readiness check's own database connection (lib/db-probe.ts) */
+    dbProbe: DbProbe;
   }
 
   interface Context {
