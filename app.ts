@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { DEFAULT_JWT_SECRET } from './config/config.default';
 import { answerSocketCounts } from './lib/worker-stats';
 import { DbProbe } from './lib/db-probe';
+import { KICK_EVENT, type Kick } from './app/service/presence';
 
 export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {}
@@ -42,7 +43,10 @@ export default class AppBoot implements IBoot {
 
   async didReady() {
     // GET /api/admin/stats on any worker asks every worker for its socket count
-    answerSocketCounts(this.app.io.of('/chat').nsp);
+    const { nsp } = this.app.io.of('/chat');
+    answerSocketCounts(nsp);
+    // device-policy kicks from other nodes (app/service/presence.ts)
+    nsp.on(KICK_EVENT, (kick: Kick) => this.app.createAnonymousContext().service.presence.kickOlder(kick));
   }
 
   async beforeClose() {

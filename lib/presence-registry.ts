@@ -5,8 +5,11 @@ import type { Redis } from 'ioredis';
  * user's first, `remove` whether it was the last: presence changes are announced only then.
  */
 export interface PresenceRegistry {
-  /** registers a socket; true when the user had no live socket before */
-  add(userId: string, socketId: string): Promise<boolean>;
+  /**
+   * registers a socket: `first` when the user had no live socket before; `gen` numbers the user's
+   * connections in the order the registry saw them (the device policy kicks only lower numbers)
+   */
+  add(userId: string, socketId: string): Promise<{ first: boolean; gen: number }>;
   /** forgets a socket; true when the user has no live socket left */
   remove(userId: string, socketId: string): Promise<boolean>;
   /** the users among `userIds` with at least one live socket */
@@ -18,12 +21,13 @@ export interface PresenceRegistry {
 /** One process, no Redis: a set of socket ids per user. */
 export class MemoryPresenceRegistry implements PresenceRegistry {
   private readonly sockets = new Map<string, Set<string>>();
+  private gen = 0;
 
   async add(userId: string, socketId: string) {
     let set = this.sockets.get(userId);
     if (!set) this.sockets.set(userId, set = new Set());
     set.add(socketId);
-    return set.size === 1;
+    return { first: set.size === 1, gen: ++this.gen };
   }
 
   async remove(userId: string, socketId: string) {
@@ -43,13 +47,15 @@ export class MemoryPresenceRegistry implements PresenceRegistry {
   }
 }
 
-// Counts the live fields of a user's hash, deleting those not refreshed since the cutoff.
+// Counts the live fields of a user's hash (all but the '#gen' counter), deleting those not refreshed since the cutoff.
 const COUNT_LIVE = `
 local function live(key, cutoff)
   local all = redis.call('HGETALL', key)
   local n = 0
   for i = 1, #all, 2 do
-    if tonumber(all[i + 1]) < cutoff then redis.call('HDEL', key, all[i]) else n = n + 1 end
+    if all[i] ~= '#gen' then
+      if tonumber(all[i + 1]) < cutoff then redis.call('HDEL', key, all[i]) else n = n + 1 end
+    end
   end
   return n
 end
@@ -61,7 +67,8 @@ end
  * that died without cleaning up and is dropped when next counted, and the whole hash expires when
  * nobody re-stamps it. So a crash or a lost removal makes a user look online for at most `staleMs`,
  * never forever (a plain counter would stay wrong after one lost decrement). Add/remove and the
- * count run in one Lua script, so two workers cannot both see "first" or both miss "last".
+ * count run in one Lua script, so two workers cannot both see "first" or both miss "last". The field
+ * `#gen` counts the user's connections: the device policy kicks only sockets with a lower number.
  * Every script touches one key, and commands are not pipelined across users, so the keys may live on
  * different shards of a Redis Cluster (concurrent calls are in flight together: one round-trip).
  */
@@ -71,8 +78,9 @@ export class RedisPresenceRegistry implements PresenceRegistry {
       numberOfKeys: 1,
       lua: `${COUNT_LIVE}
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local gen = redis.call('HINCRBY', KEYS[1], '#gen', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return live(KEYS[1], tonumber(ARGV[3]))`,
+return { live(KEYS[1], tonumber(ARGV[3])), gen }`,
     });
     redis.defineCommand('imPresenceRemove', {
       numberOfKeys: 1,
@@ -105,8 +113,8 @@ return live(KEYS[1], tonumber(ARGV[1]))`,
   }
 
   async add(userId: string, socketId: string) {
-    const live = await (this.redis as any).imPresenceAdd(this.key(userId), socketId, Date.now(), this.cutoff, this.opts.staleMs);
-    return Number(live) === 1;
+    const [ live, gen ] = await (this.redis as any).imPresenceAdd(this.key(userId), socketId, Date.now(), this.cutoff, this.opts.staleMs);
+    return { first: Number(live) === 1, gen: Number(gen) };
   }
 
   async remove(userId: string, socketId: string) {

@@ -10,6 +10,12 @@ import { oid } from '../../lib/ids';
 
 
 /** What others see of a stored presence: `invisible` is shown as `offline`. */
+/** Server-side event that carries a device-policy kick to the other nodes (app.ts listens). */
+export const KICK_EVENT = 'im:kick';
+
+/** Sockets in `room` numbered below `gen` are replaced by a newer login. */
+export interface Kick { room: string; gen: number; why: string }
+
 export const shownPresence = (stored: string | undefined) => (!stored || stored === 'invisible' ? 'offline' : stored);
 
 /**
@@ -25,26 +31,42 @@ export default class PresenceService extends Service {
 
   /**
    * A /chat socket passed the handshake: its own rooms, the device policy, its chat rooms, and
-   * "online" if it is the first. The kick names the new socket as the one to spare (`except`): with the
-   * Redis adapter a kick is applied on each node when it comes back from Redis, by which time the new
-   * socket is in the same rooms, so "not joined yet" cannot protect it.
+   * "online" if it is the first. The registry numbers the user's connections (`gen`); the kick drops
+   * only sockets with a lower number, on this node at once and on the others through the adapter
+   * (`serverSideEmit`). A room-wide `disconnectSockets` would also hit sockets newer than the kicker
+   * when it arrives late (it is applied when it comes back from Redis, or after a Redis outage).
    */
   async connect(socket: Socket) {
     const { userId, sessionId, device } = socket.data as ChatSocketData;
     // joined at once, so nothing sent to this user from now on misses the socket
     socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
     // registered before older sockets are kicked, so a replaced login never looks like going offline
-    const first = await this.app.presenceRegistry.add(userId, socket.id);
+    const { first, gen } = await this.app.presenceRegistry.add(userId, socket.id);
+    socket.data.gen = gen;
     const policy = this.config.auth.devicePolicy;
     if (policy !== 'allow-all') {
-      const replaced = this.chat.to(policy === 'single' ? rooms.user(userId) : rooms.device(userId, device)).except(socket.id);
-      // published in this order over one Redis connection, so every node tells an older socket why before dropping it
-      replaced.emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
-      replaced.disconnectSockets(true);
+      const kick: Kick = {
+        room: policy === 'single' ? rooms.user(userId) : rooms.device(userId, device),
+        gen,
+        why: `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`,
+      };
+      this.kickOlder(kick);
+      if (this.config.io.redis) this.chat.nsp.serverSideEmit(KICK_EVENT, kick);
     }
     const roomIds = await this.service.room.idsOf(userId);
     if (socket.connected && roomIds.length) socket.join(roomIds.map(rooms.room));
     if (first && !await this.isInvisible(userId)) await this.announce(userId, 'online');
+  }
+
+  /** Drops this node's sockets in `kick.room` that connected before `kick.gen`, each told why first (20004). */
+  kickOlder(kick: Kick) {
+    const { nsp } = this.chat;
+    for (const id of nsp.adapter.rooms.get(kick.room) ?? []) {
+      const older = nsp.sockets.get(id);
+      if (!older || !((older.data as ChatSocketData).gen! < kick.gen)) continue;
+      older.emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, kick.why));
+      older.disconnect(true);
+    }
   }
 
   /** A /chat socket is gone: "offline" if it was the user's last. */
