@@ -193,6 +193,11 @@ export async function runIntegrity(opts: LoadOptions): Promise<LoadResult> {
       }, opts.chaosEveryMs);
     }
     const fault = opts.fault ? sleep(opts.faultAtMs ?? 3000).then(opts.fault) : Promise.resolve();
+    const progress = process.env.INTEGRITY_VERBOSE ? setInterval(() => {
+      const acked = peers.reduce((n, p) => n + p.acked.size, 0);
+      const connected = peers.filter(p => p.socket?.connected).length;
+      process.stdout.write(`      [integrity] ${Date.now() - started} ms: acked ${acked}, connected ${connected}/${peers.length}, refused ${JSON.stringify(Object.assign({}, ...peers.map(p => p.refused)))}\n`);
+    }, 2000) : undefined;
     await Promise.all(peers.map(async p => {
       for (let i = 0; i < opts.perSender; i++) {
         await sleep(opts.intervalMs * (0.5 + Math.random()));
@@ -201,6 +206,7 @@ export async function runIntegrity(opts: LoadOptions): Promise<LoadResult> {
     }));
     await fault;
     clearInterval(chaos);
+    clearInterval(progress);
     // settle: everyone connected, pulls until nothing is waiting, twice with a pause for stragglers
     for (let round = 0; round < 2; round++) {
       await sleep(1500);

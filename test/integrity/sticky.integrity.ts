@@ -27,7 +27,7 @@ describe('integrity: 3 workers with egg-scripts --sticky (prod), own Redis and F
   });
 
   const load = async (users: number, extra: Partial<LoadOptions> = {}) => runIntegrity({
-    base: cluster.url, users: await seedUsers(db.url, users), perSender: 25, intervalMs: 250, chaosEveryMs: 400,
+    base: cluster.url, users: await seedUsers(db.url, users), perSender: 20, intervalMs: 250, chaosEveryMs: 400, deadlineMs: 60000,
     addresses: ADDRESSES, v2Every: 3, ...extra,
   });
 
@@ -45,7 +45,7 @@ describe('integrity: 3 workers with egg-scripts --sticky (prod), own Redis and F
   });
 
   it('random disconnects and reconnects: every acked message received exactly once', async () => {
-    const r = await load(16);
+    const r = await load(12);
     log(summary('random disconnects', r));
     assert.deepStrictEqual({ lost: r.lost, duplicated: r.duplicated }, { lost: 0, duplicated: 0 });
     assert.ok(r.acked > 0);
@@ -53,7 +53,7 @@ describe('integrity: 3 workers with egg-scripts --sticky (prod), own Redis and F
 
   it('a worker killed (kill -9) mid-run: every acked message received exactly once', async () => {
     const before = cluster.workers();
-    const r = await load(16, {
+    const r = await load(12, {
       faultAtMs: 3000,
       fault: async () => {
         process.kill(before[0], 'SIGKILL');
@@ -69,7 +69,7 @@ describe('integrity: 3 workers with egg-scripts --sticky (prod), own Redis and F
   it('the database paused 5 s (SIGSTOP/SIGCONT): /readyz says so within its bound, every acked message received exactly once', async () => {
     let readyWhilePaused: number | null = null;
     let readyMs = 0;
-    const r = await load(16, {
+    const r = await load(12, {
       faultAtMs: 3000,
       fault: async () => {
         db.pause();
@@ -94,7 +94,7 @@ describe('integrity: 3 workers with egg-scripts --sticky (prod), own Redis and F
   });
 
   it('Redis restarted mid-run: every acked message received exactly once', async () => {
-    const r = await load(16, {
+    const r = await load(12, {
       faultAtMs: 3000,
       fault: async () => {
         await redis.stop();
