@@ -112,6 +112,31 @@ export class OwnRedis {
   }
 }
 
+/**
+ * A TCP proxy that delays every chunk by `ms` in each direction (order kept): Redis as far away as
+ * another zone, so that whatever comes back from Redis arrives after the local work that follows it.
+ */
+export async function latencyProxy(targetPort: number, ms: number) {
+  const conns = new Set<net.Socket>();
+  const server = net.createServer(inbound => {
+    const outbound = net.connect(targetPort, '127.0.0.1');
+    for (const [ from, to ] of [ [ inbound, outbound ], [ outbound, inbound ] ]) {
+      conns.add(from);
+      from.on('data', chunk => setTimeout(() => { if (!to.destroyed) to.write(chunk); }, ms));
+      from.on('close', () => { conns.delete(from); setTimeout(() => to.destroy(), ms); });
+      from.on('error', () => from.destroy());
+    }
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    async close() {
+      for (const c of conns) c.destroy();
+      await new Promise(resolve => server.close(resolve));
+    },
+  };
+}
+
 /** Our own FerretDB (scripts/ferretdb.js) with its data in a temporary directory. */
 export async function startDb(dbName = 'iminteg') {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-integrity-db-'));

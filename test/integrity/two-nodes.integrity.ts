@@ -1,10 +1,12 @@
 import assert from 'node:assert';
-import { api, connectOk, emitAck, log, notWithin, OwnRedis, seedUsers, sleep, startCluster, startDb, waitFor, type AnySocket, type Cluster, type SeededUser } from './harness';
+import { api, connectOk, emitAck, latencyProxy, log, notWithin, OwnRedis, seedUsers, sleep, startCluster, startDb, waitFor, type AnySocket, type Cluster, type SeededUser } from './harness';
 
 /**
  * Two nodes of one deployment (two egg clusters, one worker each, separate processes) on one
  * database and one Redis, as two machines would be; and a second deployment (another REDIS_PREFIX)
- * on the same Redis that must hear nothing of the first.
+ * on the same Redis that must hear nothing of the first. Redis is reached through a proxy that adds
+ * 40 ms each way, as from another zone: a device kick that comes back from Redis then arrives after
+ * the new socket joined its rooms (how the kick used to drop the new login).
  */
 describe('integrity: two nodes on one database and one Redis', function() {
   this.timeout(120000);
@@ -13,6 +15,7 @@ describe('integrity: two nodes on one database and one Redis', function() {
   let n1: Cluster;
   let n2: Cluster;
   let other: Cluster;
+  let proxy: Awaited<ReturnType<typeof latencyProxy>>;
   const open: AnySocket[] = [];
   const sock = async (node: Cluster, u: SeededUser, extra: { deviceType?: string; version?: 'v2' | 'v4' } = {}) => {
     const s = await connectOk(node.url, { token: u.token, version: extra.version, query: { deviceType: extra.deviceType ?? 'MOBILE' } });
@@ -24,15 +27,17 @@ describe('integrity: two nodes on one database and one Redis', function() {
   before(async () => {
     await redis.start();
     db = await startDb();
+    proxy = await latencyProxy(redis.port, 40);
     [ n1, n2, other ] = await Promise.all([
-      startCluster({ workers: 1, mongoUrl: db.url, redisUrl: redis.url }),
-      startCluster({ workers: 1, mongoUrl: db.url, redisUrl: redis.url }),
-      startCluster({ workers: 1, mongoUrl: db.url, redisUrl: redis.url, prefix: 'another-deployment' }),
+      startCluster({ workers: 1, mongoUrl: db.url, redisUrl: proxy.url }),
+      startCluster({ workers: 1, mongoUrl: db.url, redisUrl: proxy.url }),
+      startCluster({ workers: 1, mongoUrl: db.url, redisUrl: proxy.url, prefix: 'another-deployment' }),
     ]);
   });
   afterEach(() => { while (open.length) open.pop().close(); });
   after(async () => {
     await Promise.all([ n1, n2, other ].map(c => c?.stop()));
+    await proxy?.close();
     await db?.stop();
     await redis.stop();
   });
