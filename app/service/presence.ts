@@ -16,6 +16,20 @@ export const KICK_EVENT = 'im:kick';
 /** Sockets in `room` numbered below `gen` are replaced by a newer login. */
 export interface Kick { room: string; gen: number; why: string }
 
+/**
+ * The newest kick per room seen by this process in the last few seconds, for a socket whose number
+ * arrives after a newer login's kick did (its registration and that kick travel on different
+ * connections). Bounded: each entry is forgotten after KICK_MEMORY_MS.
+ */
+const recentKicks = new Map<string, Kick>();
+const KICK_MEMORY_MS = 10_000;
+function rememberKick(kick: Kick) {
+  const known = recentKicks.get(kick.room);
+  if (known && known.gen >= kick.gen) return;
+  recentKicks.set(kick.room, kick);
+  setTimeout(() => { if (recentKicks.get(kick.room) === kick) recentKicks.delete(kick.room); }, KICK_MEMORY_MS).unref();
+}
+
 export const shownPresence = (stored: string | undefined) => (!stored || stored === 'invisible' ? 'offline' : stored);
 
 /**
@@ -52,6 +66,9 @@ export default class PresenceService extends Service {
       };
       this.kickOlder(kick);
       if (this.config.io.redis) this.chat.nsp.serverSideEmit(KICK_EVENT, kick);
+      // a newer login's kick may have reached this node while this socket's number was on its way
+      const later = recentKicks.get(kick.room);
+      if (later && later.gen > gen) this.kickOlder(later);
     }
     const roomIds = await this.service.room.idsOf(userId);
     if (socket.connected && roomIds.length) socket.join(roomIds.map(rooms.room));
@@ -61,6 +78,7 @@ export default class PresenceService extends Service {
   /** Drops this node's sockets in `kick.room` that connected before `kick.gen`, each told why first (20004). */
   kickOlder(kick: Kick) {
     const { nsp } = this.chat;
+    rememberKick(kick);
     for (const id of nsp.adapter.rooms.get(kick.room) ?? []) {
       const older = nsp.sockets.get(id);
       if (!older || !((older.data as ChatSocketData).gen! < kick.gen)) continue;

@@ -80,10 +80,14 @@ describe('integrity: two nodes on one database and one Redis', function() {
   it('device policy across nodes: the older socket gets 20004 and is dropped, the new one stays and receives', async () => {
     const [ a, b ] = await seedUsers(db.url, 2);
     const older = await sock(n1, a);
+    const heard: string[] = [];
+    older.on('im_error', () => heard.push('im_error'));
+    older.on('disconnect', () => heard.push('disconnect'));
     const kicked = Promise.all([ waitFor(older, 'im_error'), waitFor(older, 'disconnect') ]);
     const newer = await sock(n2, a);
     const [ err ] = await kicked;
     assert.strictEqual(err.code, 20004);
+    assert.deepStrictEqual(heard, [ 'im_error', 'disconnect' ]);
     assert.ok(await notWithin(newer, 'disconnect', 1000), 'the new socket was dropped by its own login');
     const sb = await sock(n1, b);
     const got = waitFor(newer, 'c_message');
