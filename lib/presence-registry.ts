@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
 export interface PresenceRegistry {
   /**
    * registers a socket: `first` when the user had no live socket before; `gen` numbers the user's
-   * connections in the order the registry saw them (the device policy kicks only lower numbers)
+   * connections in the order the registry saw them, also across a restart of the registry (the device
+   * policy kicks only lower numbers)
    */
   add(userId: string, socketId: string): Promise<{ first: boolean; gen: number }>;
   /** forgets a socket; true when the user has no live socket left */
@@ -27,7 +28,7 @@ export class MemoryPresenceRegistry implements PresenceRegistry {
     let set = this.sockets.get(userId);
     if (!set) this.sockets.set(userId, set = new Set());
     set.add(socketId);
-    return { first: set.size === 1, gen: ++this.gen };
+    return { first: set.size === 1, gen: Date.now() * 1000 + (++this.gen % 1000) };
   }
 
   async remove(userId: string, socketId: string) {
@@ -68,7 +69,9 @@ end
  * nobody re-stamps it. So a crash or a lost removal makes a user look online for at most `staleMs`,
  * never forever (a plain counter would stay wrong after one lost decrement). Add/remove and the
  * count run in one Lua script, so two workers cannot both see "first" or both miss "last". The field
- * `#gen` counts the user's connections: the device policy kicks only sockets with a lower number.
+ * `#gen` counts the user's connections; a connection's number is Redis's clock (ms) × 1000 plus that
+ * count mod 1000, so numbers keep growing even when Redis restarts empty (a counter alone would start
+ * again at 1 and make every older socket look newer). The device policy kicks only lower numbers.
  * Every script touches one key, and commands are not pipelined across users, so the keys may live on
  * different shards of a Redis Cluster (concurrent calls are in flight together: one round-trip).
  */
@@ -78,7 +81,8 @@ export class RedisPresenceRegistry implements PresenceRegistry {
       numberOfKeys: 1,
       lua: `${COUNT_LIVE}
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local gen = redis.call('HINCRBY', KEYS[1], '#gen', 1)
+local now = redis.call('TIME')
+local gen = (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) * 1000 + redis.call('HINCRBY', KEYS[1], '#gen', 1) % 1000
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return { live(KEYS[1], tonumber(ARGV[3])), gen }`,
     });

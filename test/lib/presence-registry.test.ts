@@ -40,6 +40,13 @@ describe('lib/presence-registry', () => {
       assert.ok(one.gen < two.gen && two.gen < three.gen, JSON.stringify([ one, two, three ]));
       assert.deepStrictEqual([ ...await r.online([ 'g1' ]) ], [ 'g1' ]);
     });
+
+    it(`${kind}: numbers keep growing when the registry starts again empty (a Redis restart without persistence)`, async () => {
+      const before = await make().add('g2', 's1');
+      await sleep(2);
+      const after = await make().add('g2', 's2'); // a fresh registry: nothing of the first one left
+      assert.ok(after.gen > before.gen, JSON.stringify([ before, after ]));
+    });
   }
 
   it('redis: a socket its worker stopped vouching for goes stale, so a crash cannot keep a user online', async () => {
