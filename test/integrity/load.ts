@@ -12,7 +12,7 @@
  */
 import { client, sleep, waitFor, type AnySocket, type SeededUser } from './harness';
 
-interface Receipt { fp: string; from: string; ids: Set<string>; events: Array<{ at: number; src: 'live' | 'pull' }> }
+interface Receipt { fp: string; from: string; seq: number; ids: Set<string>; events: Array<{ at: number; src: 'live' | 'pull' }> }
 
 export interface LoadOptions {
   base: string;
@@ -39,6 +39,8 @@ export interface LoadResult {
   receivedLive: number;
   pulled: number;
   lost: number;
+  /** of the lost: the recipient had a confirmed ack for a later seq of the same conversation */
+  lostBehindLaterAck: number;
   duplicated: number;
   redelivered: number;
   /** send attempts answered with an error, by code (timeouts as 'timeout') */
@@ -61,6 +63,8 @@ class Peer {
   readonly confirmed = new Map<string, number>();
   /** fp → stored _ids the server acked it with */
   readonly acked = new Map<string, Set<string>>();
+  /** fp → seq the server acked it with */
+  readonly seqs = new Map<string, number>();
   readonly refused: Record<string, number> = {};
   reconnects = 0;
   kicks = 0;
@@ -115,7 +119,7 @@ class Peer {
 
   private record(m: any, at: number, src: 'live' | 'pull') {
     let r = this.received.get(m.fp);
-    if (!r) this.received.set(m.fp, r = { fp: m.fp, from: m.from, ids: new Set(), events: [] });
+    if (!r) this.received.set(m.fp, r = { fp: m.fp, from: m.from, seq: m.seq, ids: new Set(), events: [] });
     r.ids.add(String(m._id));
     r.events.push({ at, src });
   }
@@ -166,6 +170,7 @@ class Peer {
           let ids = this.acked.get(fp);
           if (!ids) this.acked.set(fp, ids = new Set());
           ids.add(String(res.data.payload._id));
+          this.seqs.set(fp, res.data.payload.seq);
           return;
         }
         this.refused[res?.code ?? 'none'] = (this.refused[res?.code ?? 'none'] ?? 0) + 1;
@@ -224,7 +229,7 @@ export async function runIntegrity(opts: LoadOptions): Promise<LoadResult> {
     for (const p of peers) { p.stopped = true; p.socket?.close(); }
   }
 
-  const result: LoadResult = { acked: 0, receivedLive: 0, pulled: 0, lost: 0, duplicated: 0, redelivered: 0, refused: {}, unacked: 0, reconnects: 0, kicks: 0, examples: [] };
+  const result: LoadResult = { acked: 0, receivedLive: 0, pulled: 0, lost: 0, lostBehindLaterAck: 0, duplicated: 0, redelivered: 0, refused: {}, unacked: 0, reconnects: 0, kicks: 0, examples: [] };
   for (const p of peers) {
     result.reconnects += p.reconnects;
     result.kicks += p.kicks;
@@ -242,7 +247,10 @@ export async function runIntegrity(opts: LoadOptions): Promise<LoadResult> {
       }
       if (!got) {
         result.lost++;
-        result.examples.push(`lost ${fp} (${[ ...ids ][0]})`);
+        const seq = p.seqs.get(fp)!;
+        const later = [ ...r.received.values() ].filter(x => x.seq > seq && [ ...x.ids ].some(id => r.confirmed.has(id))).map(x => x.seq);
+        if (later.length) result.lostBehindLaterAck++;
+        result.examples.push(`lost ${fp} (${[ ...ids ][0]}, seq ${seq})${later.length ? `; the recipient's acks of later seqs (first ${Math.min(...later)}) were confirmed` : ''}`);
         continue;
       }
       const first = got.events.reduce((a, b) => (b.at < a.at ? b : a));
@@ -262,6 +270,6 @@ export async function runIntegrity(opts: LoadOptions): Promise<LoadResult> {
 }
 
 export const summary = (name: string, r: LoadResult) =>
-  `${name}: acked ${r.acked}, received live ${r.receivedLive}, pulled ${r.pulled}, lost ${r.lost}, duplicated ${r.duplicated}, ` +
+  `${name}: acked ${r.acked}, received live ${r.receivedLive}, pulled ${r.pulled}, lost ${r.lost} (${r.lostBehindLaterAck} behind a confirmed ack of a later seq), duplicated ${r.duplicated}, ` +
   `redelivered (unconfirmed ack) ${r.redelivered}; never acked ${r.unacked}, reconnects ${r.reconnects}, kicks ${r.kicks}, ` +
   `refused ${JSON.stringify(r.refused)}${r.examples.length ? `\n        e.g. ${r.examples.join('\n        e.g. ')}` : ''}`;
