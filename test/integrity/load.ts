@@ -190,6 +190,7 @@ export async function runIntegrity(opts: LoadOptions): Promise<LoadResult> {
   for (let i = 0; i < peers.length; i += 2) { peers[i].partner = peers[i + 1]; peers[i + 1].partner = peers[i]; }
   try {
     await Promise.all(peers.map(p => p.ensureConnected()));
+    if (process.env.INTEGRITY_VERBOSE) process.stdout.write(`      [integrity] ${Date.now() - started} ms: all connected\n`);
     let chaos: NodeJS.Timeout | undefined;
     if (opts.chaosEveryMs) {
       chaos = setInterval(() => {

@@ -27,7 +27,7 @@ describe('integrity: 3 workers with egg-scripts --sticky (prod), own Redis and F
   });
 
   const load = async (users: number, extra: Partial<LoadOptions> = {}) => runIntegrity({
-    base: cluster.url, users: await seedUsers(db.url, users), perSender: 20, intervalMs: 250, chaosEveryMs: 400, deadlineMs: 60000,
+    base: cluster.url, users: await seedUsers(db.url, users), perSender: 15, intervalMs: 250, chaosEveryMs: 400, deadlineMs: 90000,
     addresses: ADDRESSES, v2Every: 3, ...extra,
   });
 
