@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { DEFAULT_JWT_SECRET } from './config/config.default';
 import { answerSocketCounts } from './lib/worker-stats';
 import { PRESENCE_STALE_EVENT } from './lib/presence-cache';
+import { DbProbe } from './lib/db-probe';
+import { KICK_EVENT, type Kick } from './app/service/presence';
 
 export default class AppBoot implements IBoot {
   constructor(private readonly app: Application) {}
@@ -24,6 +26,7 @@ export default class AppBoot implements IBoot {
 
   async didLoad() {
     const { app } = this;
+    app.dbProbe = new DbProbe((app.config.mongoose as any).client.url);
     if (app.config.redisUrl) {
       app.redis = new Redis(app.config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
       app.redis.on('error', err => app.logger.error('[redis] %s', err.message));
@@ -41,15 +44,18 @@ export default class AppBoot implements IBoot {
 
   async didReady() {
     // GET /api/admin/stats on any worker asks every worker for its socket count
-    const chat = this.app.io.of('/chat').nsp;
-    answerSocketCounts(chat);
+    const { nsp } = this.app.io.of('/chat');
+    answerSocketCounts(nsp);
+    // device-policy kicks from other nodes (app/service/presence.ts)
+    nsp.on(KICK_EVENT, (kick: Kick) => this.app.createAnonymousContext().service.presence.kickOlder(kick));
     // another worker changed friends, blocks, rooms or a presence setting
-    chat.on(PRESENCE_STALE_EVENT, (stale: { profiles?: string[]; presence?: string[] }) => this.app.presenceCache.drop(stale));
+    nsp.on(PRESENCE_STALE_EVENT, (stale: { profiles?: string[]; presence?: string[] }) => this.app.presenceCache.drop(stale));
   }
 
   async beforeClose() {
     // conversation pointers still pending (they trail the acks by a moment)
     await this.app.pointerWriter.flush().catch(err => this.app.logger.error(err));
     await this.app.redis?.quit().catch(() => undefined);
+    await this.app.dbProbe?.close();
   }
 }

@@ -7,6 +7,9 @@ import type { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 export const DEFAULT_JWT_SECRET = 'im-server-dev-secret-change-me';
 
 const env = process.env;
+/** The database name of a MongoDB connection string (`mongodb://a,b/im?replicaSet=rs0` → `im`); the driver's default is `test`. */
+export const databaseName = (url: string) => /^mongodb(?:\+srv)?:\/\/[^/]*\/([^?]+)/.exec(url)?.[1] || 'test';
+
 const int = (value: string | undefined, fallback: number) => {
   const n = Number.parseInt(value ?? '', 10);
   return Number.isFinite(n) ? n : fallback;
@@ -67,10 +70,15 @@ export default (appInfo: EggAppInfo) => {
     queryString: { arrayLimit: 50, depth: 2, parameterLimit: 100 },
   } as any;
 
+  const mongoUrl = env.MONGODB_URL || 'mongodb://127.0.0.1:27017/im';
   config.mongoose = {
     client: {
-      url: env.MONGODB_URL || 'mongodb://127.0.0.1:27017/im',
-      options: { serverSelectionTimeoutMS: 10000, maxPoolSize: 20 },
+      url: mongoUrl,
+      // bounded waits when the database is slow or gone: no server for 10 s (start-up on a busy machine
+      // needs that long), no reply on a socket for 20 s (FerretDB's slowest scans take seconds), no free
+      // connection in the pool for 10 s → the operation fails (→ 50000) instead of hanging. The driver
+      // reconnects by itself when the database is back.
+      options: { serverSelectionTimeoutMS: 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20 },
     },
   } as any;
 
@@ -78,8 +86,11 @@ export default (appInfo: EggAppInfo) => {
   config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET, enable: false } as any;
 
   config.redisUrl = env.REDIS_URL || '';
-  /** prefix of every Redis key and channel of this deployment */
-  config.redisPrefix = env.REDIS_PREFIX || 'im';
+  /**
+   * Every Redis key and Socket.IO channel of this deployment starts with it, so several deployments
+   * can share one Redis (pub/sub ignores the db number of REDIS_URL). Default: the database name.
+   */
+  config.redisPrefix = env.REDIS_PREFIX || databaseName(mongoUrl);
 
   config.io = {
     init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
@@ -87,7 +98,8 @@ export default (appInfo: EggAppInfo) => {
       '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
       '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [] },
     },
-    redis: env.REDIS_URL ? { url: env.REDIS_URL } : null,
+    // `sharded`: Redis 7 sharded pub/sub (SPUBLISH), the way past one Redis (README, Production)
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, key: `${config.redisPrefix}#io`, sharded: env.REDIS_ADAPTER === 'sharded' } : null,
   };
 
   config.auth = {
@@ -155,8 +167,6 @@ export default (appInfo: EggAppInfo) => {
     heartbeatMs: 30 * 1000,
     /** a socket not re-stamped for this long is taken for dead (its worker crashed), ms */
     staleMs: 90 * 1000,
-    /** Redis key prefix of the registry (a hash per user) */
-    redisPrefix: 'im:presence',
   };
 
   config.room = {

@@ -5,8 +5,12 @@ import type { Redis } from 'ioredis';
  * user's first, `remove` whether it was the last: presence changes are announced only then.
  */
 export interface PresenceRegistry {
-  /** registers a socket; true when the user had no live socket before */
-  add(userId: string, socketId: string): Promise<boolean>;
+  /**
+   * registers a socket: `first` when the user had no live socket before; `gen` numbers the user's
+   * connections in the order the registry saw them, also across a restart of the registry (the device
+   * policy kicks only lower numbers)
+   */
+  add(userId: string, socketId: string): Promise<{ first: boolean; gen: number }>;
   /** forgets a socket; true when the user has no live socket left */
   remove(userId: string, socketId: string): Promise<boolean>;
   /** the users among `userIds` with at least one live socket */
@@ -18,12 +22,13 @@ export interface PresenceRegistry {
 /** One process, no Redis: a set of socket ids per user. */
 export class MemoryPresenceRegistry implements PresenceRegistry {
   private readonly sockets = new Map<string, Set<string>>();
+  private gen = 0;
 
   async add(userId: string, socketId: string) {
     let set = this.sockets.get(userId);
     if (!set) this.sockets.set(userId, set = new Set());
     set.add(socketId);
-    return set.size === 1;
+    return { first: set.size === 1, gen: Date.now() * 1000 + (++this.gen % 1000) };
   }
 
   async remove(userId: string, socketId: string) {
@@ -43,13 +48,15 @@ export class MemoryPresenceRegistry implements PresenceRegistry {
   }
 }
 
-// Counts the live fields of a user's hash, deleting those not refreshed since the cutoff.
+// Counts the live fields of a user's hash (all but the '#gen' counter), deleting those not refreshed since the cutoff.
 const COUNT_LIVE = `
 local function live(key, cutoff)
   local all = redis.call('HGETALL', key)
   local n = 0
   for i = 1, #all, 2 do
-    if tonumber(all[i + 1]) < cutoff then redis.call('HDEL', key, all[i]) else n = n + 1 end
+    if all[i] ~= '#gen' then
+      if tonumber(all[i + 1]) < cutoff then redis.call('HDEL', key, all[i]) else n = n + 1 end
+    end
   end
   return n
 end
@@ -61,7 +68,12 @@ end
  * that died without cleaning up and is dropped when next counted, and the whole hash expires when
  * nobody re-stamps it. So a crash or a lost removal makes a user look online for at most `staleMs`,
  * never forever (a plain counter would stay wrong after one lost decrement). Add/remove and the
- * count run in one Lua script, so two workers cannot both see "first" or both miss "last".
+ * count run in one Lua script, so two workers cannot both see "first" or both miss "last". The field
+ * `#gen` counts the user's connections; a connection's number is Redis's clock (ms) × 1000 plus that
+ * count mod 1000, so numbers keep growing even when Redis restarts empty (a counter alone would start
+ * again at 1 and make every older socket look newer). The device policy kicks only lower numbers.
+ * Every script touches one key, and commands are not pipelined across users, so the keys may live on
+ * different shards of a Redis Cluster (concurrent calls are in flight together: one round-trip).
  */
 export class RedisPresenceRegistry implements PresenceRegistry {
   constructor(private readonly redis: Redis, private readonly opts: { prefix: string; staleMs: number }) {
@@ -69,8 +81,10 @@ export class RedisPresenceRegistry implements PresenceRegistry {
       numberOfKeys: 1,
       lua: `${COUNT_LIVE}
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local now = redis.call('TIME')
+local gen = (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) * 1000 + redis.call('HINCRBY', KEYS[1], '#gen', 1) % 1000
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return live(KEYS[1], tonumber(ARGV[3]))`,
+return { live(KEYS[1], tonumber(ARGV[3])), gen }`,
     });
     redis.defineCommand('imPresenceRemove', {
       numberOfKeys: 1,
@@ -87,11 +101,10 @@ return live(KEYS[1], tonumber(ARGV[2]))`,
 end
 return 0`,
     });
-    redis.defineCommand('imPresenceOnline', {
+    redis.defineCommand('imPresenceCount', {
+      numberOfKeys: 1,
       lua: `${COUNT_LIVE}
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = live(key, tonumber(ARGV[1])) end
-return out`,
+return live(KEYS[1], tonumber(ARGV[1]))`,
     });
   }
 
@@ -104,8 +117,8 @@ return out`,
   }
 
   async add(userId: string, socketId: string) {
-    const live = await (this.redis as any).imPresenceAdd(this.key(userId), socketId, Date.now(), this.cutoff, this.opts.staleMs);
-    return Number(live) === 1;
+    const [ live, gen ] = await (this.redis as any).imPresenceAdd(this.key(userId), socketId, Date.now(), this.cutoff, this.opts.staleMs);
+    return { first: Number(live) === 1, gen: Number(gen) };
   }
 
   async remove(userId: string, socketId: string) {
@@ -114,15 +127,14 @@ return out`,
 
   async online(userIds: string[]) {
     if (!userIds.length) return new Set<string>();
-    const counts: number[] = await (this.redis as any).imPresenceOnline(userIds.length, ...userIds.map(id => this.key(id)), this.cutoff);
+    const cutoff = this.cutoff;
+    const counts: number[] = await Promise.all(userIds.map(id => (this.redis as any).imPresenceCount(this.key(id), cutoff)));
     return new Set(userIds.filter((_, i) => Number(counts[i]) > 0));
   }
 
   async refresh(sockets: Array<{ userId: string; socketId: string }>) {
     if (!sockets.length) return;
     const now = Date.now();
-    const multi = this.redis.pipeline() as any;
-    for (const { userId, socketId } of sockets) multi.imPresenceTouch(this.key(userId), socketId, now, this.opts.staleMs);
-    await multi.exec();
+    await Promise.all(sockets.map(({ userId, socketId }) => (this.redis as any).imPresenceTouch(this.key(userId), socketId, now, this.opts.staleMs)));
   }
 }

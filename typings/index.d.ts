@@ -1,6 +1,7 @@
 import 'egg';
 import type { Redis } from 'ioredis';
 import type { IoServer } from '../lib/plugin/io/lib/server';
+import type { DbProbe } from '../lib/db-probe';
 import type { IoConfig } from '../lib/plugin/io/config/config.default';
 
 declare module 'egg' {
@@ -8,6 +9,8 @@ declare module 'egg' {
     io: IoServer;
     /** ioredis client when REDIS_URL is set, else null */
     redis: Redis | null;
+    /** the readiness check's own database connection (lib/db-probe.ts) */
+    dbProbe: DbProbe;
   }
 
   interface Context {
@@ -22,6 +25,7 @@ declare module 'egg' {
   interface EggAppConfig {
     io: IoConfig;
     redisUrl: string;
+    /** first part of every Redis key and channel (REDIS_PREFIX, default the database name) */
     redisPrefix: string;
     auth: {
       accessTokenTtl: number;
@@ -49,7 +53,7 @@ declare module 'egg' {
       commitBatchMax: number;
       replyTimeoutMs: number;
     };
-    presence: { roomLimit: number; heartbeatMs: number; staleMs: number; redisPrefix: string };
+    presence: { roomLimit: number; heartbeatMs: number; staleMs: number };
     room: { maxMembers: number; pageLimit: number };
     friends: { defaultGroup: string };
     qrcode: { ttl: number };

@@ -41,7 +41,7 @@ export default {
     const cache = self[LIMITERS] ??= new Map();
     const opts = (this.config.rateLimit as Record<string, { points: number; duration: number }>)[name];
     if (!opts) throw new Error(`no config.rateLimit.${name}`);
-    const keyPrefix = `im:rl:${name}:${opts.points}:${opts.duration}:${store}`;
+    const keyPrefix = `${this.config.redisPrefix}:rl:${name}:${opts.points}:${opts.duration}:${store}`;
     let limiter = cache.get(keyPrefix);
     if (!limiter) {
       limiter = this.redis && store === 'shared'
@@ -163,7 +163,7 @@ export default {
   /** Sockets per user (lib/presence-registry.ts): in Redis when configured, so every worker agrees. */
   get presenceRegistry(): PresenceRegistry {
     const self = this as unknown as Application & { [REGISTRY]?: PresenceRegistry };
-    const { redisPrefix: prefix, staleMs } = self.config.presence;
-    return self[REGISTRY] ??= self.redis ? new RedisPresenceRegistry(self.redis, { prefix, staleMs }) : new MemoryPresenceRegistry();
+    const prefix = `${self.config.redisPrefix}:presence`;
+    return self[REGISTRY] ??= self.redis ? new RedisPresenceRegistry(self.redis, { prefix, staleMs: self.config.presence.staleMs }) : new MemoryPresenceRegistry();
   },
 };

@@ -11,6 +11,26 @@ import { PRESENCE_STALE_EVENT, type PresenceProfile } from '../../lib/presence-c
 
 
 /** What others see of a stored presence: `invisible` is shown as `offline`. */
+/** Server-side event that carries a device-policy kick to the other nodes (app.ts listens). */
+export const KICK_EVENT = 'im:kick';
+
+/** Sockets in `room` numbered below `gen` are replaced by a newer login. */
+export interface Kick { room: string; gen: number; why: string }
+
+/**
+ * The newest kick per room seen by this process in the last few seconds, for a socket whose number
+ * arrives after a newer login's kick did (its registration and that kick travel on different
+ * connections). Bounded: each entry is forgotten after KICK_MEMORY_MS.
+ */
+const recentKicks = new Map<string, Kick>();
+const KICK_MEMORY_MS = 10_000;
+function rememberKick(kick: Kick) {
+  const known = recentKicks.get(kick.room);
+  if (known && known.gen >= kick.gen) return;
+  recentKicks.set(kick.room, kick);
+  setTimeout(() => { if (recentKicks.get(kick.room) === kick) recentKicks.delete(kick.room); }, KICK_MEMORY_MS).unref();
+}
+
 export const shownPresence = (stored: string | undefined) => (!stored || stored === 'invisible' ? 'offline' : stored);
 
 /**
@@ -24,21 +44,48 @@ export default class PresenceService extends Service {
     return this.app.io.of('/chat');
   }
 
-  /** A /chat socket passed the handshake: device policy, its rooms, and "online" if it is the first. */
+  /**
+   * A /chat socket passed the handshake: its own rooms, the device policy, its chat rooms, and
+   * "online" if it is the first. The registry numbers the user's connections (`gen`); the kick drops
+   * only sockets with a lower number, on this node at once and on the others through the adapter
+   * (`serverSideEmit`). A room-wide `disconnectSockets` would also hit sockets newer than the kicker
+   * when it arrives late (it is applied when it comes back from Redis, or after a Redis outage).
+   */
   async connect(socket: Socket) {
     const { userId, sessionId, device } = socket.data as ChatSocketData;
+    // joined at once, so nothing sent to this user from now on misses the socket
+    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
     // registered before older sockets are kicked, so a replaced login never looks like going offline
-    const first = await this.app.presenceRegistry.add(userId, socket.id);
+    const { first, gen } = await this.app.presenceRegistry.add(userId, socket.id);
+    socket.data.gen = gen;
     const policy = this.config.auth.devicePolicy;
     if (policy !== 'allow-all') {
-      // the new socket has not joined yet, so these rooms hold only the older sockets
-      const replaced = policy === 'single' ? rooms.user(userId) : rooms.device(userId, device);
-      this.chat.to(replaced).emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`));
-      this.chat.in(replaced).disconnectSockets(true);
+      const kick: Kick = {
+        room: policy === 'single' ? rooms.user(userId) : rooms.device(userId, device),
+        gen,
+        why: `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`,
+      };
+      this.kickOlder(kick);
+      if (this.config.io.redis) this.chat.nsp.serverSideEmit(KICK_EVENT, kick);
+      // a newer login's kick may have reached this node while this socket's number was on its way
+      const later = recentKicks.get(kick.room);
+      if (later && later.gen > gen) this.kickOlder(later);
     }
     const profile = (await this.profilesOf([ userId ])).get(userId)!;
-    socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device), ...profile.rooms.map(rooms.room) ]);
+    if (socket.connected && profile.rooms.length) socket.join(profile.rooms.map(rooms.room));
     if (first && !(await this.invisibleAmong([ userId ])).size) await this.announce(userId, 'online');
+  }
+
+  /** Drops this node's sockets in `kick.room` that connected before `kick.gen`, each told why first (20004). */
+  kickOlder(kick: Kick) {
+    const { nsp } = this.chat;
+    rememberKick(kick);
+    for (const id of nsp.adapter.rooms.get(kick.room) ?? []) {
+      const older = nsp.sockets.get(id);
+      if (!older || !((older.data as ChatSocketData).gen! < kick.gen)) continue;
+      older.emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, kick.why));
+      older.disconnect(true);
+    }
   }
 
   /** A /chat socket is gone: "offline" if it was the user's last. */

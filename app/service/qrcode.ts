@@ -8,7 +8,6 @@ import { socketRooms as rooms } from '../../lib/socket-rooms';
 
 /** What we issue: 128 random bits as 32 hex digits; anything else cannot be one of ours. */
 const DEVICE_ID = /^[0-9a-f]{32}$/;
-const key = (deviceId: string) => `im:qr:${deviceId}`;
 
 /** Pending QR-code login ids: put with a lifetime, looked up, consumed exactly once. */
 interface QrStore {
@@ -19,11 +18,14 @@ interface QrStore {
 }
 
 /** Redis (every worker and machine sees the same ids): SET EX, and GETDEL as the atomic consume (Redis ≥ 6.2). */
-const redisStore = (app: Application): QrStore => ({
-  async put(deviceId, ttl) { await app.redis!.set(key(deviceId), '1', 'EX', ttl); },
-  async exists(deviceId) { return (await app.redis!.exists(key(deviceId))) === 1; },
-  async consume(deviceId) { return (await app.redis!.getdel(key(deviceId))) !== null; },
-});
+const redisStore = (app: Application): QrStore => {
+  const key = (deviceId: string) => `${app.config.redisPrefix}:qr:${deviceId}`;
+  return {
+    async put(deviceId, ttl) { await app.redis!.set(key(deviceId), '1', 'EX', ttl); },
+    async exists(deviceId) { return (await app.redis!.exists(key(deviceId))) === 1; },
+    async consume(deviceId) { return (await app.redis!.getdel(key(deviceId))) !== null; },
+  };
+};
 
 /** One process without Redis: a map of expiry times, swept when an id is added so it stays bounded. */
 const memory = new Map<string, number>();

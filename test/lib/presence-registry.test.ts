@@ -21,27 +21,44 @@ describe('lib/presence-registry', () => {
   for (const [ kind, make ] of kinds) {
     it(`${kind}: first socket is "first", last removal is "last", online() sees only live users`, async () => {
       const r = make();
-      assert.strictEqual(await r.add('u1', 's1'), true);
-      assert.strictEqual(await r.add('u1', 's2'), false);
-      assert.strictEqual(await r.add('u2', 's3'), true);
+      assert.strictEqual((await r.add('u1', 's1')).first, true);
+      assert.strictEqual((await r.add('u1', 's2')).first, false);
+      assert.strictEqual((await r.add('u2', 's3')).first, true);
       assert.deepStrictEqual([ ...await r.online([ 'u1', 'u2', 'u3' ]) ].sort(), [ 'u1', 'u2' ]);
       assert.strictEqual(await r.remove('u1', 's1'), false);
       assert.strictEqual(await r.remove('u1', 's2'), true);
       assert.deepStrictEqual([ ...await r.online([ 'u1', 'u2' ]) ], [ 'u2' ]);
       assert.deepStrictEqual([ ...await r.online([]) ], []);
     });
+
+    it(`${kind}: each connection of a user gets a higher number (the device policy kicks lower ones)`, async () => {
+      const r = make();
+      const one = await r.add('g1', 's1');
+      const two = await r.add('g1', 's2');
+      await r.remove('g1', 's1');
+      const three = await r.add('g1', 's3');
+      assert.ok(one.gen < two.gen && two.gen < three.gen, JSON.stringify([ one, two, three ]));
+      assert.deepStrictEqual([ ...await r.online([ 'g1' ]) ], [ 'g1' ]);
+    });
+
+    it(`${kind}: numbers keep growing when the registry starts again empty (a Redis restart without persistence)`, async () => {
+      const before = await make().add('g2', 's1');
+      await sleep(2);
+      const after = await make().add('g2', 's2'); // a fresh registry: nothing of the first one left
+      assert.ok(after.gen > before.gen, JSON.stringify([ before, after ]));
+    });
   }
 
   it('redis: a socket its worker stopped vouching for goes stale, so a crash cannot keep a user online', async () => {
     const r = new RedisPresenceRegistry(redis, { prefix: `${prefix}:stale`, staleMs: 150 });
-    assert.strictEqual(await r.add('crashed', 'dead-socket'), true);
-    assert.strictEqual(await r.add('alive', 'live-socket'), true);
+    assert.strictEqual((await r.add('crashed', 'dead-socket')).first, true);
+    assert.strictEqual((await r.add('alive', 'live-socket')).first, true);
     await sleep(100);
     await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);
     await sleep(100);
     assert.deepStrictEqual([ ...await r.online([ 'crashed', 'alive' ]) ], [ 'alive' ]);
     // the stale field was dropped: the user's next socket is its first again
-    assert.strictEqual(await r.add('crashed', 'new-socket'), true);
+    assert.strictEqual((await r.add('crashed', 'new-socket')).first, true);
     // a refresh does not bring back a socket that was removed meanwhile
     await r.remove('alive', 'live-socket');
     await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);

@@ -13,6 +13,8 @@ export interface ChatSocketData {
   device: DeviceClass;
   /** access token expiry, ms since the epoch */
   tokenExpiresAt: number;
+  /** the user's connection number from the presence registry (set on connect; the device policy kicks lower ones) */
+  gen?: number;
 }
 
 const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);

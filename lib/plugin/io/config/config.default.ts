@@ -12,7 +12,13 @@ export interface IoConfig {
   init: Partial<ServerOptions>;
   namespace: Record<string, IoNamespaceConfig>;
   /** when set, @socket.io/redis-adapter is attached so rooms and broadcasts span workers and machines */
-  redis?: { url: string } | null;
+  redis?: {
+    url: string;
+    /** prefix of the adapter's channels: deployments sharing one Redis need different keys */
+    key?: string;
+    /** Redis 7 sharded pub/sub (createShardedAdapter): channels spread over a Redis Cluster's shards */
+    sharded?: boolean;
+  } | null;
 }
 
 export default () => {

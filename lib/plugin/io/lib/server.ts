@@ -16,7 +16,7 @@ import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import compose from 'koa-compose';
 import { Server, Namespace, Socket } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import type { Application, Context } from 'egg';
 import type { IoConfig } from '../config/config.default';
@@ -64,14 +64,14 @@ export class IoServer {
     const config = app.config.io as IoConfig;
     this.server = new Server(config.init);
     // before any namespace exists, so every namespace gets the Redis adapter
-    if (config.redis?.url) this.useRedisAdapter(config.redis.url);
+    if (config.redis?.url) this.useRedisAdapter(config.redis);
   }
 
-  private useRedisAdapter(url: string) {
+  private useRedisAdapter({ url, key = 'socket.io', sharded = false }: NonNullable<IoConfig['redis']>) {
     const pub = new Redis(url); // commands queue until connected
     const sub = pub.duplicate();
     for (const c of [ pub, sub ]) c.on('error', err => this.app.logger.error('[io] redis adapter: %s', err.message));
-    this.server.adapter(createAdapter(pub, sub, { key: 'im#io' }));
+    this.server.adapter(sharded ? createShardedAdapter(pub, sub, { channelPrefix: key }) : createAdapter(pub, sub, { key }));
     this.closers.push(() => pub.quit(), () => sub.quit());
   }
 
