@@ -1,0 +1,265 @@
+/**
+ * The web client in a real browser (Debian's chromium through playwright-core) against the app on an
+ * ephemeral port and the real embedded database. Two isolated browser contexts are two people; a
+ * third is a computer that signs in by QR code. The steps build on each other, so they run in order.
+ * Screenshots go to test/.screenshots/ (not committed).
+ */
+import assert from 'node:assert';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { WireMessage as ServerWireMessage } from '../../lib/timeline';
+import type { WireMessage as ClientWireMessage } from '../../lib/schemas/wire';
+import { baseUrl, uniqueName } from '../helpers';
+
+// the client's message type is the server's: a change to either breaks the type-check
+const sameShape = (m: ServerWireMessage): ClientWireMessage => m;
+const sameShapeBack = (m: ClientWireMessage): ServerWireMessage => m;
+void sameShape; void sameShapeBack;
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const SHOTS = path.join(__dirname, '../.screenshots');
+const WAIT = 10000;
+
+interface Person { name: string; page: Page; context: BrowserContext; problems: string[] }
+
+/** A 1×1 PNG: gravatar stands in for the internet, which tests do not reach. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+
+describe('web client in a real browser', function() {
+  this.timeout(60000);
+  let url: string;
+  let browser: Browser;
+  const people: Person[] = [];
+  let alice: Person;
+  let bob: Person;
+  let desk: Person;
+
+  async function person(name: string): Promise<Person> {
+    const context = await browser.newContext({ viewport: { width: 1180, height: 760 } });
+    await context.route(/^https:\/\/([a-z0-9-]+\.)?gravatar\.com\//, route => route.fulfill({ status: 200, contentType: 'image/png', body: PNG }));
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT);
+    const p: Person = { name, page, context, problems: [] };
+    page.on('console', msg => { if (msg.type() === 'error') p.problems.push(`console: ${msg.text()}`); });
+    page.on('pageerror', err => p.problems.push(`page error: ${err.message}`));
+    page.on('dialog', dialog => {
+      // alert() means injected script ran; prompt/confirm are the app's own menus (answered by the steps)
+      if (dialog.type() === 'alert') p.problems.push(`alert: ${dialog.message()}`);
+    });
+    await page.addInitScript(() => {
+      (window as any).cspViolations = [];
+      document.addEventListener('securitypolicyviolation', e => (window as any).cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    people.push(p);
+    return p;
+  }
+
+  const shot = (p: Person, name: string) => p.page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  const online = (p: Person) => p.page.waitForSelector('[data-testid=conn][data-state=online]');
+
+  async function signUp(p: Person, email?: string) {
+    await p.page.goto(`${url}/#/signup`);
+    await p.page.fill('input[name=username]', p.name);
+    await p.page.fill('input[name=password]', 'correct horse battery');
+    if (email) await p.page.fill('input[name=email]', email);
+    await p.page.fill('input[name=nickname]', p.name.slice(0, 1).toUpperCase() + p.name.slice(1, 8));
+    await p.page.click('[data-testid=signup] button.primary');
+    await online(p);
+  }
+
+  async function sendText(p: Person, text: string) {
+    await p.page.fill('[data-testid=composer]', text);
+    await p.page.press('[data-testid=composer]', 'Enter');
+  }
+
+  /** The bubble of the newest message with this text, on one person's screen. */
+  const bubble = (p: Person, text: string) => p.page.locator('.msg', { hasText: text }).last();
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`);
+    mkdirSync(SHOTS, { recursive: true });
+    url = await baseUrl();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [ '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage' ],
+    });
+    alice = await person(uniqueName('alice'));
+    bob = await person(uniqueName('bob'));
+    desk = await person(uniqueName('desk'));
+    console.log(`      screenshots: ${SHOTS}`);
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('draws the first screen quickly from a small bundle', async () => {
+    const started = Date.now();
+    await alice.page.goto(url);
+    await alice.page.waitForSelector('[data-testid=login]');
+    const wall = Date.now() - started;
+    const mark = await alice.page.evaluate(() => performance.getEntriesByName('first-screen')[0]?.startTime ?? -1);
+    const html = await (await fetch(`${url}/`)).text();
+    let gz = 0;
+    let raw = 0;
+    for (const [ , src ] of html.matchAll(/(?:src|href)="(\/assets\/[^"]+\.(?:js|css))"/g)) {
+      const body = Buffer.from(await (await fetch(`${url}${src}`)).arrayBuffer());
+      raw += body.length;
+      gz += gzipSync(body, { level: 9 }).length;
+    }
+    console.log(`      bundle: ${(raw / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped (JS + CSS); ` +
+      `first screen: ${mark.toFixed(0)} ms after navigation start (${wall} ms until the login form, from goto)`);
+    await shot(alice, '01-login');
+    assert.ok(mark > 0, 'the app marks its first screen');
+    assert.ok(gz < 300 * 1024, `bundle ${gz} bytes gzipped`);
+    assert.ok(mark < 1000, `first screen after ${mark} ms`);
+  });
+
+  it('signs up two people, each with the connection shown online', async () => {
+    await signUp(alice, `${alice.name}@example.com`);
+    await signUp(bob);
+    await shot(bob, '02-empty-app');
+    // signup with an e-mail shows the gravatar
+    assert.match(await alice.page.getAttribute('.top img.avatar', 'src') ?? '', /^https:\/\/.*gravatar\.com\/avatar\//);
+  });
+
+  it('sends a friend request that the other accepts', async () => {
+    await alice.page.click('[data-tab=friends]');
+    await alice.page.fill('input[name=q]', bob.name);
+    await alice.page.click('[data-testid=friends] form button');
+    await alice.page.fill('input[name=note]', 'hi, it is alice');
+    await alice.page.click('[data-testid=search-results] li:has-text("@' + bob.name + '") button');
+    await bob.page.click('[data-tab=friends]');
+    const request = bob.page.locator('[data-testid=incoming] li', { hasText: 'hi, it is alice' });
+    await request.waitFor();
+    await shot(bob, '03-friend-request');
+    await request.locator('button.primary').click();
+    await alice.page.waitForSelector(`[data-friend="${bob.name}"]`);
+    await bob.page.waitForSelector(`[data-friend="${alice.name}"]`);
+    // both online: presence dots are green
+    await alice.page.waitForSelector(`[data-friend="${bob.name}"] .dot.online`);
+  });
+
+  it('chats both ways; ticks turn to "read" when the other opens the conversation', async () => {
+    await alice.page.click(`[data-friend="${bob.name}"] button[title=Chat]`);
+    await sendText(alice, 'Hello Bob!');
+    await bubble(alice, 'Hello Bob!').locator('[data-status=sent]').waitFor();
+    // Bob sees the conversation with an unread badge, opens it: Alice's tick becomes "read"
+    await bob.page.click('[data-tab=chats]');
+    const row = bob.page.locator('[data-testid=conversations] li', { hasText: 'Hello Bob!' });
+    await row.locator('[data-testid=unread]').waitFor();
+    await shot(bob, '04-conversations-unread');
+    await row.click();
+    await bubble(bob, 'Hello Bob!').waitFor();
+    await bubble(alice, 'Hello Bob!').locator('[data-status=read]').waitFor();
+    await sendText(bob, 'Hi Alice, line one\nline two');
+    await bubble(alice, 'line two').waitFor();
+    await bubble(bob, 'line two').locator('[data-status=read]').waitFor();
+    await shot(alice, '05-chat-read-ticks');
+  });
+
+  it('shows the other person typing', async () => {
+    await bob.page.fill('[data-testid=composer]', 'I am typ');
+    await bob.page.type('[data-testid=composer]', 'ing');
+    await alice.page.waitForSelector('[data-testid=typing]');
+    await shot(alice, '06-typing');
+    await bob.page.fill('[data-testid=composer]', '');
+  });
+
+  it('recalls a message on both screens', async () => {
+    await sendText(alice, 'oops, wrong chat');
+    const mine = bubble(alice, 'oops, wrong chat');
+    await mine.locator('[data-status]').and(alice.page.locator('[data-status=sent], [data-status=read]')).waitFor();
+    const fp = await mine.getAttribute('data-fp');
+    await bob.page.waitForSelector(`.msg[data-fp="${fp}"]`);
+    await mine.locator('summary').click();
+    await mine.locator('.menu-items button', { hasText: 'Recall' }).click();
+    await alice.page.waitForSelector(`.msg[data-fp="${fp}"] .recalled`);
+    await bob.page.waitForSelector(`.msg[data-fp="${fp}"] .recalled`);
+    assert.strictEqual(await bob.page.locator('.msg', { hasText: 'oops, wrong chat' }).count(), 0);
+  });
+
+  it('shows HTML in a message as text and runs none of it', async () => {
+    const evil = '<img src=x onerror=alert(1)>';
+    await sendText(alice, evil);
+    const shown = bubble(bob, evil);
+    await shown.waitFor();
+    assert.strictEqual(await shown.locator('.text').textContent(), evil);
+    assert.strictEqual(await bob.page.locator('img[src=x]').count(), 0);
+    assert.strictEqual(await alice.page.locator('img[src=x]').count(), 0);
+    // a link in a message is clickable, opened without our window or referrer
+    await sendText(alice, 'see https://example.org/page?a=1 and javascript:alert(2)');
+    const link = bubble(bob, 'see ').locator('a');
+    await link.waitFor();
+    assert.strictEqual(await link.count(), 1);
+    assert.strictEqual(await link.getAttribute('href'), 'https://example.org/page?a=1');
+    assert.match(await link.getAttribute('rel') ?? '', /noopener/);
+    await shot(bob, '07-html-as-text');
+  });
+
+  it('lets one person create a room the other joins, with a message each way and the join in the timeline', async () => {
+    const room = uniqueName('room');
+    await alice.page.click('[data-tab=rooms]');
+    await alice.page.fill('input[name=room]', room);
+    await alice.page.click('[data-testid=rooms] form button');
+    await alice.page.waitForSelector(`[data-testid=chat] .chat-head:has-text("${room}")`);
+    await bob.page.click('[data-tab=rooms]');
+    await bob.page.click('[data-testid=rooms] h3 button');
+    await bob.page.click(`[data-testid=public-rooms] li[data-room="${room}"] button`);
+    await bob.page.waitForSelector(`[data-testid=chat] .chat-head:has-text("${room}")`);
+    await alice.page.waitForSelector('[data-testid=g-notice]:has-text("joined")');
+    await sendText(bob, 'hello room, bob here');
+    await bubble(alice, 'hello room, bob here').waitFor();
+    await sendText(alice, 'welcome bob');
+    await bubble(bob, 'welcome bob').waitFor();
+    await bob.page.click('[data-testid=room-info-button]');
+    await bob.page.waitForSelector(`[data-testid=room-info] li:has-text("owner")`);
+    await shot(bob, '08-room');
+  });
+
+  it('uploads an image with progress and shows it to the other from /files/', async () => {
+    const image = await alice.page.screenshot({ clip: { x: 0, y: 0, width: 120, height: 60 } });
+    await alice.page.setInputFiles('[data-testid=file-input]', { name: 'shot.png', mimeType: 'image/png', buffer: image });
+    const img = bob.page.locator('.msg img.inline-img').last();
+    await img.waitFor();
+    assert.match(await img.getAttribute('src') ?? '', /^\/files\/[0-9a-f]{24}$/);
+    await bob.page.waitForFunction(() => {
+      const all = document.querySelectorAll<HTMLImageElement>('.msg img.inline-img');
+      const el = all[all.length - 1];
+      return el?.complete && el.naturalWidth === 120;
+    });
+    await shot(bob, '09-image');
+  });
+
+  it('signs a third browser in by QR code, confirmed by a signed-in person', async () => {
+    await desk.page.goto(url);
+    const link = await desk.page.locator('[data-testid=qr-link]').getAttribute('href');
+    assert.match(link ?? '', /#\/qr\/[\w-]+$/);
+    await desk.page.waitForSelector('[data-testid=qr] svg');
+    await shot(desk, '10-qr-login');
+    await bob.page.goto(link!);
+    await bob.page.waitForSelector('[data-testid=qr-confirm] button.primary');
+    await desk.page.waitForSelector('[data-testid=qr] .ok:has-text("scanned")');
+    await shot(bob, '11-qr-confirm');
+    await bob.page.click('[data-testid=qr-confirm] button.primary');
+    await bob.page.waitForSelector('[data-testid=qr-confirm] .ok');
+    await online(desk).catch(async err => { await shot(desk, 'debug-desk'); throw err; });
+    const me = await desk.page.textContent('[data-testid=me]');
+    assert.strictEqual(me, bob.name.slice(0, 1).toUpperCase() + bob.name.slice(1, 8));
+    // the desk (DESKTOP) does not push Bob's browser (WEB) off
+    await bob.page.goto(`${url}/#/`);
+    await online(bob).catch(async err => { await shot(bob, 'debug-bob'); throw err; });
+    await shot(desk, '12-qr-signed-in');
+  });
+
+  it('had no console errors, page errors, alerts or CSP violations in any browser', async () => {
+    for (const p of people) {
+      const violations = await p.page.evaluate(() => (window as any).cspViolations as string[]);
+      assert.deepStrictEqual([ ...p.problems, ...violations.map(v => `csp: ${v}`) ], [], p.name);
+    }
+  });
+});
