@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { WireMessage as ServerWireMessage } from '../../lib/timeline';
 import type { WireMessage as ClientWireMessage } from '../../lib/schemas/wire';
-import { baseUrl, uniqueName } from '../helpers';
+import { api, baseUrl, connectOk, emitAck, sleep, uniqueName } from '../helpers';
 
 // the client's message type is the server's: a change to either breaks the type-check
 const sameShape = (m: ServerWireMessage): ClientWireMessage => m;
@@ -39,22 +39,31 @@ describe('web client in a real browser', function() {
   async function person(name: string): Promise<Person> {
     const context = await browser.newContext({ viewport: { width: 1180, height: 760 } });
     await context.route(/^https:\/\/([a-z0-9-]+\.)?gravatar\.com\//, route => route.fulfill({ status: 200, contentType: 'image/png', body: PNG }));
-    const page = await context.newPage();
+    await context.addInitScript(() => {
+      (window as any).cspViolations = [];
+      document.addEventListener('securitypolicyviolation', e => (window as any).cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    const p: Person = { name, page: null as unknown as Page, context, problems: [] };
+    p.page = await watchedPage(p);
+    people.push(p);
+    return p;
+  }
+
+  /** A new tab of this person whose console errors, page errors and alerts are recorded. */
+  async function watchedPage(p: Person) {
+    const page = await p.context.newPage();
     page.setDefaultTimeout(WAIT);
-    const p: Person = { name, page, context, problems: [] };
     page.on('console', msg => { if (msg.type() === 'error') p.problems.push(`console: ${msg.text()}`); });
     page.on('pageerror', err => p.problems.push(`page error: ${err.message}`));
     page.on('dialog', dialog => {
       // alert() means injected script ran; prompt/confirm are the app's own menus (answered by the steps)
       if (dialog.type() === 'alert') p.problems.push(`alert: ${dialog.message()}`);
     });
-    await page.addInitScript(() => {
-      (window as any).cspViolations = [];
-      document.addEventListener('securitypolicyviolation', e => (window as any).cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
-    people.push(p);
-    return p;
+    extraPages.push(page);
+    return page;
   }
+  const extraPages: Page[] = [];
+  const sessionOf = (p: Person) => p.page.evaluate(() => JSON.parse(localStorage.getItem('im.session')!) as { token: string });
 
   const shot = (p: Person, name: string) => p.page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
   const online = (p: Person) => p.page.waitForSelector('[data-testid=conn][data-state=online]');
@@ -221,6 +230,15 @@ describe('web client in a real browser', function() {
     await shot(bob, '08-room');
   });
 
+  it('lets the room owner set a notice that members see, with the change in the timeline', async () => {
+    await alice.page.click('[data-testid=room-info-button]');
+    alice.page.once('dialog', d => d.accept('Standup at 10, be there'));
+    await alice.page.click('[data-testid=room-info] button:has-text("Notice")');
+    await bob.page.waitForSelector('.room-notice:has-text("Standup at 10")');
+    await bob.page.waitForSelector('[data-testid=g-notice]:has-text("notice")');
+    await alice.page.click('[data-testid=room-info] button[aria-label=Close]');
+  });
+
   it('uploads an image with progress and shows it to the other from /files/', async () => {
     const image = await alice.page.screenshot({ clip: { x: 0, y: 0, width: 120, height: 60 } });
     await alice.page.setInputFiles('[data-testid=file-input]', { name: 'shot.png', mimeType: 'image/png', buffer: image });
@@ -254,6 +272,97 @@ describe('web client in a real browser', function() {
     await bob.page.goto(`${url}/#/`);
     await online(bob).catch(async err => { await shot(bob, 'debug-bob'); throw err; });
     await shot(desk, '12-qr-signed-in');
+  });
+
+  it('shows a second tab of the same person taking over, and the first taking it back', async () => {
+    const second = await watchedPage(bob);
+    await second.goto(url);
+    await second.waitForSelector('[data-testid=conn][data-state=online]');
+    await bob.page.waitForSelector('[data-testid=replaced]');
+    await shot(bob, '13-signed-in-elsewhere');
+    await bob.page.click('[data-testid=replaced] button');
+    await online(bob);
+    await second.waitForSelector('[data-testid=replaced]');
+    await second.close();
+  });
+
+  it('shows a custom status to friends as a presence dot', async () => {
+    await bob.page.click('[data-tab=friends]');
+    await bob.page.waitForSelector(`[data-friend="${alice.name}"] .dot.online`);
+    await alice.page.selectOption('[data-testid=status]', 'busy');
+    await bob.page.waitForSelector(`[data-friend="${alice.name}"] .dot.busy`);
+    await alice.page.selectOption('[data-testid=status]', 'online');
+    await bob.page.waitForSelector(`[data-friend="${alice.name}"] .dot.online`);
+  });
+
+  it('pulls and acks what arrived while offline, and keeps only the visible rows of a long conversation in the DOM', async function() {
+    this.timeout(90000);
+    const COUNT = 160;
+    // Bob has no socket open (his tab and his QR-signed-in desk are closed) while Alice writes
+    const bobToken = (await sessionOf(bob)).token;
+    const idOf = async (name: string) => (await api('GET', `/api/users?q=${name}`, { token: bobToken })).body.data[0]._id as string;
+    const bobUser = await idOf(bob.name);
+    const aliceUser = await idOf(alice.name);
+    const conversationId = bobUser < aliceUser ? `${bobUser}@${aliceUser}` : `${aliceUser}@${bobUser}`;
+    await desk.page.goto('about:blank');
+    await bob.page.goto('about:blank');
+    const aliceSocket = await connectOk({ token: (await sessionOf(alice)).token, query: { deviceType: 'MOBILE' } });
+    // in batches under the per-socket event limit (100/s)
+    for (let i = 1; i <= COUNT; i += 20) {
+      const acks = await Promise.all(Array.from({ length: 20 }, (_, k) => emitAck(aliceSocket, 'to',
+        { type: 1, to: bobUser, content: `long ${String(i + k).padStart(3, '0')}`, fp: `long-${Date.now()}-${i + k}` }, 10000)));
+      assert.deepStrictEqual(acks.filter(a => a.code !== 0), []);
+      await sleep(300);
+    }
+    await bob.page.goto(`${url}/#/`);
+    await online(bob);
+    const row = bob.page.locator(`[data-testid=conversations] li[data-conv="${conversationId}"]`);
+    await row.locator('[data-testid=unread]', { hasText: String(COUNT) }).waitFor();
+    // everything was acked by the page: another device of Bob's has nothing left to pull
+    const bobMobile = await connectOk({ token: bobToken, query: { deviceType: 'MOBILE' } });
+    const pulled = await emitAck(bobMobile, 'offline_message');
+    assert.deepStrictEqual(pulled.data.payload, []);
+    await row.click();
+    await bubble(bob, `long ${COUNT}`).waitFor();
+    const list = bob.page.locator('.vlist');
+    const total = Number(await list.getAttribute('data-total'));
+    const rendered = await bob.page.locator('.vlist > [data-key]').count();
+    assert.ok(total >= COUNT, `total ${total}`);
+    assert.ok(rendered < total / 2, `${rendered} of ${total} rows in the DOM`);
+    await shot(bob, '14-long-conversation');
+    // scrolling back reaches the first message, still with a window of rows
+    for (let i = 0; i < 20 && !await bob.page.locator('.msg', { hasText: 'long 001' }).count(); i++) {
+      await list.evaluate(el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+      await bob.page.waitForTimeout(150);
+    }
+    await bubble(bob, 'long 001').waitFor();
+    assert.ok(await bob.page.locator('.vlist > [data-key]').count() < total / 2);
+    // the first unread message comes after the "New messages" divider
+    await bob.page.locator('[data-key]', { has: bob.page.locator('[data-testid=new-divider]') }).locator('.msg', { hasText: 'long 001' }).waitFor();
+    await shot(bob, '15-new-messages-divider');
+  });
+
+  it('resets a forgotten password by the security question, then signs in with the new one', async () => {
+    const username = uniqueName('carol');
+    await api('POST', '/api/signup', { body: { username, password: 'first password', question: 'First pet?', answer: 'Rex' } });
+    await desk.page.goto(`${url}/#/`);
+    await desk.page.click('[data-testid=logout]');
+    await desk.page.waitForSelector('[data-testid=login]');
+    await desk.page.goto(`${url}/#/reset`);
+    await desk.page.waitForSelector('[data-testid=reset]');
+    await desk.page.fill('input[name=username]', username);
+    await desk.page.click('form button.primary');
+    await desk.page.waitForSelector('.question:has-text("First pet?")');
+    await desk.page.fill('input[name=answer]', ' rex ');
+    await desk.page.fill('input[name=newPassword]', 'second password');
+    await desk.page.click('form button.primary');
+    await desk.page.click('.ok a[href="#/login"]');
+    await desk.page.waitForSelector('[data-testid=login]');
+    await desk.page.fill('input[name=username]', username);
+    await desk.page.fill('input[name=password]', 'second password');
+    await desk.page.click('[data-testid=login] button.primary');
+    await online(desk);
+    assert.strictEqual(await desk.page.textContent('[data-testid=me]'), username);
   });
 
   it('had no console errors, page errors, alerts or CSP violations in any browser', async () => {

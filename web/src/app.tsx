@@ -224,7 +224,7 @@ function RoomInfo({ room, onClose }: { room: string; onClose: () => void }) {
   const [ info, setInfo ] = useState<RoomDetails | null>(null);
   const me = store.me!._id;
   const load = () => api<RoomDetails>('GET', `/api/rooms/${room}`).then(setInfo, report);
-  useEffect(() => { void load(); }, [ room, store.version ]);
+  useEffect(() => { void load(); }, [ room, store.roomsRev ]);
   if (!info) return <aside class="info"><p class="empty">Loading…</p></aside>;
   const owner = info.owner === me;
   const act = async (fn: () => Promise<unknown>) => { try { await fn(); await load(); await loadRooms(); } catch (err) { report(err); } };

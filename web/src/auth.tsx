@@ -130,7 +130,7 @@ export function Reset() {
   };
   return (
     <div class="auth">
-      <form class="card" onSubmit={question ? reset : ask}>
+      <form class="card" onSubmit={question ? reset : ask} data-testid="reset">
         <h1>Reset your password</h1>
         <Field label="Username" name="username" value={username} set={setUsername} />
         {question && <>

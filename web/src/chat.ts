@@ -63,6 +63,8 @@ class Store {
   requests: FriendRequests = { incoming: [], outgoing: [] };
   blocks: Array<{ user: PublicUser }> = [];
   banner: SystemNotice | null = null;
+  /** bumped by room notices and presence changes: an open member list reloads */
+  roomsRev = 0;
   toasts: Toast[] = [];
   private listeners = new Set<() => void>();
   private queued = false;
@@ -232,6 +234,7 @@ export function connect() {
     } else {
       store.presence.set(p.current, 'offline');
     }
+    store.roomsRev++;
     store.changed();
   });
   s.on('presence', (env: Ack<{ id: string; presence: string }>) => {
@@ -551,6 +554,7 @@ async function onGroupNotice(n: GroupNotice, time: number) {
     text.join = n.newbie ? `${userName(n.user)} was added` : `${userName(n.user)} joined`;
   }
   addNotice(c, text[n.event] ?? n.event, time);
+  store.roomsRev++;
   if (n.event === 'update' && n.changes) {
     const r = store.rooms.get(n.room);
     if (r) store.rooms.set(n.room, { ...r, ...(n.changes as Partial<Room>) });
@@ -584,8 +588,9 @@ function signOutLocal() {
 }
 
 export async function logout() {
-  try { await api('POST', '/api/logout'); } catch { /* the session ends here anyway */ }
+  // first: the server tells the session's sockets 20001, which would start a refresh
   disconnect();
+  try { await api('POST', '/api/logout'); } catch { /* the session ends here anyway */ }
   clearSession();
   signOutLocal();
 }
