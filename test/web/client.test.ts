@@ -365,6 +365,40 @@ describe('web client in a real browser', function() {
     assert.strictEqual(await desk.page.textContent('[data-testid=me]'), username);
   });
 
+  it('sends a message again with the same fp after the connection dropped before its ack, and it arrives once', async () => {
+    // Alice's page talks to the server through a relay that can lose the ack of a `to` and cut the line
+    let cut = false;
+    await alice.page.routeWebSocket(/\/ws\//, ws => {
+      const server = ws.connectToServer();
+      ws.onMessage(m => server.send(m));
+      server.onMessage(m => {
+        if (cut && typeof m === 'string' && m.startsWith('43/chat,') && m.includes('CHAT_TO_ACK')) {
+          cut = false;
+          ws.close();
+          server.close();
+          return;
+        }
+        ws.send(m);
+      });
+    });
+    await alice.page.goto(`${url}/#/`);
+    await alice.page.reload();
+    await online(alice);
+    await alice.page.click('[data-tab=friends]');
+    await alice.page.click(`[data-friend="${bob.name}"] button[title=Chat]`);
+    // Bob, still in this conversation, scrolled up to its first message in the previous step
+    await bob.page.locator('.vlist').evaluate(el => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); });
+    cut = true;
+    const text = 'stored once though its ack was lost';
+    await sendText(alice, text);
+    await bubble(alice, text).locator('[data-status=sent], [data-status=read]').waitFor();
+    assert.strictEqual(cut, false, 'the relay cut the connection');
+    await bubble(bob, text).waitFor();
+    await sleep(500);
+    assert.strictEqual(await alice.page.locator('.msg', { hasText: text }).count(), 1);
+    assert.strictEqual(await bob.page.locator('.msg', { hasText: text }).count(), 1);
+  });
+
   it('had no console errors, page errors, alerts or CSP violations in any browser', async () => {
     for (const p of people) {
       const violations = await p.page.evaluate(() => (window as any).cspViolations as string[]);
