@@ -17,6 +17,4 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     reportCompressedSize: false,
   },
-  // the client imports the server's schemas (lib/schemas), which import zod
-  resolve: { alias: {} },
 });

@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { WireMessage as ServerWireMessage } from '../../lib/timeline';
 import type { WireMessage as ClientWireMessage } from '../../lib/schemas/wire';
+import { createOrPromoteAdmin } from '../../lib/admin-cli';
 import { api, baseUrl, connectOk, emitAck, sleep, uniqueName } from '../helpers';
 
 // the client's message type is the server's: a change to either breaks the type-check
@@ -295,6 +296,66 @@ describe('web client in a real browser', function() {
     await bob.page.waitForSelector(`[data-friend="${alice.name}"] .dot.online`);
   });
 
+  it('shows a system notice as a banner to everyone online', async () => {
+    const username = uniqueName('adm');
+    await createOrPromoteAdmin({ url: process.env.MONGODB_URL!, username, password: 'a long admin password' });
+    const login = await api('POST', '/api/login', { body: { username, password: 'a long admin password' } });
+    const sent = await api('POST', '/api/admin/notices', { token: login.body.data.token, body: { content: 'Maintenance tonight at 22:00' } });
+    assert.strictEqual(sent.status, 201, JSON.stringify(sent.body));
+    await alice.page.waitForSelector('[data-testid=sys-notice]:has-text("Maintenance tonight")');
+    await bob.page.waitForSelector('[data-testid=sys-notice]:has-text("Maintenance tonight")');
+    await shot(bob, '14-system-notice');
+    await bob.page.click('[data-testid=sys-notice] button');
+    await alice.page.click('[data-testid=sys-notice] button');
+  });
+
+  it('files a friend under an alias and a group', async () => {
+    await alice.page.click('[data-tab=friends]');
+    const answers = [ 'Bobby', 'Work' ];
+    const answer = (d: { type(): string; accept(text?: string): Promise<void> }) => { if (d.type() === 'prompt') void d.accept(answers.shift()); };
+    alice.page.on('dialog', answer);
+    await alice.page.locator(`[data-friend="${bob.name}"] summary`).click();
+    await alice.page.click(`[data-friend="${bob.name}"] .menu-items button:has-text("Alias")`);
+    await alice.page.waitForSelector(`h3:has-text("Work") + ul [data-friend="${bob.name}"]:has-text("Bobby")`);
+    alice.page.off('dialog', answer);
+  });
+
+  it('refuses messages from a blocked person until unblocked, then the retry goes through', async () => {
+    await bob.page.click('[data-tab=friends]');
+    await bob.page.click(`[data-friend="${alice.name}"] button[title=Chat]`);
+    // everything here was read before: no "New messages" divider from the first visit
+    await bubble(bob, 'Hello Bob!').waitFor();
+    assert.strictEqual(await bob.page.locator('[data-testid=new-divider]').count(), 0);
+    const accept = (d: { type(): string; accept(): Promise<void> }) => { if (d.type() === 'confirm') void d.accept(); };
+    alice.page.on('dialog', accept);
+    await alice.page.locator(`[data-friend="${bob.name}"] summary`).click();
+    await alice.page.click(`[data-friend="${bob.name}"] .menu-items button:has-text("Block")`);
+    alice.page.off('dialog', accept);
+    await alice.page.waitForSelector('h3:has-text("Blocked") + ul li button:has-text("Unblock")');
+    await sendText(bob, 'are you there?');
+    const refused = bubble(bob, 'are you there?');
+    await refused.locator('[data-status=failed]').waitFor();
+    await shot(bob, '15-blocked-failed');
+    await alice.page.click('h3:has-text("Blocked") + ul li button:has-text("Unblock")');
+    await alice.page.waitForSelector('h3:has-text("Blocked")', { state: 'detached' });
+    await refused.locator('summary').click();
+    await refused.locator('.menu-items button', { hasText: 'Retry' }).click();
+    await bubble(bob, 'are you there?').locator('[data-status=sent], [data-status=read]').waitFor();
+    await alice.page.click('[data-tab=chats]');
+    await alice.page.locator('[data-testid=conversations] li', { hasText: 'are you there?' }).waitFor();
+  });
+
+  it('fits a phone-width screen: the list or the open conversation, with a way back', async () => {
+    await bob.page.setViewportSize({ width: 390, height: 760 });
+    await bob.page.waitForSelector('[data-testid=chat] .back');
+    await shot(bob, '16-phone-chat');
+    await bob.page.click('[data-testid=chat] .back');
+    await bob.page.waitForSelector('[data-testid=conversations]');
+    assert.strictEqual(await bob.page.locator('[data-testid=chat]').count(), 0);
+    await shot(bob, '17-phone-list');
+    await bob.page.setViewportSize({ width: 1180, height: 760 });
+  });
+
   it('pulls and acks what arrived while offline, and keeps only the visible rows of a long conversation in the DOM', async function() {
     this.timeout(90000);
     const COUNT = 160;
@@ -329,7 +390,7 @@ describe('web client in a real browser', function() {
     const rendered = await bob.page.locator('.vlist > [data-key]').count();
     assert.ok(total >= COUNT, `total ${total}`);
     assert.ok(rendered < total / 2, `${rendered} of ${total} rows in the DOM`);
-    await shot(bob, '14-long-conversation');
+    await shot(bob, '18-long-conversation');
     // scrolling back reaches the first message, still with a window of rows
     for (let i = 0; i < 20 && !await bob.page.locator('.msg', { hasText: 'long 001' }).count(); i++) {
       await list.evaluate(el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
@@ -339,7 +400,7 @@ describe('web client in a real browser', function() {
     assert.ok(await bob.page.locator('.vlist > [data-key]').count() < total / 2);
     // the first unread message comes after the "New messages" divider
     await bob.page.locator('[data-key]', { has: bob.page.locator('[data-testid=new-divider]') }).locator('.msg', { hasText: 'long 001' }).waitFor();
-    await shot(bob, '15-new-messages-divider');
+    await shot(bob, '19-new-messages-divider');
   });
 
   it('resets a forgotten password by the security question, then signs in with the new one', async () => {

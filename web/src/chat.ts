@@ -258,7 +258,6 @@ export function connect() {
     void loadFriends();
   });
   s.on('g_notice', (env: Ack<GroupNotice>) => { void onGroupNotice(env.data.payload, env.meta.timestamp); });
-  s.on('upload', () => undefined);
 }
 
 export function disconnect() {
@@ -388,8 +387,9 @@ export function report(err: unknown) {
 }
 
 export async function openConv(c: Conv, reload = false) {
+  // the divider marks what was unread when the conversation was opened (not when it was last open)
+  if (store.active !== c.id) c.dividerSeq = c.unread ? (c.last?.seq ?? 0) - c.unread + 1 : 0;
   store.active = c.id;
-  if (c.unread) c.dividerSeq = (c.last?.seq ?? 0) - c.unread + 1;
   c.unread = 0;
   store.changed();
   if (!c.loaded || reload) {
