@@ -242,7 +242,15 @@ describe('web client in a real browser', function() {
 
   it('uploads an image with progress and shows it to the other from /files/', async () => {
     const image = await alice.page.screenshot({ clip: { x: 0, y: 0, width: 120, height: 60 } });
+    // a slow uplink, so the progress is there to see
+    const cdp = await alice.context.newCDPSession(alice.page);
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * 1024 });
     await alice.page.setInputFiles('[data-testid=file-input]', { name: 'shot.png', mimeType: 'image/png', buffer: image });
+    await alice.page.waitForSelector('[data-testid=upload-progress]');
+    await shot(alice, '09-upload-progress');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await alice.page.waitForSelector('[data-testid=upload-progress]', { state: 'detached' });
+    await cdp.detach();
     const img = bob.page.locator('.msg img.inline-img').last();
     await img.waitFor();
     assert.match(await img.getAttribute('src') ?? '', /^\/files\/[0-9a-f]{24}$/);
@@ -251,7 +259,7 @@ describe('web client in a real browser', function() {
       const el = all[all.length - 1];
       return el?.complete && el.naturalWidth === 120;
     });
-    await shot(bob, '09-image');
+    await shot(bob, '10-image');
   });
 
   it('signs a third browser in by QR code, confirmed by a signed-in person', async () => {
@@ -259,11 +267,11 @@ describe('web client in a real browser', function() {
     const link = await desk.page.locator('[data-testid=qr-link]').getAttribute('href');
     assert.match(link ?? '', /#\/qr\/[\w-]+$/);
     await desk.page.waitForSelector('[data-testid=qr] svg');
-    await shot(desk, '10-qr-login');
+    await shot(desk, '11-qr-login');
     await bob.page.goto(link!);
     await bob.page.waitForSelector('[data-testid=qr-confirm] button.primary');
     await desk.page.waitForSelector('[data-testid=qr] .ok:has-text("scanned")');
-    await shot(bob, '11-qr-confirm');
+    await shot(bob, '12-qr-confirm');
     await bob.page.click('[data-testid=qr-confirm] button.primary');
     await bob.page.waitForSelector('[data-testid=qr-confirm] .ok');
     await online(desk).catch(async err => { await shot(desk, 'debug-desk'); throw err; });
@@ -272,7 +280,7 @@ describe('web client in a real browser', function() {
     // the desk (DESKTOP) does not push Bob's browser (WEB) off
     await bob.page.goto(`${url}/#/`);
     await online(bob).catch(async err => { await shot(bob, 'debug-bob'); throw err; });
-    await shot(desk, '12-qr-signed-in');
+    await shot(desk, '13-qr-signed-in');
   });
 
   it('shows a second tab of the same person taking over, and the first taking it back', async () => {
@@ -280,7 +288,7 @@ describe('web client in a real browser', function() {
     await second.goto(url);
     await second.waitForSelector('[data-testid=conn][data-state=online]');
     await bob.page.waitForSelector('[data-testid=replaced]');
-    await shot(bob, '13-signed-in-elsewhere');
+    await shot(bob, '14-signed-in-elsewhere');
     await bob.page.click('[data-testid=replaced] button');
     await online(bob);
     await second.waitForSelector('[data-testid=replaced]');
@@ -304,7 +312,7 @@ describe('web client in a real browser', function() {
     assert.strictEqual(sent.status, 201, JSON.stringify(sent.body));
     await alice.page.waitForSelector('[data-testid=sys-notice]:has-text("Maintenance tonight")');
     await bob.page.waitForSelector('[data-testid=sys-notice]:has-text("Maintenance tonight")');
-    await shot(bob, '14-system-notice');
+    await shot(bob, '15-system-notice');
     await bob.page.click('[data-testid=sys-notice] button');
     await alice.page.click('[data-testid=sys-notice] button');
   });
@@ -335,7 +343,7 @@ describe('web client in a real browser', function() {
     await sendText(bob, 'are you there?');
     const refused = bubble(bob, 'are you there?');
     await refused.locator('[data-status=failed]').waitFor();
-    await shot(bob, '15-blocked-failed');
+    await shot(bob, '16-blocked-failed');
     await alice.page.click('h3:has-text("Blocked") + ul li button:has-text("Unblock")');
     await alice.page.waitForSelector('h3:has-text("Blocked")', { state: 'detached' });
     await refused.locator('summary').click();
@@ -348,11 +356,11 @@ describe('web client in a real browser', function() {
   it('fits a phone-width screen: the list or the open conversation, with a way back', async () => {
     await bob.page.setViewportSize({ width: 390, height: 760 });
     await bob.page.waitForSelector('[data-testid=chat] .back');
-    await shot(bob, '16-phone-chat');
+    await shot(bob, '17-phone-chat');
     await bob.page.click('[data-testid=chat] .back');
     await bob.page.waitForSelector('[data-testid=conversations]');
     assert.strictEqual(await bob.page.locator('[data-testid=chat]').count(), 0);
-    await shot(bob, '17-phone-list');
+    await shot(bob, '18-phone-list');
     await bob.page.setViewportSize({ width: 1180, height: 760 });
   });
 
@@ -390,7 +398,7 @@ describe('web client in a real browser', function() {
     const rendered = await bob.page.locator('.vlist > [data-key]').count();
     assert.ok(total >= COUNT, `total ${total}`);
     assert.ok(rendered < total / 2, `${rendered} of ${total} rows in the DOM`);
-    await shot(bob, '18-long-conversation');
+    await shot(bob, '19-long-conversation');
     // scrolling back reaches the first message, still with a window of rows
     for (let i = 0; i < 20 && !await bob.page.locator('.msg', { hasText: 'long 001' }).count(); i++) {
       await list.evaluate(el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
@@ -400,7 +408,7 @@ describe('web client in a real browser', function() {
     assert.ok(await bob.page.locator('.vlist > [data-key]').count() < total / 2);
     // the first unread message comes after the "New messages" divider
     await bob.page.locator('[data-key]', { has: bob.page.locator('[data-testid=new-divider]') }).locator('.msg', { hasText: 'long 001' }).waitFor();
-    await shot(bob, '19-new-messages-divider');
+    await shot(bob, '20-new-messages-divider');
   });
 
   it('resets a forgotten password by the security question, then signs in with the new one', async () => {
@@ -424,6 +432,34 @@ describe('web client in a real browser', function() {
     await desk.page.click('[data-testid=login] button.primary');
     await online(desk);
     assert.strictEqual(await desk.page.textContent('[data-testid=me]'), username);
+  });
+
+  it('rotates the tokens before the access token expires, and stays online', async () => {
+    const before = await desk.page.evaluate(() => JSON.parse(localStorage.getItem('im.session')!));
+    // the stored expiry says "in 5 s": the page refreshes first, then opens its socket with the new token
+    await desk.page.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem('im.session')!);
+      localStorage.setItem('im.session', JSON.stringify({ ...s, exp: Date.now() + 5000 }));
+    });
+    await desk.page.reload();
+    await online(desk);
+    await desk.page.waitForFunction(old => JSON.parse(localStorage.getItem('im.session')!).refreshToken !== old, before.refreshToken);
+    const after = await desk.page.evaluate(() => JSON.parse(localStorage.getItem('im.session')!));
+    // (the access token itself may be byte-identical: same claims within the same second)
+    assert.ok(after.exp > Date.now() + 60_000);
+    const me = await api('GET', '/api/users/me', { token: after.token });
+    assert.strictEqual(me.status, 200);
+  });
+
+  it('goes back to the login page when the session ends elsewhere (20001)', async () => {
+    const { token } = await sessionOf(desk);
+    const problems = desk.problems.length;
+    assert.strictEqual((await api('POST', '/api/logout', { token })).status, 200);
+    await desk.page.waitForSelector('[data-testid=login]');
+    assert.strictEqual(await desk.page.evaluate(() => localStorage.getItem('im.session')), null);
+    // the browser logs the refused refresh (401) as a failed request; that one is expected here
+    const logged = desk.problems.splice(problems);
+    assert.deepStrictEqual(logged.filter(l => !/status of 401/.test(l)), []);
   });
 
   it('sends a message again with the same fp after the connection dropped before its ack, and it arrives once', async () => {

@@ -129,7 +129,7 @@ function Friends({ onChat }: { onChat: (id: string) => void }) {
                 <span class="with-dot"><Avatar user={f.user} size={28} /><Dot id={f.user._id} /></span>
                 <span class="grow" onClick={() => onChat(f.user._id)}>{f.alias || f.user.nickname}
                   <small> {store.presence.get(f.user._id) ?? f.presence}</small></span>
-                <button onClick={() => onChat(f.user._id)} title="Chat">💬</button>
+                <button onClick={() => onChat(f.user._id)} title="Chat">Chat</button>
                 <Menu items={[
                   [ 'Alias / group…', () => edit(f) ],
                   [ 'Remove friend', () => confirm(`Remove ${f.user.nickname}?`) && act(() => api('DELETE', `/api/friends/${f.user._id}`)) ],
@@ -255,7 +255,7 @@ function RoomInfo({ room, onClose }: { room: string; onClose: () => void }) {
       <div class="row"><h2>{info.name}</h2><button onClick={onClose} aria-label="Close">✕</button></div>
       <p class="hint">{info.visibility} · {info.memberCount} members</p>
       {info.intro && <p>{info.intro}</p>}
-      {info.notice && <p class="room-notice">📌 {info.notice}</p>}
+      {info.notice && <p class="room-notice"><b>Notice:</b> {info.notice}</p>}
       <h3>Online ({info.members.online.length})</h3>
       <ul class="list compact">{info.members.online.map(u => member(u, true))}</ul>
       <h3>Offline ({info.members.offline.length})</h3>
@@ -276,7 +276,7 @@ function RoomInfo({ room, onClose }: { room: string; onClose: () => void }) {
 function Ticks({ c, m }: { c: Conv; m: Item }) {
   if (m.from !== store.me!._id || m.notice) return null;
   if (m.failed) return <span class="tick failed" data-status="failed" title={m.failed}>!</span>;
-  if (m.pending) return <span class="tick" data-status="pending" title="sending">🕓</span>;
+  if (m.pending) return <span class="tick" data-status="pending" title="sending">…</span>;
   if (m.seq <= c.peerRead) return <span class="tick read" data-status="read" title="read">✓✓</span>;
   return <span class="tick" data-status="sent" title="sent">✓</span>;
 }
@@ -359,7 +359,7 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
         </div>
         {c.typeu === 2 && <button onClick={() => setInfo(!info)} data-testid="room-info-button">Members</button>}
       </header>
-      {room?.notice && <div class="room-notice">📌 {room.notice}</div>}
+      {room?.notice && <div class="room-notice"><b>Notice:</b> {room.notice}</div>}
       <div class="chat-body">
         <div class="messages">
           {!c.noMore && c.loaded && c.msgs.length > 0 && <div class="older">{c.loadingOlder ? 'Loading…' : ''}</div>}
@@ -375,7 +375,7 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
           <input ref={fileInput} type="file" hidden data-testid="file-input"
             onChange={e => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void attach(f); (e.target as HTMLInputElement).value = ''; }} />
           <textarea rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line)" value={text} data-testid="composer"
-            onInput={e => { setText((e.target as HTMLTextAreaElement).value); typing(c); }} onKeyDown={onKey} />
+            onInput={e => { const v = (e.target as HTMLTextAreaElement).value; setText(v); if (v) typing(c); }} onKeyDown={onKey} />
           <button class="primary" onClick={submit}>Send</button>
         </footer>
       ) : <footer class="composer"><p class="hint">You are not in this room.</p></footer>}

@@ -59,7 +59,7 @@ export function Content({ m }: { m: Item }) {
     const f = fileOf(m.content);
     if (f && m.type === 2) return <a href={f.url} target="_blank" rel="noopener"><img class="inline-img" src={f.url} alt="image" loading="lazy" /></a>;
     if (f && m.type === 3) return <audio controls preload="none" src={f.url} />;
-    if (f) return <a class="file" href={f.url} download={f.filename}>📎 {f.filename}</a>;
+    if (f) return <a class="file" href={f.url} download={f.filename}>File: {f.filename}</a>;
   }
   return <span class="text"><Linkified text={m.content} /></span>;
 }
