@@ -17,4 +17,7 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     reportCompressedSize: false,
   },
+  // the client imports the server's schemas (lib/schemas/*.ts); after `npm run tsc` compiled .js files
+  // (CommonJS) sit next to them, and Vite's default order would bundle those, with CommonJS zod
+  resolve: { extensions: [ '.ts', '.tsx', '.mts', '.mjs', '.js', '.jsx', '.json' ] },
 });
