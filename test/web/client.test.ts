@@ -108,11 +108,17 @@ describe('web client in a real browser', function() {
   });
 
   it('draws the first screen quickly from a small bundle', async () => {
-    const started = Date.now();
-    await alice.page.goto(url);
-    await alice.page.waitForSelector('[data-testid=login]');
-    const wall = Date.now() - started;
-    const mark = await alice.page.evaluate(() => performance.getEntriesByName('first-screen')[0]?.startTime ?? -1);
+    // three cold loads (each a fresh context: nothing cached), the median is the figure: the machine is shared
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(url);
+      await page.waitForSelector('[data-testid=login]', { timeout: WAIT });
+      times.push(await page.evaluate(() => performance.getEntriesByName('first-screen')[0]?.startTime ?? -1));
+      await context.close();
+    }
+    const median = [ ...times ].sort((a, b) => a - b)[1];
     const html = await (await fetch(`${url}/`)).text();
     let gz = 0;
     let raw = 0;
@@ -122,11 +128,13 @@ describe('web client in a real browser', function() {
       gz += gzipSync(body, { level: 9 }).length;
     }
     console.log(`      bundle: ${(raw / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped (JS + CSS); ` +
-      `first screen: ${mark.toFixed(0)} ms after navigation start (${wall} ms until the login form, from goto)`);
+      `first screen: ${median.toFixed(0)} ms after navigation start (median of ${times.map(t => t.toFixed(0)).join(', ')} ms, cold loads)`);
+    await alice.page.goto(url);
+    await alice.page.waitForSelector('[data-testid=login]');
     await shot(alice, '01-login');
-    assert.ok(mark > 0, 'the app marks its first screen');
+    assert.ok(times.every(t => t > 0), 'the app marks its first screen');
     assert.ok(gz < 300 * 1024, `bundle ${gz} bytes gzipped`);
-    assert.ok(mark < 1000, `first screen after ${mark} ms`);
+    assert.ok(median < 1000, `first screen after ${median} ms`);
   });
 
   it('signs up two people, each with the connection shown online', async () => {
@@ -211,6 +219,17 @@ describe('web client in a real browser', function() {
     await shot(bob, '07-html-as-text');
   });
 
+  it('deletes a message for one person only', async () => {
+    const text = 'only Bob will forget this';
+    await sendText(alice, text);
+    const mine = bubble(bob, text);
+    await mine.waitFor();
+    await mine.locator('summary').click();
+    await mine.locator('.menu-items button', { hasText: 'Delete for me' }).click();
+    await bob.page.locator('.msg', { hasText: text }).waitFor({ state: 'detached' });
+    assert.strictEqual(await alice.page.locator('.msg', { hasText: text }).count(), 1);
+  });
+
   it('lets one person create a room the other joins, with a message each way and the join in the timeline', async () => {
     const room = uniqueName('room');
     await alice.page.click('[data-tab=rooms]');
@@ -260,6 +279,16 @@ describe('web client in a real browser', function() {
       return el?.complete && el.naturalWidth === 120;
     });
     await shot(bob, '10-image');
+  });
+
+  it('lets the owner dissolve the room; members see it in the timeline and can no longer write', async () => {
+    const accept = (d: { type(): string; accept(): Promise<void> }) => { if (d.type() === 'confirm') void d.accept(); };
+    alice.page.on('dialog', accept);
+    await alice.page.click('[data-testid=room-info-button]');
+    await alice.page.click('[data-testid=room-info] button.danger:has-text("Dissolve")');
+    alice.page.off('dialog', accept);
+    await bob.page.waitForSelector('[data-testid=g-notice]:has-text("dissolved")');
+    await bob.page.waitForSelector('.composer:has-text("You are not in this room")');
   });
 
   it('signs a third browser in by QR code, confirmed by a signed-in person', async () => {
@@ -483,13 +512,13 @@ describe('web client in a real browser', function() {
     await online(alice);
     await alice.page.click('[data-tab=friends]');
     await alice.page.click(`[data-friend="${bob.name}"] button[title=Chat]`);
-    // Bob, still in this conversation, scrolled up to its first message in the previous step
-    await bob.page.locator('.vlist').evaluate(el => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); });
     cut = true;
     const text = 'stored once though its ack was lost';
     await sendText(alice, text);
     await bubble(alice, text).locator('[data-status=sent], [data-status=read]').waitFor();
     assert.strictEqual(cut, false, 'the relay cut the connection');
+    // Bob, still in this conversation, scrolled up to its first message in an earlier step
+    await bob.page.click('[data-testid=to-newest]');
     await bubble(bob, text).waitFor();
     await sleep(500);
     assert.strictEqual(await alice.page.locator('.msg', { hasText: text }).count(), 1);

@@ -228,6 +228,8 @@ function RoomInfo({ room, onClose }: { room: string; onClose: () => void }) {
   if (!info) return <aside class="info"><p class="empty">Loading…</p></aside>;
   const owner = info.owner === me;
   const act = async (fn: () => Promise<unknown>) => { try { await fn(); await load(); await loadRooms(); } catch (err) { report(err); } };
+  /** left or dissolved: nothing to show here any more */
+  const gone = (done: Promise<unknown>) => done.then(() => { onClose(); return loadRooms(); }, report);
   const patch = (field: 'name' | 'notice' | 'intro', label: string) => {
     const v = prompt(label, (info as unknown as Record<string, string>)[field] ?? '');
     if (v !== null) void act(() => api('PATCH', `/api/rooms/${room}`, { [field]: v }));
@@ -265,9 +267,9 @@ function RoomInfo({ room, onClose }: { room: string; onClose: () => void }) {
         {owner && <>
           <button onClick={() => patch('name', 'Room name')}>Rename…</button>
           <button onClick={() => patch('notice', 'Room notice')}>Notice…</button>
-          <button class="danger" onClick={() => confirm('Dissolve this room for everyone?') && act(() => api('DELETE', `/api/rooms/${room}`)).then(onClose)}>Dissolve</button>
+          <button class="danger" onClick={() => confirm('Dissolve this room for everyone?') && gone(api('DELETE', `/api/rooms/${room}`))}>Dissolve</button>
         </>}
-        {!owner && <button class="danger" onClick={() => act(() => api('POST', `/api/rooms/${room}/leave`)).then(onClose)}>Leave room</button>}
+        {!owner && <button class="danger" onClick={() => gone(api('POST', `/api/rooms/${room}/leave`))}>Leave room</button>}
       </div>
     </aside>
   );
@@ -367,7 +369,7 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
           <VirtualList items={items} keyOf={m => m.fp ? `${m.from}:${m.fp}` : m._id} resetKey={c.id} onTop={() => loadOlder(c)}
             render={m => <Message c={c} m={m} divider={!!c.dividerSeq && m.seq === c.dividerSeq && m.from !== store.me!._id} />} />
         </div>
-        {info && room && <RoomInfo room={c.target} onClose={() => setInfo(false)} />}
+        {info && room && inRoom && <RoomInfo room={c.target} onClose={() => setInfo(false)} />}
       </div>
       {inRoom ? (
         <footer class="composer">

@@ -557,7 +557,8 @@ async function onGroupNotice(n: GroupNotice, time: number) {
     text.join = n.newbie ? `${userName(n.user)} was added` : `${userName(n.user)} joined`;
   }
   addNotice(c, text[n.event] ?? n.event, time);
-  store.roomsRev++;
+  // an open member list reloads, unless there is no room left to load
+  if (n.event !== 'dissolve') store.roomsRev++;
   if (n.event === 'update' && n.changes) {
     const r = store.rooms.get(n.room);
     if (r) store.rooms.set(n.room, { ...r, ...(n.changes as Partial<Room>) });

@@ -26,6 +26,9 @@ export function VirtualList<T>({ items, keyOf, render, onTop, resetKey }: Props<
   const atBottom = useRef(true);
   const anchor = useRef<{ key: string; offset: number } | null>(null);
   const lastReset = useRef('');
+  const lastKey = useRef('');
+  /** something new arrived below while the reader is scrolled up */
+  const unseen = useRef(false);
   const [ , rerender ] = useReducer((n: number) => n + 1, 0);
 
   const el = box.current;
@@ -64,6 +67,11 @@ export function VirtualList<T>({ items, keyOf, render, onTop, resetKey }: Props<
     }
   }
   prevFirst.current = firstKey;
+  const newestKey = items.length ? keyOf(items[items.length - 1]) : '';
+  if (newestKey !== lastKey.current) {
+    if (lastKey.current && !atBottom.current) unseen.current = true;
+    lastKey.current = newestKey;
+  }
 
   useLayoutEffect(() => {
     const node = box.current;
@@ -76,6 +84,7 @@ export function VirtualList<T>({ items, keyOf, render, onTop, resetKey }: Props<
     if (lastReset.current !== resetKey) {
       lastReset.current = resetKey;
       atBottom.current = true;
+      unseen.current = false;
     }
     if (anchor.current) {
       const row = node.querySelector<HTMLElement>(`[data-key="${CSS.escape(anchor.current.key)}"]`);
@@ -90,15 +99,25 @@ export function VirtualList<T>({ items, keyOf, render, onTop, resetKey }: Props<
   const onScroll = () => {
     const node = box.current!;
     atBottom.current = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
+    if (atBottom.current) unseen.current = false;
     if (node.scrollTop < 200 && onTop) onTop();
     if (!small) rerender(0);
   };
 
+  const toNewest = () => {
+    atBottom.current = true;
+    unseen.current = false;
+    rerender(0);
+  };
+
   return (
-    <div class="vlist" ref={box} onScroll={onScroll} data-rendered={last - first} data-total={items.length}>
-      {first > 0 && <div class="spacer" style={{ height: `${offsets[first]}px` }} />}
-      {items.slice(first, last).map((item, i) => <div key={keyOf(item)} data-key={keyOf(item)}>{render(item, first + i)}</div>)}
-      {last < items.length && <div class="spacer" style={{ height: `${offsets[items.length] - offsets[last]}px` }} />}
+    <div class="vlist-wrap">
+      <div class="vlist" ref={box} onScroll={onScroll} data-rendered={last - first} data-total={items.length}>
+        {first > 0 && <div class="spacer" style={{ height: `${offsets[first]}px` }} />}
+        {items.slice(first, last).map((item, i) => <div key={keyOf(item)} data-key={keyOf(item)}>{render(item, first + i)}</div>)}
+        {last < items.length && <div class="spacer" style={{ height: `${offsets[items.length] - offsets[last]}px` }} />}
+      </div>
+      {unseen.current && <button class="to-newest" onClick={toNewest} data-testid="to-newest">New messages below ↓</button>}
     </div>
   );
 }
