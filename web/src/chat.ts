@@ -131,10 +131,19 @@ export const userName = (id: string) => {
   return f?.alias || u?.nickname || u?.username || id.slice(-6);
 };
 
+const asked = new Set<string>();
+/** Names of senders the store does not know (room members who are not friends), fetched once. */
+function knowUser(id: string) {
+  if (store.users.has(id) || asked.has(id)) return;
+  asked.add(id);
+  api<PublicUser>('GET', `/api/users/${id}`).then(u => { store.users.set(id, u); store.changed(); }, () => undefined);
+}
+
 /** Adds or replaces (recall, retry answered) a stored message. */
 export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
   const c = convOf(m);
   const me = store.me!._id;
+  if (m.from !== me) knowUser(m.from);
   c.pending = c.pending.filter(p => p.fp !== m.fp || p.from !== m.from);
   const at = c.msgs.findIndex(x => x._id === m._id);
   if (at >= 0) {
