@@ -5,7 +5,7 @@
  * Screenshots go to test/.screenshots/ (not committed).
  */
 import assert from 'node:assert';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -89,6 +89,8 @@ describe('web client in a real browser', function() {
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`);
+    // one run's screenshots only
+    rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     url = await baseUrl();
     browser = await chromium.launch({

@@ -45,8 +45,7 @@ export interface Conv {
 
 export interface Toast { id: number; text: string }
 
-const RANDOM = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, '0')).join('');
-export const newFp = RANDOM;
+const randomFp = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, '0')).join('');
 export const c2cId = (a: string, b: string) => (a < b ? `${a}@${b}` : `${b}@${a}`);
 
 class Store {
@@ -472,7 +471,7 @@ export function send(c: Conv, type: number, content: string, extra?: Record<stri
 }
 
 export function local(c: Conv, type: number, content: string): Item {
-  const fp = RANDOM();
+  const fp = randomFp();
   return {
     _id: `local:${fp}`, fp, from: store.me!._id, to: c.target, type, typeu: c.typeu, content, conversationId: c.id,
     timelineId: c.id, seq: Number.MAX_SAFE_INTEGER, sendTime: Date.now(), pending: true,
