@@ -496,9 +496,14 @@ describe('web client in a real browser', function() {
   it('sends a message again with the same fp after the connection dropped before its ack, and it arrives once', async () => {
     // Alice's page talks to the server through a relay that can lose the ack of a `to` and cut the line
     let cut = false;
+    let upgraded = false;
     await alice.page.routeWebSocket(/\/ws\//, ws => {
       const server = ws.connectToServer();
-      ws.onMessage(m => server.send(m));
+      ws.onMessage(m => {
+        // engine.io's upgrade packet: from here on everything goes over this websocket
+        if (m === '5') upgraded = true;
+        server.send(m);
+      });
       server.onMessage(m => {
         if (cut && typeof m === 'string' && m.startsWith('43/chat,') && m.includes('CHAT_TO_ACK')) {
           cut = false;
@@ -514,6 +519,8 @@ describe('web client in a real browser', function() {
     await online(alice);
     await alice.page.click('[data-tab=friends]');
     await alice.page.click(`[data-friend="${bob.name}"] button[title=Chat]`);
+    for (let i = 0; i < 100 && !upgraded; i++) await sleep(50);
+    assert.ok(upgraded, 'the socket moved to websocket');
     cut = true;
     const text = 'stored once though its ack was lost';
     await sendText(alice, text);

@@ -211,9 +211,6 @@ export function connect() {
     // its own connection: a shared (multiplexed) one would keep the /sso socket's query
     forceNew: true,
     reconnectionDelayMax: 5000,
-    // websocket first (one connection, no upgrade round); long polling where websockets are blocked
-    transports: [ 'websocket', 'polling' ],
-    tryAllTransports: true,
   });
   socket = s;
   s.on('connect', () => { void onConnect(s); });
