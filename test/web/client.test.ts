@@ -293,6 +293,36 @@ describe('web client in a real browser', function() {
     await bob.page.waitForSelector('.composer:has-text("You are not in this room")');
   });
 
+  it('lets the owner of a private room add a member, hand over ownership, and be removed by the new owner', async () => {
+    const room = uniqueName('priv');
+    const dialogs = (d: { type(): string; accept(text?: string): Promise<void> }) => { void d.accept(d.type() === 'prompt' ? bob.name : undefined); };
+    alice.page.on('dialog', dialogs);
+    await alice.page.click('[data-tab=rooms]');
+    await alice.page.fill('input[name=room]', room);
+    await alice.page.check('[data-testid=rooms] form input[type=checkbox]');
+    await alice.page.click('[data-testid=rooms] form button');
+    await alice.page.waitForSelector(`[data-testid=chat] .chat-head:has-text("${room}")`);
+    await alice.page.click('[data-testid=room-info-button]');
+    await alice.page.click('[data-testid=room-info] button:has-text("Add member")');
+    const bobRow = alice.page.locator('[data-testid=room-info] li', { hasText: bob.name.slice(1, 8) });
+    await bobRow.waitFor();
+    // Bob was added: the room is his too
+    await bob.page.click('[data-tab=rooms]');
+    await bob.page.click(`[data-testid=rooms] li[data-room="${room}"]`);
+    await bob.page.waitForSelector('[data-testid=g-notice]:has-text("You were added")');
+    await bobRow.locator('summary').click();
+    await bobRow.locator('.menu-items button', { hasText: 'Make owner' }).click();
+    await alice.page.waitForSelector('[data-testid=room-info] button:has-text("Leave room")');
+    alice.page.off('dialog', dialogs);
+    await bob.page.click('[data-testid=room-info-button]');
+    await bob.page.waitForSelector('[data-testid=room-info] button:has-text("Rename")');
+    const aliceRow = bob.page.locator('[data-testid=room-info] li', { hasText: alice.name.slice(1, 8) });
+    await aliceRow.locator('summary').click();
+    await aliceRow.locator('.menu-items button', { hasText: 'Remove from room' }).click();
+    await alice.page.waitForSelector('[data-testid=g-notice]:has-text("You were removed")');
+    await alice.page.waitForSelector('.composer:has-text("You are not in this room")');
+  });
+
   it('signs a third browser in by QR code, confirmed by a signed-in person', async () => {
     await desk.page.goto(url);
     const link = await desk.page.locator('[data-testid=qr-link]').getAttribute('href');

@@ -548,18 +548,19 @@ async function onGroupNotice(n: GroupNotice, time: number) {
   const me = store.me!._id;
   const c = conv(n.room, 2, n.room);
   const who = n.user ? userName(n.user) : 'Someone';
+  const was = n.user === me ? 'were' : 'was';
   const text: Record<string, string> = {
     created: `${who} created the room`,
-    join: n.newbie ? `${who} was added` : `${who} joined`,
+    join: n.newbie ? `${who} ${was} added` : `${who} joined`,
     leave: `${who} left`,
-    kick: `${who} was removed`,
+    kick: `${who} ${was} removed`,
     update: `Room updated${n.changes ? `: ${Object.keys(n.changes).join(', ')}` : ''}`,
-    owner: `${who} is now the owner`,
+    owner: `${who} ${n.user === me ? 'are' : 'is'} now the owner`,
     dissolve: 'The room was dissolved',
   };
   if (n.user && !store.users.has(n.user)) {
     try { store.users.set(n.user, await api<PublicUser>('GET', `/api/users/${n.user}`)); } catch { /* shown by id */ }
-    text.join = n.newbie ? `${userName(n.user)} was added` : `${userName(n.user)} joined`;
+    text.join = n.newbie ? `${userName(n.user)} ${was} added` : `${userName(n.user)} joined`;
   }
   addNotice(c, text[n.event] ?? n.event, time);
   // an open member list reloads, unless there is no room left to load
