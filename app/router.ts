@@ -5,6 +5,8 @@ export default (app: Application) => {
   const auth = app.middleware.auth();
   const admin = app.middleware.admin();
 
+  // the web client (PROTOCOL §1); its hashed assets are under /assets/ (config.static)
+  router.get('/', controller.web.index);
   router.get('/healthz', controller.health.alive);
   router.get('/readyz', controller.health.ready);
 

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 
 /**
@@ -61,6 +62,12 @@ export default (appInfo: EggAppInfo) => {
   config.security = { csrf: { enable: false }, xframe: { enable: true, value: 'DENY' } };
   config.cors = { origin: env.CORS_ORIGIN || '*', allowMethods: 'GET,HEAD,PUT,POST,DELETE,PATCH' };
   config.notfound = { enable: false } as any;
+
+  // the web client's built assets (web/dist/assets): names carry a content hash, so they never change
+  // (the admin CLI reads this file without an appInfo)
+  config.static = {
+    dirs: [ { prefix: '/assets/', dir: path.join(appInfo.baseDir ?? '', 'web/dist/assets'), maxAge: 365 * 24 * 3600 } ],
+  } as any;
 
   config.bodyParser = {
     jsonLimit: '100kb',

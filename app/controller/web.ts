@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Controller } from 'egg';
+
+/**
+ * The page's policy: scripts, styles, sockets and fetches from our origin only, no inline script or
+ * style, no plugins, no framing. Images: our origin (/files/, the built assets) and gravatar, where
+ * signup puts avatars (PROTOCOL §7); message images are only ever shown from /files/ (web/src/content.ts).
+ */
+export const WEB_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' https://gravatar.com https://*.gravatar.com",
+  "media-src 'self'",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+let cached: Buffer | null = null;
+
+/** The web client (web/, built by `npm run build:web` into web/dist; its assets are served by egg-static). */
+export default class WebController extends Controller {
+  async index() {
+    const { ctx, app } = this;
+    const file = path.join(app.baseDir, 'web/dist/index.html');
+    // production keeps the page in memory; development re-reads it after each rebuild
+    let html = app.config.env === 'prod' ? cached : null;
+    if (!html) {
+      html = await readFile(file).catch(() => null);
+      if (app.config.env === 'prod') cached = html;
+    }
+    if (!html) {
+      ctx.status = 503;
+      ctx.type = 'text/plain';
+      ctx.body = 'The web client is not built: run `npm run build:web` (npm run dev, npm test and npm run build do it).';
+      return;
+    }
+    ctx.set({ 'Content-Security-Policy': WEB_CSP, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' });
+    ctx.type = 'html';
+    ctx.body = html;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * What the server sends (PROTOCOL §2, §4-§7), for clients: the web client (web/) types its replies
+ * with these, next to the input schemas it shares with the server's validation. Plain types, no
+ * runtime; test/web/client.test.ts checks WireMessage against the one the server builds (lib/timeline).
+ */
+export interface WireMessage {
+  _id: string;
+  fp: string;
+  from: string;
+  to: string;
+  type: number;
+  typeu: number;
+  content: string;
+  extra?: Record<string, unknown>;
+  conversationId: string;
+  timelineId: string;
+  seq: number;
+  sendTime: number;
+  time?: number;
+}
+
+export interface SystemNotice { _id: string; content: string; event?: string; from: 'system'; time: number }
+
+export interface SocketEnvelope<T = unknown> {
+  meta: { timestamp: number; msg?: string; sync?: true; more?: boolean };
+  code: number;
+  data: { action: string; payload: T };
+}
+
+export interface HttpEnvelope<T = unknown> { code: number; msg: string; data: T }
+
+export interface PublicUser { _id: string; username: string; nickname: string; avatar: string; intro: string; presence?: string }
+
+export interface Me extends PublicUser { email?: string; question?: string; role?: string; presence?: string }
+
+export interface AuthResult { user: Me; token: string; refreshToken: string; expiresIn?: number }
+
+export interface Room {
+  _id: string;
+  name: string;
+  intro: string;
+  notice: string;
+  avatar: string;
+  visibility: 'public' | 'private';
+  owner: string;
+  memberCount: number;
+  onlineUsers?: number;
+}
+
+export interface RoomDetails extends Room { members: { online: PublicUser[]; offline: PublicUser[] } }
+
+export interface Page<T> { currentPage: number; lastPage: number; docs: T[] }
+
+export interface Conversation {
+  timelineId: string;
+  conversationId: string;
+  typeu: number;
+  peer?: PublicUser;
+  room?: Room;
+  lastMessage: WireMessage | null;
+  unread: number;
+  updateTime: number;
+}
+
+export interface Friend { user: PublicUser; group: string; alias: string; presence: string }
+
+export interface FriendRequests {
+  incoming: Array<{ _id: string; message: string; from: PublicUser }>;
+  outgoing: Array<{ _id: string; message: string; to: PublicUser }>;
+}
+
+export interface ReadReceipt { _id: string; fp: string; timelineId: string; typeu: number; seq: number; readed: string[] }
+
+export type RoomEvent = 'created' | 'join' | 'leave' | 'kick' | 'update' | 'owner' | 'dissolve';
+export interface GroupNotice { room: string; event: RoomEvent; user?: string; newbie?: true; changes?: Record<string, unknown> }
+
+export interface FriendNotice { type: 'request' | 'agree' | 'refuse' | 'removed'; from: PublicUser; message?: string }
+
+export interface OnlineNotice { type: 'online' | 'offline' | 'snapshot'; current: string; clients: string[] }
+
+export interface Upload { url: string; filename: string; size: number; mime: string }
+
+export interface QrLogin { status: 'scanned' | 'confirmed'; user?: PublicUser; token?: string; refreshToken?: string }

@@ -1,0 +1,472 @@
+/** The signed-in app: conversations, friends and rooms on the side, the open conversation in the middle. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { Friend, Page, PublicUser, Room, RoomDetails } from '../../lib/schemas/wire';
+import { api, upload } from './api';
+import {
+  type Conv, type Item, c2cId, conv, discard, hideForMe, loadFriends, loadOlder, loadRooms, local, logout, markRead,
+  openConv, recall, report, retry, send, sortedConvs, store, takeOver, timeline, title, typing, userName,
+} from './chat';
+import { Content } from './content';
+import { VirtualList } from './vlist';
+
+const RECALL_WINDOW = 120_000;
+
+const time = (ms: number) => {
+  const d = new Date(ms);
+  return d.toDateString() === new Date().toDateString()
+    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+};
+
+/** Avatars from gravatar (signup) or our own files; initials otherwise or when the image fails. */
+export function Avatar({ user, size = 36 }: { user?: { nickname?: string; username?: string; avatar?: string; name?: string } | null; size?: number }) {
+  const [ broken, setBroken ] = useState(false);
+  const name = user?.nickname || user?.name || user?.username || '?';
+  const src = user?.avatar ?? '';
+  const ok = !broken && (/^https:\/\/([a-z0-9-]+\.)?gravatar\.com\//.test(src) || /^\/files\/[0-9a-f]{24}$/.test(src));
+  const cls = `avatar s${size}`;
+  return ok
+    ? <img class={cls} src={src} alt="" onError={() => setBroken(true)} referrerpolicy="no-referrer" />
+    : <span class={cls} aria-hidden="true">{name.slice(0, 1).toUpperCase()}</span>;
+}
+
+function Dot({ id }: { id: string }) {
+  const p = store.presence.get(id) ?? 'offline';
+  const kind = [ 'online', 'away', 'busy', 'offline' ].includes(p) ? p : 'online';
+  return <span class={`dot ${kind}`} title={p} data-presence={p} />;
+}
+
+const previewOf = (m: Item | null) => {
+  if (!m) return '';
+  if (m.type === 10 || m.type === 21) return 'message recalled';
+  if (m.type === 2) return '[image]';
+  if (m.type === 3) return '[voice]';
+  if (m.type === 4) return '[file]';
+  return m.content.slice(0, 80);
+};
+
+// ---------------------------------------------------------------- side panels
+
+function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
+  const list = sortedConvs();
+  if (!list.length) return <p class="empty">No conversations yet. Add a friend or join a room to start one.</p>;
+  return (
+    <ul class="list" data-testid="conversations">
+      {list.map(c => (
+        <li key={c.id} class={store.active === c.id ? 'active' : ''} onClick={() => onOpen(c)} data-conv={c.id}>
+          {c.typeu === 2 ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
+          <div class="grow">
+            <div class="row"><b class="name">{title(c)}</b><small>{c.last ? time(c.last.sendTime) : ''}</small></div>
+            <div class="row"><span class="preview">{c.typingUntil > Date.now() ? 'typing…' : previewOf(c.last)}</span>
+              {c.unread > 0 && <span class="badge" data-testid="unread">{c.unread}</span>}</div>
+          </div>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Friends({ onChat }: { onChat: (id: string) => void }) {
+  const [ q, setQ ] = useState('');
+  const [ found, setFound ] = useState<PublicUser[] | null>(null);
+  const [ note, setNote ] = useState('');
+  const search = async (e: Event) => {
+    e.preventDefault();
+    if (!q.trim()) return;
+    try { setFound(await api<PublicUser[]>('GET', `/api/users?q=${encodeURIComponent(q.trim())}&limit=20`)); } catch (err) { report(err); }
+  };
+  const act = async (fn: () => Promise<unknown>, done?: string) => {
+    try { await fn(); if (done) store.toast(done); await loadFriends(); } catch (err) { report(err); }
+  };
+  const me = store.me!._id;
+  const groups = new Map<string, Friend[]>();
+  for (const f of store.friends) groups.set(f.group || 'Friends', [ ...(groups.get(f.group || 'Friends') ?? []), f ]);
+  const edit = (f: Friend) => {
+    const alias = prompt('Alias for this friend (empty for none)', f.alias);
+    if (alias === null) return;
+    const group = prompt('Group', f.group);
+    if (group === null) return;
+    void act(() => api('PATCH', `/api/friends/${f.user._id}`, { alias: alias.trim(), group: group.trim() || 'Friends' }));
+  };
+  return (
+    <div class="panel" data-testid="friends">
+      <form class="inline" onSubmit={search}>
+        <input name="q" placeholder="Find people by name" value={q} onInput={e => setQ((e.target as HTMLInputElement).value)} />
+        <button>Search</button>
+      </form>
+      {found && (
+        <ul class="list compact" data-testid="search-results">
+          {!found.filter(u => u._id !== me).length && <li class="empty">Nobody found.</li>}
+          {found.filter(u => u._id !== me).map(u => (
+            <li key={u._id}>
+              <Avatar user={u} size={28} /><span class="grow">{u.nickname} <small>@{u.username}</small></span>
+              {store.friends.some(f => f.user._id === u._id) ? <small>friend</small>
+                : <button onClick={() => act(() => api('POST', '/api/friends/requests', { to: u._id, ...(note.trim() ? { message: note.trim() } : {}) }), 'Request sent')}>Add</button>}
+            </li>
+          ))}
+          <li><input class="grow" name="note" placeholder="Message with the request (optional)" value={note} onInput={e => setNote((e.target as HTMLInputElement).value)} /></li>
+        </ul>
+      )}
+      {store.requests.incoming.length > 0 && <h3>Requests</h3>}
+      <ul class="list compact" data-testid="incoming">
+        {store.requests.incoming.map(r => (
+          <li key={r._id}>
+            <Avatar user={r.from} size={28} />
+            <span class="grow">{r.from.nickname}{r.message && <small> “{r.message}”</small>}</span>
+            <button class="primary" onClick={() => act(() => api('POST', `/api/friends/requests/${r.from._id}/accept`, {}))}>Accept</button>
+            <button onClick={() => act(() => api('POST', `/api/friends/requests/${r.from._id}/refuse`, {}))}>Refuse</button>
+          </li>
+        ))}
+      </ul>
+      {store.requests.outgoing.length > 0 && <p class="hint">Waiting for: {store.requests.outgoing.map(r => r.to.nickname).join(', ')}</p>}
+      {!store.friends.length && <p class="empty">No friends yet: search for someone above.</p>}
+      {[ ...groups ].map(([ group, list ]) => (
+        <div key={group}>
+          <h3>{group}</h3>
+          <ul class="list compact">
+            {list.map(f => (
+              <li key={f.user._id} data-friend={f.user.username}>
+                <span class="with-dot"><Avatar user={f.user} size={28} /><Dot id={f.user._id} /></span>
+                <span class="grow" onClick={() => onChat(f.user._id)}>{f.alias || f.user.nickname}
+                  <small> {store.presence.get(f.user._id) ?? f.presence}</small></span>
+                <button onClick={() => onChat(f.user._id)} title="Chat">Chat</button>
+                <Menu items={[
+                  [ 'Alias / group…', () => edit(f) ],
+                  [ 'Remove friend', () => confirm(`Remove ${f.user.nickname}?`) && act(() => api('DELETE', `/api/friends/${f.user._id}`)) ],
+                  [ 'Block', () => confirm(`Block ${f.user.nickname}?`) && act(() => api('POST', `/api/blocks/${f.user._id}`), 'Blocked') ],
+                ]} />
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+      {store.blocks.length > 0 && <>
+        <h3>Blocked</h3>
+        <ul class="list compact">
+          {store.blocks.map(b => (
+            <li key={b.user._id}><span class="grow">{b.user.nickname}</span>
+              <button onClick={() => act(() => api('DELETE', `/api/blocks/${b.user._id}`), 'Unblocked')}>Unblock</button></li>
+          ))}
+        </ul>
+      </>}
+    </div>
+  );
+}
+
+function Menu({ items }: { items: Array<[ string, () => unknown ]> }) {
+  return (
+    <details class="menu">
+      <summary aria-label="More">⋯</summary>
+      <div class="menu-items">
+        {items.map(([ label, fn ]) => <button key={label} onClick={e => { (e.currentTarget as HTMLElement).closest('details')!.open = false; fn(); }}>{label}</button>)}
+      </div>
+    </details>
+  );
+}
+
+function Rooms({ onOpen }: { onOpen: (id: string) => void }) {
+  const [ name, setName ] = useState('');
+  const [ priv, setPriv ] = useState(false);
+  const [ browse, setBrowse ] = useState<Room[] | null>(null);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    if (!name.trim()) return;
+    try {
+      const r = await api<Room>('POST', '/api/rooms', { name: name.trim(), visibility: priv ? 'private' : 'public' });
+      store.rooms.set(r._id, r);
+      setName('');
+      await loadRooms();
+      onOpen(r._id);
+    } catch (err) { report(err); }
+  };
+  const load = async () => {
+    try { setBrowse((await api<Page<Room>>('GET', '/api/rooms?limit=50')).docs); } catch (err) { report(err); }
+  };
+  const join = async (r: Room) => {
+    try { await api('POST', `/api/rooms/${r._id}/join`); store.rooms.set(r._id, r); await loadRooms(); onOpen(r._id); } catch (err) { report(err); }
+  };
+  return (
+    <div class="panel" data-testid="rooms">
+      <form class="inline" onSubmit={create}>
+        <input name="room" placeholder="New room name" value={name} onInput={e => setName((e.target as HTMLInputElement).value)} />
+        <label class="check"><input type="checkbox" checked={priv} onChange={e => setPriv((e.target as HTMLInputElement).checked)} /> private</label>
+        <button>Create</button>
+      </form>
+      <h3>My rooms</h3>
+      {!store.myRooms.length && <p class="empty">You are in no room yet.</p>}
+      <ul class="list compact">
+        {store.myRooms.map(id => store.rooms.get(id)).filter(Boolean).map(r => (
+          <li key={r!._id} onClick={() => onOpen(r!._id)} data-room={r!.name}>
+            <Avatar user={{ name: r!.name }} size={28} /><span class="grow">{r!.name}</span><small>{r!.memberCount} members</small>
+          </li>
+        ))}
+      </ul>
+      <h3>Public rooms <button class="link" onClick={load}>{browse ? 'refresh' : 'browse'}</button></h3>
+      {browse && !browse.length && <p class="empty">No public rooms yet.</p>}
+      {browse && (
+        <ul class="list compact" data-testid="public-rooms">
+          {browse.map(r => (
+            <li key={r._id} data-room={r.name}>
+              <Avatar user={{ name: r.name }} size={28} />
+              <span class="grow">{r.name} <small>{r.onlineUsers ?? 0} online · {r.memberCount} members</small></span>
+              {store.myRooms.includes(r._id) ? <button onClick={() => onOpen(r._id)}>Open</button> : <button class="primary" onClick={() => join(r)}>Join</button>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+// ---------------------------------------------------------------- the conversation
+
+function RoomInfo({ room, onClose }: { room: string; onClose: () => void }) {
+  const [ info, setInfo ] = useState<RoomDetails | null>(null);
+  const me = store.me!._id;
+  const load = () => api<RoomDetails>('GET', `/api/rooms/${room}`).then(setInfo, report);
+  useEffect(() => { void load(); }, [ room, store.roomsRev ]);
+  if (!info) return <aside class="info"><p class="empty">Loading…</p></aside>;
+  const owner = info.owner === me;
+  const act = async (fn: () => Promise<unknown>) => { try { await fn(); await load(); await loadRooms(); } catch (err) { report(err); } };
+  /** left or dissolved: nothing to show here any more */
+  const gone = (done: Promise<unknown>) => done.then(() => { onClose(); return loadRooms(); }, report);
+  const patch = (field: 'name' | 'notice' | 'intro', label: string) => {
+    const v = prompt(label, (info as unknown as Record<string, string>)[field] ?? '');
+    if (v !== null) void act(() => api('PATCH', `/api/rooms/${room}`, { [field]: v }));
+  };
+  const add = async () => {
+    const q = prompt('Add who? (username)');
+    if (!q) return;
+    const found = await api<PublicUser[]>('GET', `/api/users?q=${encodeURIComponent(q)}&limit=5`).catch(() => []);
+    const u = found.find(x => x.username.toLowerCase() === q.toLowerCase()) ?? found[0];
+    if (!u) return store.toast('Nobody by that name');
+    void act(() => api('POST', `/api/rooms/${room}/members`, { add: [ u._id ] }));
+  };
+  const member = (u: PublicUser, online: boolean) => (
+    <li key={u._id}>
+      <span class="with-dot"><Avatar user={u} size={24} /><span class={`dot ${online ? 'online' : 'offline'}`} /></span>
+      <span class="grow">{u.nickname}{u._id === info.owner && <small> owner</small>}</span>
+      {owner && u._id !== me && <Menu items={[
+        [ 'Remove from room', () => act(() => api('POST', `/api/rooms/${room}/members`, { remove: [ u._id ] })) ],
+        [ 'Make owner', () => confirm(`Make ${u.nickname} the owner?`) && act(() => api('PATCH', `/api/rooms/${room}`, { owner: u._id })) ],
+      ]} />}
+    </li>
+  );
+  return (
+    <aside class="info" data-testid="room-info">
+      <div class="row"><h2>{info.name}</h2><button onClick={onClose} aria-label="Close">✕</button></div>
+      <p class="hint">{info.visibility} · {info.memberCount} members</p>
+      {info.intro && <p>{info.intro}</p>}
+      {info.notice && <p class="room-notice"><b>Notice:</b> {info.notice}</p>}
+      <h3>Online ({info.members.online.length})</h3>
+      <ul class="list compact">{info.members.online.map(u => member(u, true))}</ul>
+      <h3>Offline ({info.members.offline.length})</h3>
+      <ul class="list compact">{info.members.offline.map(u => member(u, false))}</ul>
+      <div class="actions">
+        {(owner || info.visibility === 'private') && <button onClick={add}>Add member…</button>}
+        {owner && <>
+          <button onClick={() => patch('name', 'Room name')}>Rename…</button>
+          <button onClick={() => patch('notice', 'Room notice')}>Notice…</button>
+          <button class="danger" onClick={() => confirm('Dissolve this room for everyone?') && gone(api('DELETE', `/api/rooms/${room}`))}>Dissolve</button>
+        </>}
+        {!owner && <button class="danger" onClick={() => gone(api('POST', `/api/rooms/${room}/leave`))}>Leave room</button>}
+      </div>
+    </aside>
+  );
+}
+
+function Ticks({ c, m }: { c: Conv; m: Item }) {
+  if (m.from !== store.me!._id || m.notice) return null;
+  if (m.failed) return <span class="tick failed" data-status="failed" title={m.failed}>!</span>;
+  if (m.pending) return <span class="tick" data-status="pending" title="sending">…</span>;
+  if (m.seq <= c.peerRead) return <span class="tick read" data-status="read" title="read">✓✓</span>;
+  return <span class="tick" data-status="sent" title="sent">✓</span>;
+}
+
+function Message({ c, m, divider }: { c: Conv; m: Item; divider: boolean }) {
+  if (m.notice) return <div class="notice-line" data-testid="g-notice">{m.notice}</div>;
+  const mine = m.from === store.me!._id;
+  const canRecall = mine && !m.pending && m.type !== 10 && m.type !== 21 && Date.now() - m.sendTime < RECALL_WINDOW;
+  const items: Array<[ string, () => unknown ]> = [];
+  if (canRecall) items.push([ 'Recall', () => recall(m) ]);
+  if (!m.pending) items.push([ 'Delete for me', () => hideForMe(c, m) ]);
+  if (m.failed) items.push([ 'Retry', () => retry(m) ], [ 'Discard', () => discard(c, m) ]);
+  return (
+    <>
+      {divider && <div class="divider" data-testid="new-divider"><span>New messages</span></div>}
+      <div class={`msg ${mine ? 'mine' : 'theirs'}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
+        {!mine && c.typeu === 2 && <Avatar user={store.users.get(m.from)} size={28} />}
+        <div class="bubble">
+          {!mine && c.typeu === 2 && <div class="sender">{userName(m.from)}</div>}
+          {m.progress !== undefined && m.pending
+            ? <div class="upload" data-testid="upload-progress"><progress max={1} value={m.progress} /> {Math.round(m.progress * 100)}%</div>
+            : <Content m={m} />}
+          <div class="meta"><small>{time(m.sendTime)}</small><Ticks c={c} m={m} /></div>
+        </div>
+        {items.length > 0 && <Menu items={items} />}
+      </div>
+    </>
+  );
+}
+
+function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
+  const [ text, setText ] = useState('');
+  const [ info, setInfo ] = useState(false);
+  const fileInput = useRef<HTMLInputElement>(null);
+  useEffect(() => { setInfo(false); }, [ c.id ]);
+  useEffect(() => { markRead(c); }, [ c.msgs.length ]);
+  const submit = () => {
+    const t = text;
+    if (!t.trim()) return;
+    send(c, 1, t);
+    setText('');
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  };
+  const attach = async (file: File) => {
+    const image = file.type.startsWith('image/');
+    const p = local(c, image ? 2 : 4, '');
+    p.progress = 0;
+    c.pending.push(p);
+    store.changed();
+    try {
+      const up = await upload(file, f => { p.progress = f; store.changed(); });
+      c.pending = c.pending.filter(x => x !== p);
+      const type = up.mime.startsWith('image/') ? 2 : up.mime.startsWith('audio/') ? 3 : 4;
+      send(c, type, type === 2 ? up.url : JSON.stringify({ url: up.url, filename: up.filename, size: up.size, mime: up.mime }));
+    } catch (err) {
+      c.pending = c.pending.filter(x => x !== p);
+      report(err);
+    }
+    store.changed();
+  };
+  const items = timeline(c);
+  const peer = c.typeu === 1 ? store.users.get(c.target) : null;
+  const room = c.typeu === 2 ? store.rooms.get(c.target) : null;
+  const typingNow = c.typingUntil > Date.now();
+  const inRoom = c.typeu === 1 || store.myRooms.includes(c.target);
+  return (
+    <section class="chat" data-testid="chat" data-conv={c.id}>
+      <header class="chat-head">
+        <button class="back" onClick={onBack} aria-label="Back">‹</button>
+        {peer ? <span class="with-dot"><Avatar user={peer} /><Dot id={c.target} /></span> : <Avatar user={{ name: title(c) }} />}
+        <div class="grow">
+          <b>{title(c)}</b>
+          <div class="sub">{typingNow ? <span data-testid="typing">typing…</span>
+            : peer ? (store.presence.get(c.target) ?? 'offline') : room ? `${room.memberCount} members` : ''}</div>
+        </div>
+        {c.typeu === 2 && <button onClick={() => setInfo(!info)} data-testid="room-info-button">Members</button>}
+      </header>
+      {room?.notice && <div class="room-notice"><b>Notice:</b> {room.notice}</div>}
+      <div class="chat-body">
+        <div class="messages">
+          {!c.noMore && c.loaded && c.msgs.length > 0 && <div class="older">{c.loadingOlder ? 'Loading…' : ''}</div>}
+          {c.loaded && !items.length && <p class="empty">No messages yet. Say hello!</p>}
+          <VirtualList items={items} keyOf={m => m.fp ? `${m.from}:${m.fp}` : m._id} resetKey={c.id} onTop={() => loadOlder(c)}
+            render={m => <Message c={c} m={m} divider={!!c.dividerSeq && m.seq === c.dividerSeq && m.from !== store.me!._id} />} />
+        </div>
+        {info && room && inRoom && <RoomInfo room={c.target} onClose={() => setInfo(false)} />}
+      </div>
+      {inRoom ? (
+        <footer class="composer">
+          <button onClick={() => fileInput.current!.click()} aria-label="Attach a file" title="Attach a file">+</button>
+          <input ref={fileInput} type="file" hidden data-testid="file-input"
+            onChange={e => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void attach(f); (e.target as HTMLInputElement).value = ''; }} />
+          <textarea rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line)" value={text} data-testid="composer"
+            onInput={e => { const v = (e.target as HTMLTextAreaElement).value; setText(v); if (v) typing(c); }} onKeyDown={onKey} />
+          <button class="primary" onClick={submit}>Send</button>
+        </footer>
+      ) : <footer class="composer"><p class="hint">You are not in this room.</p></footer>}
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------- shell
+
+const CONN_TEXT = { connecting: 'connecting…', online: 'online', reconnecting: 'reconnecting…', offline: 'offline', replaced: 'signed in elsewhere' };
+
+function StatusPicker() {
+  const me = store.me!;
+  const current = store.presence.get(me._id) ?? me.presence ?? 'online';
+  const set = async (presence: string) => {
+    if (presence === 'custom…') {
+      const v = prompt('Your status (up to 32 characters)', '');
+      if (!v?.trim()) return;
+      presence = v.trim().slice(0, 32);
+    }
+    try {
+      await api('PUT', '/api/users/me/presence', { presence });
+      store.presence.set(me._id, presence);
+      store.changed();
+    } catch (err) { report(err); }
+  };
+  const known = [ 'online', 'away', 'busy', 'invisible' ];
+  return (
+    <select class="status" value={current} onChange={e => set((e.target as HTMLSelectElement).value)} aria-label="Your status" data-testid="status">
+      {known.map(k => <option key={k} value={k}>{k}</option>)}
+      {!known.includes(current) && <option value={current}>{current}</option>}
+      <option value="custom…">custom…</option>
+    </select>
+  );
+}
+
+export function App() {
+  const [ tab, setTab ] = useState<'chats' | 'friends' | 'rooms'>('chats');
+  const me = store.me;
+  if (!me) return <div class="auth"><p class="empty">Loading…</p></div>;
+  const active = store.active ? store.convs.get(store.active) : undefined;
+  const open = (c: Conv) => { void openConv(c); };
+  const chatWith = (id: string) => { open(conv(c2cId(me._id, id), 1, id)); setTab('chats'); };
+  const openRoom = (id: string) => { open(conv(id, 2, id)); setTab('chats'); };
+  const back = () => { store.active = null; store.changed(); };
+  return (
+    <div class={`app ${active ? 'has-chat' : ''}`}>
+      <header class="top">
+        <b class="brand">IM</b>
+        <span class={`conn ${store.conn}`} data-testid="conn" data-state={store.conn}>{CONN_TEXT[store.conn]}</span>
+        <span class="grow" />
+        <Avatar user={me} size={28} />
+        <span class="me" data-testid="me">{me.nickname || me.username}</span>
+        <StatusPicker />
+        <button onClick={() => { void logout(); location.hash = '#/login'; }} data-testid="logout">Log out</button>
+      </header>
+      {store.banner && (
+        <div class="banner" role="status" data-testid="sys-notice">
+          <b>Notice:</b> {store.banner.content}
+          <button onClick={() => { store.banner = null; store.changed(); }} aria-label="Dismiss">✕</button>
+        </div>
+      )}
+      {store.conn === 'replaced' && (
+        <div class="overlay" data-testid="replaced">
+          <div class="card">
+            <h2>Signed in elsewhere</h2>
+            <p>This account was opened in another browser window of the same kind, so this one was disconnected.</p>
+            <button class="primary" onClick={takeOver}>Use it here instead</button>
+          </div>
+        </div>
+      )}
+      <div class="main">
+        <nav class="side">
+          <div class="tabs" role="tablist">
+            {([ 'chats', 'friends', 'rooms' ] as const).map(t => (
+              <button key={t} role="tab" aria-selected={tab === t} class={tab === t ? 'on' : ''} onClick={() => setTab(t)} data-tab={t}>
+                {t[0].toUpperCase() + t.slice(1)}
+                {t === 'friends' && store.requests.incoming.length > 0 && <span class="badge">{store.requests.incoming.length}</span>}
+                {t === 'chats' && sortedConvs().some(c => c.unread) && <span class="badge dot-badge" />}
+              </button>
+            ))}
+          </div>
+          {tab === 'chats' && <Chats onOpen={open} />}
+          {tab === 'friends' && <Friends onChat={chatWith} />}
+          {tab === 'rooms' && <Rooms onOpen={openRoom} />}
+        </nav>
+        {active ? <ChatView c={active} onBack={back} /> : <section class="chat placeholder"><p class="empty">Pick a conversation, a friend or a room.</p></section>}
+      </div>
+      <div class="toasts" aria-live="polite">{store.toasts.map(t => <div key={t.id} class="toast" data-testid="toast">{t.text}</div>)}</div>
+    </div>
+  );
+}

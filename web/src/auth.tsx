@@ -1,0 +1,232 @@
+/** Signing in: login, signup, password reset, and both sides of the QR-code login (PROTOCOL §5). */
+import { io } from 'socket.io-client';
+import { useEffect, useState } from 'preact/hooks';
+import { renderSVG } from 'uqr';
+import { loginBody, signupBody } from '../../lib/schemas/auth';
+import type { AuthResult, PublicUser, QrLogin, SocketEnvelope } from '../../lib/schemas/wire';
+import { ApiError, api, setSession } from './api';
+import { store } from './chat';
+
+/** The first problem the shared schema finds, phrased for a form. */
+function firstIssue(error: { issues: Array<{ path: PropertyKey[]; message: string }> }) {
+  const i = error.issues[0];
+  return i.path.length ? `${String(i.path[0])}: ${i.message}` : i.message;
+}
+
+const errorText = (err: unknown) => (err instanceof ApiError || err instanceof Error ? err.message : String(err));
+
+function Field(props: { label: string; name: string; type?: string; value: string; set: (v: string) => void; auto?: string }) {
+  return (
+    <label class="field">
+      <span>{props.label}</span>
+      <input name={props.name} type={props.type ?? 'text'} value={props.value} autocomplete={props.auto}
+        onInput={e => props.set((e.target as HTMLInputElement).value)} />
+    </label>
+  );
+}
+
+export function Login({ onDone }: { onDone: () => void }) {
+  const [ who, setWho ] = useState('');
+  const [ password, setPassword ] = useState('');
+  const [ error, setError ] = useState('');
+  const [ busy, setBusy ] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = who.includes('@') ? { email: who.trim(), password } : { username: who.trim(), password };
+    const parsed = loginBody.safeParse(body);
+    if (!parsed.success) return setError(firstIssue(parsed.error));
+    setBusy(true);
+    setError('');
+    try {
+      const r = await api<AuthResult>('POST', '/api/login', parsed.data);
+      setSession(r.token, r.refreshToken, 'WEB');
+      onDone();
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="auth">
+      <form class="card" onSubmit={submit} data-testid="login">
+        <h1>Sign in</h1>
+        <Field label="Username or e-mail" name="username" value={who} set={setWho} auto="username" />
+        <Field label="Password" name="password" type="password" value={password} set={setPassword} auto="current-password" />
+        {error && <p class="error" role="alert">{error}</p>}
+        <button class="primary" disabled={busy}>Sign in</button>
+        <p class="links"><a href="#/signup">Create an account</a> · <a href="#/reset">Forgot password?</a></p>
+      </form>
+      <QrPanel onDone={onDone} />
+    </div>
+  );
+}
+
+export function Signup({ onDone }: { onDone: () => void }) {
+  const [ f, setF ] = useState({ username: '', password: '', email: '', nickname: '', question: '', answer: '' });
+  const [ error, setError ] = useState('');
+  const [ busy, setBusy ] = useState(false);
+  const set = (k: keyof typeof f) => (v: string) => setF({ ...f, [k]: v });
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = Object.fromEntries(Object.entries(f).filter(([ , v ]) => v.trim() !== ''));
+    const parsed = signupBody.safeParse(body);
+    if (!parsed.success) return setError(firstIssue(parsed.error));
+    setBusy(true);
+    setError('');
+    try {
+      const r = await api<AuthResult>('POST', '/api/signup', parsed.data);
+      setSession(r.token, r.refreshToken, 'WEB');
+      onDone();
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="auth">
+      <form class="card" onSubmit={submit} data-testid="signup">
+        <h1>Create an account</h1>
+        <Field label="Username" name="username" value={f.username} set={set('username')} auto="username" />
+        <Field label="Password (8+ characters)" name="password" type="password" value={f.password} set={set('password')} auto="new-password" />
+        <Field label="E-mail (optional, for your gravatar)" name="email" type="email" value={f.email} set={set('email')} auto="email" />
+        <Field label="Display name (optional)" name="nickname" value={f.nickname} set={set('nickname')} auto="nickname" />
+        <Field label="Security question (optional, for password reset)" name="question" value={f.question} set={set('question')} />
+        <Field label="Answer" name="answer" value={f.answer} set={set('answer')} />
+        {error && <p class="error" role="alert">{error}</p>}
+        <button class="primary" disabled={busy}>Sign up</button>
+        <p class="links"><a href="#/login">I have an account</a></p>
+      </form>
+    </div>
+  );
+}
+
+export function Reset() {
+  const [ username, setUsername ] = useState('');
+  const [ question, setQuestion ] = useState('');
+  const [ answer, setAnswer ] = useState('');
+  const [ password, setPassword ] = useState('');
+  const [ error, setError ] = useState('');
+  const [ done, setDone ] = useState(false);
+  const ask = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    try {
+      setQuestion((await api<{ question: string }>('GET', `/api/password/question?username=${encodeURIComponent(username.trim())}`)).question);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  const reset = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    try {
+      await api('POST', '/api/password/reset', { username: username.trim(), answer, newPassword: password });
+      setDone(true);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  return (
+    <div class="auth">
+      <form class="card" onSubmit={question ? reset : ask} data-testid="reset">
+        <h1>Reset your password</h1>
+        <Field label="Username" name="username" value={username} set={setUsername} />
+        {question && <>
+          <p class="question">{question}</p>
+          <Field label="Answer" name="answer" value={answer} set={setAnswer} />
+          <Field label="New password" name="newPassword" type="password" value={password} set={setPassword} auto="new-password" />
+        </>}
+        {error && <p class="error" role="alert">{error}</p>}
+        {done ? <p class="ok">Password changed. <a href="#/login">Sign in</a></p>
+          : <button class="primary">{question ? 'Change password' : 'Next'}</button>}
+        <p class="links"><a href="#/login">Back to sign in</a></p>
+      </form>
+    </div>
+  );
+}
+
+/** The login page's QR code: a link that a signed-in device opens to confirm this login. */
+function QrPanel({ onDone }: { onDone: () => void }) {
+  const [ link, setLink ] = useState('');
+  const [ svg, setSvg ] = useState('');
+  const [ scanned, setScanned ] = useState<PublicUser | null>(null);
+  const [ round, setRound ] = useState(0);
+  useEffect(() => {
+    let gone = false;
+    let socket: ReturnType<typeof io> | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    (async () => {
+      try {
+        const { deviceId, expiresIn } = await api<{ deviceId: string; expiresIn: number }>('GET', '/api/qrcode');
+        if (gone) return;
+        const url = `${location.origin}/#/qr/${encodeURIComponent(deviceId)}`;
+        setLink(url);
+        setSvg(renderSVG(url, { border: 2 }));
+        setScanned(null);
+        // a new code shortly before this one expires
+        timer = setTimeout(() => setRound(r => r + 1), Math.max(5, expiresIn - 5) * 1000);
+        socket = io('/sso', { path: '/ws', query: { device_id: deviceId }, reconnection: false, forceNew: true });
+        socket.on('qrlogin', (env: SocketEnvelope<QrLogin | 'pong'>) => {
+          const p = env.data.payload;
+          if (p === 'pong' || !p) return;
+          if (p.status === 'scanned' && p.user) setScanned(p.user);
+          if (p.status === 'confirmed' && p.token && p.refreshToken) {
+            setSession(p.token, p.refreshToken, 'DESKTOP');
+            onDone();
+          }
+        });
+        socket.on('im_error', () => setRound(r => r + 1));
+      } catch {
+        // no QR login right now (rate limit, server down): the password form still works
+      }
+    })();
+    return () => { gone = true; clearTimeout(timer); socket?.close(); };
+  }, [ round ]);
+  if (!svg) return null;
+  return (
+    <div class="card qr" data-testid="qr">
+      <h2>Or sign in with another device</h2>
+      {/* uqr's SVG is generated from the link alone: rects and paths, no script or text from anyone */}
+      <div class="qr-code" dangerouslySetInnerHTML={{ __html: svg }} />
+      <p class="hint">Open this link on a device where you are signed in:</p>
+      <a class="qr-link" href={link} data-testid="qr-link">{link}</a>
+      {scanned && <p class="ok">{scanned.nickname} scanned the code: confirm on that device.</p>}
+    </div>
+  );
+}
+
+/** The "phone" side: a signed-in user opened a QR link and confirms who logs in on the other device. */
+export function QrConfirm({ deviceId }: { deviceId: string }) {
+  const [ state, setState ] = useState<'ask' | 'done' | 'error'>('ask');
+  const [ error, setError ] = useState('');
+  useEffect(() => {
+    api('POST', '/api/qrcode/scan', { deviceId }).catch(err => { setState('error'); setError(errorText(err)); });
+  }, [ deviceId ]);
+  const confirm = async () => {
+    try {
+      await api('POST', '/api/qrcode/confirm', { deviceId });
+      setState('done');
+    } catch (err) {
+      setState('error');
+      setError(errorText(err));
+    }
+  };
+  const me = store.me;
+  return (
+    <div class="auth">
+      <div class="card" data-testid="qr-confirm">
+        <h1>Sign in on another device?</h1>
+        {state === 'ask' && <>
+          <p>A computer showing this code will be signed in as <b>{me?.nickname ?? me?.username}</b> ({me?.username}).
+            Only confirm if it is yours.</p>
+          <button class="primary" onClick={confirm}>Confirm sign-in</button>{' '}
+          <a href="#/">Cancel</a>
+        </>}
+        {state === 'done' && <p class="ok">Done: the other device is signed in. <a href="#/">Back to chats</a></p>}
+        {state === 'error' && <p class="error" role="alert">{error} <a href="#/">Back</a></p>}
+      </div>
+    </div>
+  );
+}

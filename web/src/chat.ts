@@ -1,0 +1,606 @@
+/**
+ * The client's state and its /chat socket. One store; views re-render when `version` changes.
+ * Conversations are keyed by conversationId (c2c "<smaller>@<larger>", rooms the room id).
+ */
+import { io, type Socket } from 'socket.io-client';
+import type {
+  Conversation, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
+  ReadReceipt, Room, SocketEnvelope, SystemNotice, WireMessage,
+} from '../../lib/schemas/wire';
+import type { SendMessageInput } from '../../lib/schemas/message';
+import { ApiError, api, clearSession, deviceClass, onSession, refresh, token } from './api';
+
+export type ConnState = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'replaced';
+
+/** A message as shown: stored, or still on its way (`pending`, `failed`), or a local timeline line (`notice`). */
+export interface Item extends WireMessage {
+  pending?: boolean;
+  failed?: string;
+  notice?: string;
+  progress?: number;
+}
+
+export interface Conv {
+  id: string;
+  typeu: 1 | 2;
+  /** the other user (c2c) or the room id (c2g): where `to` goes */
+  target: string;
+  last: Item | null;
+  unread: number;
+  updated: number;
+  msgs: Item[];
+  pending: Item[];
+  notices: Item[];
+  loaded: boolean;
+  noMore: boolean;
+  loadingOlder: boolean;
+  /** highest seq the peer (c2c) or anyone (room) has read: my messages up to it show as read */
+  peerRead: number;
+  /** highest seq I told the server I read */
+  myRead: number;
+  typingUntil: number;
+  /** seq of the first unread message when the conversation was opened (the divider) */
+  dividerSeq: number;
+}
+
+export interface Toast { id: number; text: string }
+
+const randomFp = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, '0')).join('');
+export const c2cId = (a: string, b: string) => (a < b ? `${a}@${b}` : `${b}@${a}`);
+
+class Store {
+  version = 0;
+  me: Me | null = null;
+  conn: ConnState = 'offline';
+  convs = new Map<string, Conv>();
+  active: string | null = null;
+  users = new Map<string, PublicUser>();
+  rooms = new Map<string, Room>();
+  myRooms: string[] = [];
+  presence = new Map<string, string>();
+  friends: Friend[] = [];
+  requests: FriendRequests = { incoming: [], outgoing: [] };
+  blocks: Array<{ user: PublicUser }> = [];
+  banner: SystemNotice | null = null;
+  /** bumped by room notices and presence changes: an open member list reloads */
+  roomsRev = 0;
+  toasts: Toast[] = [];
+  private listeners = new Set<() => void>();
+  private queued = false;
+
+  subscribe(fn: () => void) {
+    this.listeners.add(fn);
+    return () => { this.listeners.delete(fn); };
+  }
+
+  /** Coalesces changes into one render per microtask. */
+  changed() {
+    this.version++;
+    if (this.queued) return;
+    this.queued = true;
+    queueMicrotask(() => {
+      this.queued = false;
+      for (const fn of this.listeners) fn();
+    });
+  }
+
+  toast(text: string) {
+    const t = { id: Date.now() + Math.random(), text };
+    this.toasts = [ ...this.toasts.slice(-3), t ];
+    this.changed();
+    setTimeout(() => { this.toasts = this.toasts.filter(x => x !== t); this.changed(); }, 6000);
+  }
+}
+
+export const store = new Store();
+let socket: Socket | null = null;
+
+export const sortedConvs = () => [ ...store.convs.values() ].filter(c => c.last || c.id === store.active).sort((a, b) => b.updated - a.updated);
+
+export function conv(id: string, typeu: 1 | 2, target: string): Conv {
+  let c = store.convs.get(id);
+  if (!c) {
+    c = {
+      id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false,
+      loadingOlder: false, peerRead: 0, myRead: 0, typingUntil: 0, dividerSeq: 0,
+    };
+    store.convs.set(id, c);
+  }
+  return c;
+}
+
+export function convOf(m: WireMessage): Conv {
+  if (m.typeu === 2) return conv(m.to, 2, m.to);
+  const me = store.me!._id;
+  return conv(m.conversationId || c2cId(m.from, m.to), 1, m.from === me ? m.to : m.from);
+}
+
+/** Name and avatar of a conversation's other side. */
+export function title(c: Conv): string {
+  if (c.typeu === 2) return store.rooms.get(c.target)?.name ?? 'Room';
+  const f = store.friends.find(x => x.user._id === c.target);
+  const u = store.users.get(c.target);
+  return f?.alias || u?.nickname || u?.username || 'User';
+}
+
+export const userName = (id: string) => {
+  if (id === store.me?._id) return 'You';
+  const f = store.friends.find(x => x.user._id === id);
+  const u = store.users.get(id);
+  return f?.alias || u?.nickname || u?.username || id.slice(-6);
+};
+
+const asked = new Set<string>();
+/** Names of senders the store does not know (room members who are not friends), fetched once. */
+function knowUser(id: string) {
+  if (store.users.has(id) || asked.has(id)) return;
+  asked.add(id);
+  api<PublicUser>('GET', `/api/users/${id}`).then(u => { store.users.set(id, u); store.changed(); }, () => undefined);
+}
+
+/** Adds or replaces (recall, retry answered) a stored message. */
+export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
+  const c = convOf(m);
+  const me = store.me!._id;
+  if (m.from !== me) knowUser(m.from);
+  c.pending = c.pending.filter(p => p.fp !== m.fp || p.from !== m.from);
+  const at = c.msgs.findIndex(x => x._id === m._id);
+  if (at >= 0) {
+    c.msgs[at] = m;
+  } else {
+    let i = c.msgs.length;
+    while (i > 0 && c.msgs[i - 1].seq > m.seq) i--;
+    c.msgs.splice(i, 0, m);
+    if (opts.live && m.from !== me && store.active !== c.id) c.unread++;
+  }
+  if (!c.last || m.seq >= c.last.seq || c.last._id === m._id) {
+    c.last = m;
+    c.updated = Math.max(c.updated, m.sendTime);
+  }
+  if (m.from !== me) c.typingUntil = 0;
+  store.changed();
+  return c;
+}
+
+function addNotice(c: Conv, text: string, time: number) {
+  const n: Item = {
+    _id: `notice:${time}:${Math.random()}`, fp: '', from: '', to: c.target, type: 0, typeu: c.typeu, content: text,
+    conversationId: c.id, timelineId: c.id, seq: 0, sendTime: time, notice: text,
+  };
+  c.notices.push(n);
+  store.changed();
+}
+
+/** What a conversation shows: stored messages and local notices by time, then what is on its way. */
+export function timeline(c: Conv): Item[] {
+  if (!c.notices.length) return c.pending.length ? [ ...c.msgs, ...c.pending ] : c.msgs;
+  const out: Item[] = [];
+  let n = 0;
+  for (const m of c.msgs) {
+    while (n < c.notices.length && c.notices[n].sendTime < m.sendTime) out.push(c.notices[n++]);
+    out.push(m);
+  }
+  while (n < c.notices.length) out.push(c.notices[n++]);
+  return out.concat(c.pending);
+}
+
+// ---------------------------------------------------------------- socket
+
+type Ack<T> = SocketEnvelope<T>;
+
+async function request<T>(event: string, payload?: unknown, ms = 10000): Promise<Ack<T>> {
+  if (!socket?.connected) throw new ApiError(0, 'not connected');
+  const s = socket.timeout(ms);
+  return (payload === undefined ? s.emitWithAck(event) : s.emitWithAck(event, payload)) as Promise<Ack<T>>;
+}
+
+function need<T>(env: Ack<T>): T {
+  if (env.code !== 0) throw new ApiError(env.code, env.meta.msg ?? 'refused');
+  return env.data.payload;
+}
+
+export function connect() {
+  disconnect();
+  store.conn = 'connecting';
+  store.changed();
+  const s = io('/chat', {
+    path: '/ws',
+    // asked at every (re)connect, so a refreshed token is used
+    auth: cb => cb({ token: token() ?? '' }),
+    query: { deviceType: deviceClass() },
+    // its own connection: a shared (multiplexed) one would keep the /sso socket's query
+    forceNew: true,
+    reconnectionDelayMax: 5000,
+  });
+  socket = s;
+  s.on('connect', () => { void onConnect(s); });
+  s.on('disconnect', reason => {
+    if (store.conn === 'replaced' || socket !== s) return;
+    store.conn = reason === 'io client disconnect' ? 'offline' : 'reconnecting';
+    store.changed();
+    // the server closed it (a refused token, a logout elsewhere): socket.io does not retry that
+    if (reason === 'io server disconnect') void recover(s);
+  });
+  s.io.on('reconnect_attempt', () => { if (socket === s && store.conn !== 'replaced') { store.conn = 'reconnecting'; store.changed(); } });
+  s.on('im_error', (env: Ack<unknown>) => onError(s, env));
+  s.on('c_message', (env: Ack<WireMessage>) => onMessage(env));
+  s.on('to_reader', (env: Ack<ReadReceipt[]>) => applyReceipts(env.data.payload));
+  s.on('to_typing', (env: Ack<{ timelineId: string; from: string }>) => {
+    const { from } = env.data.payload;
+    const c = store.convs.get(c2cId(from, store.me!._id));
+    if (!c) return;
+    c.typingUntil = Date.now() + 4000;
+    store.changed();
+    setTimeout(() => store.changed(), 4100);
+  });
+  s.on('c_online', (env: Ack<OnlineNotice>) => {
+    const p = env.data.payload;
+    if (p.type === 'snapshot') {
+      for (const id of p.clients) if (!store.presence.get(id) || store.presence.get(id) === 'offline') store.presence.set(id, 'online');
+    } else if (p.type === 'online') {
+      if (!store.presence.get(p.current) || store.presence.get(p.current) === 'offline') store.presence.set(p.current, 'online');
+    } else {
+      store.presence.set(p.current, 'offline');
+    }
+    store.roomsRev++;
+    store.changed();
+  });
+  s.on('presence', (env: Ack<{ id: string; presence: string }>) => {
+    store.presence.set(env.data.payload.id, env.data.payload.presence);
+    store.changed();
+  });
+  s.on('sys_notice', (env: Ack<SystemNotice>) => {
+    store.banner = env.data.payload;
+    store.changed();
+    s.emit('c_message_ack', { _id: env.data.payload._id });
+  });
+  s.on('f_notice', (env: Ack<FriendNotice>) => {
+    const n = env.data.payload;
+    const who = n.from.nickname || n.from.username;
+    const text = { request: `${who} sent you a friend request`, agree: `${who} accepted your friend request`,
+      refuse: `${who} declined your friend request`, removed: `${who} removed you from their friends` }[n.type];
+    store.toast(n.message ? `${text}: “${n.message}”` : text);
+    void loadFriends();
+  });
+  s.on('g_notice', (env: Ack<GroupNotice>) => { void onGroupNotice(env.data.payload, env.meta.timestamp); });
+}
+
+export function disconnect() {
+  if (!socket) return;
+  const s = socket;
+  socket = null;
+  s.removeAllListeners();
+  s.io.removeAllListeners();
+  s.disconnect();
+  store.conn = 'offline';
+  store.changed();
+}
+
+/** "Signed in elsewhere" → the user chose to take over: a new connection kicks the other one. */
+export const takeOver = () => connect();
+
+// a rotated access token: the open socket still carries the old one (which will expire), so reconnect
+let lastToken = token();
+onSession(() => {
+  const t = token();
+  if (t === lastToken) return;
+  lastToken = t;
+  if (!t) {
+    disconnect();
+    signOutLocal();
+  } else if (socket && store.conn !== 'replaced') {
+    connect();
+  }
+});
+
+async function recover(s: Socket) {
+  await new Promise(r => setTimeout(r, 500));
+  if (socket !== s || store.conn === 'replaced') return;
+  s.connect();
+}
+
+function onError(s: Socket, env: Ack<unknown>) {
+  if (env.code === 20004) {
+    store.conn = 'replaced';
+    store.changed();
+    return;
+  }
+  if (env.code === 20001) {
+    // an expired or revoked token: one refresh, else back to the login page
+    refresh().then(() => { if (socket === s) connect(); }, () => { clearSession(); });
+    return;
+  }
+  const fp = typeof env.data.payload === 'string' ? env.data.payload : null;
+  if (fp) {
+    for (const c of store.convs.values()) for (const p of c.pending) if (p.fp === fp) p.failed = env.meta.msg ?? 'not sent';
+  }
+  store.toast(env.meta.msg ?? `error ${env.code}`);
+}
+
+function onMessage(env: Ack<WireMessage>) {
+  const m = env.data.payload;
+  const c = addMessage(m, { live: true });
+  if (m.from !== store.me!._id) socket?.emit('c_message_ack', { _id: m._id });
+  if (store.active === c.id) markRead(c);
+}
+
+function applyReceipts(list: ReadReceipt[]) {
+  for (const r of list) {
+    const id = r.typeu === 2 ? r.timelineId : c2cId(...(r.timelineId.split('@') as [ string, string ]));
+    const c = store.convs.get(id);
+    if (c && r.seq > c.peerRead) c.peerRead = r.seq;
+  }
+  store.changed();
+}
+
+async function onConnect(s: Socket) {
+  if (socket !== s) return;
+  store.conn = 'online';
+  store.changed();
+  try {
+    const recent = need(await request<Conversation[]>('recent_conversation'));
+    for (const r of recent) {
+      if (r.peer) store.users.set(r.peer._id, r.peer);
+      if (r.room) store.rooms.set(r.room._id, { ...store.rooms.get(r.room._id), ...r.room });
+      const c = conv(r.conversationId, r.typeu === 2 ? 2 : 1, r.typeu === 2 ? r.conversationId : r.peer!._id);
+      c.unread = store.active === c.id ? 0 : r.unread;
+      c.updated = r.updateTime;
+      if (r.lastMessage) addMessage(r.lastMessage);
+    }
+    await pullOffline();
+    applyReceipts(need(await request<ReadReceipt[]>('readed_message')));
+    s.emit('c_online');
+    // what was sent while the connection was down goes again, with the same fp (never twice on the server)
+    for (const c of store.convs.values()) for (const p of c.pending) if (!p.progress && !p.failed) void deliver(p);
+    const active = store.active && store.convs.get(store.active);
+    if (active) { await openConv(active, true); }
+    void resolveUnknown();
+  } catch (err) {
+    if (socket === s) report(err);
+  }
+}
+
+async function pullOffline() {
+  for (let round = 0; round < 50; round++) {
+    const env = await request<Array<WireMessage | SystemNotice>>('offline_message');
+    const list = need(env);
+    for (const m of list) {
+      if (m.from === 'system') store.banner = m as SystemNotice;
+      else addMessage(m as WireMessage);
+    }
+    if (list.length) need(await request('c_message_ack', { data: list.map(m => ({ _id: m._id })) }));
+    if (!env.meta.more || !list.length) break;
+  }
+}
+
+/** Names of peers and rooms the conversation list mentions but the store does not know yet. */
+async function resolveUnknown() {
+  for (const c of store.convs.values()) {
+    try {
+      if (c.typeu === 1 && !store.users.has(c.target)) store.users.set(c.target, await api<PublicUser>('GET', `/api/users/${c.target}`));
+      if (c.typeu === 2 && !store.rooms.has(c.target)) store.rooms.set(c.target, await api<Room>('GET', `/api/rooms/${c.target}`));
+    } catch { /* gone: shown by id */ }
+  }
+  store.changed();
+}
+
+// ---------------------------------------------------------------- actions
+
+export function report(err: unknown) {
+  const msg = err instanceof ApiError ? err.message : err instanceof Error ? err.message : String(err);
+  store.toast(msg);
+}
+
+export async function openConv(c: Conv, reload = false) {
+  // the divider marks what was unread when the conversation was opened (not when it was last open)
+  if (store.active !== c.id) c.dividerSeq = c.unread ? (c.last?.seq ?? 0) - c.unread + 1 : 0;
+  store.active = c.id;
+  c.unread = 0;
+  store.changed();
+  if (!c.loaded || reload) {
+    try {
+      const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, limit: 30 }));
+      for (const m of page) addMessage(m);
+      if (!c.loaded) c.noMore = page.length < 30;
+      c.loaded = true;
+    } catch (err) {
+      // a conversation without messages yet is simply empty
+      if (!(err instanceof ApiError) || err.code !== 10006) report(err);
+      c.loaded = true;
+      c.noMore = true;
+    }
+    store.changed();
+  }
+  markRead(c);
+}
+
+export async function loadOlder(c: Conv) {
+  if (c.noMore || c.loadingOlder || !c.msgs.length) return;
+  c.loadingOlder = true;
+  try {
+    const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, before: c.msgs[0].seq, limit: 50 }));
+    for (const m of page) addMessage(m);
+    if (page.length < 50) c.noMore = true;
+  } catch (err) {
+    report(err);
+  } finally {
+    c.loadingOlder = false;
+    store.changed();
+  }
+}
+
+/** Tells the server (and so the senders) that everything shown in the open conversation was read. */
+export function markRead(c: Conv) {
+  if (document.visibilityState === 'hidden' || !socket?.connected) return;
+  const me = store.me!._id;
+  const newest = [ ...c.msgs ].reverse().find(m => m.from !== me);
+  if (!newest || newest.seq <= c.myRead) return;
+  c.myRead = newest.seq;
+  socket.emit('to_reader', { timelineId: c.id, typeu: c.typeu, seq: newest.seq });
+}
+document.addEventListener('visibilitychange', () => {
+  const c = store.active && store.convs.get(store.active);
+  if (c) markRead(c);
+});
+
+async function deliver(p: Item) {
+  const input: SendMessageInput = { type: p.type, to: p.to, content: p.content, fp: p.fp, typeu: p.typeu as 1 | 2 };
+  if (p.extra) input.extra = p.extra;
+  try {
+    const env = await request<WireMessage>('to', input);
+    if (env.code === 0) addMessage(env.data.payload);
+    else { p.failed = env.meta.msg ?? 'not sent'; store.changed(); }
+  } catch {
+    // no answer (connection lost): it stays pending and goes again, same fp, on reconnect
+  }
+}
+
+/** Sends a message now or, when offline, as soon as the connection is back. */
+export function send(c: Conv, type: number, content: string, extra?: Record<string, unknown>) {
+  const p = local(c, type, content);
+  if (extra) p.extra = extra;
+  c.pending.push(p);
+  c.updated = Date.now();
+  store.changed();
+  // sending ends typing: the next keystroke may say so again at once
+  lastTyping = 0;
+  if (socket?.connected) void deliver(p);
+}
+
+export function local(c: Conv, type: number, content: string): Item {
+  const fp = randomFp();
+  return {
+    _id: `local:${fp}`, fp, from: store.me!._id, to: c.target, type, typeu: c.typeu, content, conversationId: c.id,
+    timelineId: c.id, seq: Number.MAX_SAFE_INTEGER, sendTime: Date.now(), pending: true,
+  };
+}
+
+export function retry(p: Item) {
+  p.failed = undefined;
+  store.changed();
+  if (socket?.connected) void deliver(p);
+}
+
+export function discard(c: Conv, p: Item) {
+  c.pending = c.pending.filter(x => x !== p);
+  store.changed();
+}
+
+export async function recall(m: Item) {
+  try {
+    addMessage(need(await request<WireMessage>('to_undo', { _id: m._id })));
+  } catch (err) {
+    report(err);
+  }
+}
+
+export async function hideForMe(c: Conv, m: Item) {
+  try {
+    await api('DELETE', `/api/messages/${m._id}`);
+    c.msgs = c.msgs.filter(x => x._id !== m._id);
+    store.changed();
+  } catch (err) {
+    report(err);
+  }
+}
+
+let lastTyping = 0;
+export function typing(c: Conv) {
+  if (c.typeu !== 1 || !socket?.connected || Date.now() - lastTyping < 2000) return;
+  lastTyping = Date.now();
+  socket.emit('to_typing', { to: c.target, typeu: 1 });
+}
+
+// ---------------------------------------------------------------- friends, rooms, account
+
+export async function loadFriends() {
+  try {
+    const [ friends, requests, blocks ] = await Promise.all([
+      api<Friend[]>('GET', '/api/friends'),
+      api<FriendRequests>('GET', '/api/friends/requests'),
+      api<Array<{ user: PublicUser }>>('GET', '/api/blocks'),
+    ]);
+    store.friends = friends;
+    store.requests = requests;
+    store.blocks = blocks;
+    for (const f of friends) {
+      store.users.set(f.user._id, f.user);
+      store.presence.set(f.user._id, f.presence);
+    }
+    store.changed();
+  } catch (err) {
+    report(err);
+  }
+}
+
+export async function loadRooms() {
+  try {
+    const mine = await api<Page<Room>>('GET', '/api/rooms?mine=1&limit=50');
+    for (const r of mine.docs) store.rooms.set(r._id, r);
+    store.myRooms = mine.docs.map(r => r._id);
+    store.changed();
+  } catch (err) {
+    report(err);
+  }
+}
+
+async function onGroupNotice(n: GroupNotice, time: number) {
+  const me = store.me!._id;
+  const c = conv(n.room, 2, n.room);
+  const who = n.user ? userName(n.user) : 'Someone';
+  const was = n.user === me ? 'were' : 'was';
+  const text: Record<string, string> = {
+    created: `${who} created the room`,
+    join: n.newbie ? `${who} ${was} added` : `${who} joined`,
+    leave: `${who} left`,
+    kick: `${who} ${was} removed`,
+    update: `Room updated${n.changes ? `: ${Object.keys(n.changes).join(', ')}` : ''}`,
+    owner: `${who} ${n.user === me ? 'are' : 'is'} now the owner`,
+    dissolve: 'The room was dissolved',
+  };
+  if (n.user && !store.users.has(n.user)) {
+    try { store.users.set(n.user, await api<PublicUser>('GET', `/api/users/${n.user}`)); } catch { /* shown by id */ }
+    text.join = n.newbie ? `${userName(n.user)} ${was} added` : `${userName(n.user)} joined`;
+  }
+  addNotice(c, text[n.event] ?? n.event, time);
+  // an open member list reloads, unless there is no room left to load
+  if (n.event !== 'dissolve') store.roomsRev++;
+  if (n.event === 'update' && n.changes) {
+    const r = store.rooms.get(n.room);
+    if (r) store.rooms.set(n.room, { ...r, ...(n.changes as Partial<Room>) });
+  }
+  if (n.event === 'dissolve' || ((n.event === 'leave' || n.event === 'kick') && n.user === me)) {
+    store.myRooms = store.myRooms.filter(id => id !== n.room);
+    store.changed();
+  } else {
+    void loadRooms();
+  }
+}
+
+/** After login: who I am, then everything else over the socket and REST. */
+export async function start() {
+  store.me = await api<Me>('GET', '/api/users/me');
+  store.users.set(store.me._id, store.me);
+  store.changed();
+  connect();
+  void loadFriends();
+  void loadRooms();
+}
+
+function signOutLocal() {
+  store.me = null;
+  store.convs.clear();
+  store.active = null;
+  store.friends = [];
+  store.myRooms = [];
+  store.banner = null;
+  store.changed();
+}
+
+export async function logout() {
+  // first: the server tells the session's sockets 20001, which would start a refresh
+  disconnect();
+  try { await api('POST', '/api/logout'); } catch { /* the session ends here anyway */ }
+  clearSession();
+  signOutLocal();
+}
