@@ -1,6 +1,7 @@
 import type { Application } from 'egg';
 import { MessageCommitter } from '../message/committer';
 import { MemoryRecentMessages, RedisRecentMessages } from '../message/recent-messages';
+import { deliverMessage } from '../message/delivery';
 import { DeliveryWriter } from '../message/delivery-writer';
 import { PointerWriter } from '../message/pointer-writer';
 import { KeyedMutex } from '../../lib/keyed-mutex';
@@ -74,6 +75,7 @@ export default {
       timeoutMs: self.config.message.replyTimeoutMs,
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
       history: self.redis ? new RedisRecentMessages(self.redis, self.config.redisPrefix) : new MemoryRecentMessages(),
+      deliver: (message, exceptSocket) => deliverMessage(self.io.of('/chat'), message, exceptSocket),
     });
   },
 

@@ -22,7 +22,7 @@ import { LRUCache } from 'lru-cache';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { oid } from '../../lib/ids';
 import { duplicateAt, insertIgnoringDuplicates } from '../../lib/duplicate-key';
-import { c2cConversationId, toWire } from '../../lib/timeline';
+import { c2cConversationId, toWire, type WireMessage } from '../../lib/timeline';
 import type { SeqRegistry } from '../../lib/seq-registry';
 import type { SendMessageInput } from '../../lib/schemas/message';
 import type { MessageDoc } from '../model/message';
@@ -45,6 +45,8 @@ export interface CommitModels {
 export interface SendRequest {
   from: string;
   input: SendMessageInput;
+  /** the sending socket, which gets no `meta.sync` copy */
+  socketId?: string;
 }
 
 export interface SendResult {
@@ -73,6 +75,8 @@ export interface CommitterOptions {
   logError: (msg: string, err: unknown) => void;
   /** the newest messages of active conversations, for the newest history page */
   history: RecentMessages;
+  /** `c_message` for a message just stored (app/message/delivery.ts) */
+  deliver: (message: WireMessage, exceptSocket?: string) => void;
 }
 
 /** how many conversations' counters, users known to exist, a process remembers */
@@ -182,9 +186,15 @@ export class MessageCommitter {
 
     const { stored, failed, rest } = await this.insert(m, this.allocate(accepted));
     const advanced = new Map<string, number>();
-    for (const [ , doc ] of stored) {
+    const wires = new Map<Pending, WireMessage>();
+    for (const [ p, doc ] of stored) {
       this.lastSeq.set(doc.conversationId, doc.seq);
       advanced.set(doc.conversationId, doc.seq);
+      const wire = toWire(doc);
+      wires.set(p, wire);
+      // delivered live before any pull can see it (pulls go by the registry, raised next): a pull
+      // and its confirmed ack are never followed by the same message live
+      this.opts.deliver(wire, p.socketId);
     }
     // pulls read the registry to know what is pending: it is raised before anyone is acked
     await this.opts.seqs.advance(advanced);
@@ -206,7 +216,7 @@ export class MessageCommitter {
       this.settle(p, { message: doc, duplicate: false });
     }
     const docs = stored.map(([ , doc ]) => doc);
-    this.opts.history.append(docs.map(toWire)).catch(err => this.opts.logError('[message] recent messages not cached', err));
+    this.opts.history.append([ ...wires.values() ]).catch(err => this.opts.logError('[message] recent messages not cached', err));
     this.opts.pointers.mark(docs);
     for (const doc of docs) this.opts.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
     const now = Date.now();

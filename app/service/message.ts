@@ -9,6 +9,7 @@ import { socketRooms } from '../../lib/socket-rooms';
 import { toWire, type WireMessage } from '../../lib/timeline';
 import { MessageType, type MessageDoc } from '../model/message';
 import { membershipId, type MembershipDoc } from '../model/membership';
+import { deliverMessage } from '../message/delivery';
 import type { ReceiptDoc } from '../model/receipt';
 import type { SystemNotice } from './notice';
 import type { HistoryInput, MessageRef, ReadReceiptInput, SendMessageInput } from '../../lib/schemas/message';
@@ -37,19 +38,11 @@ export default class MessageService extends Service {
    */
   async send(userId: string, input: SendMessageInput, socketId?: string): Promise<WireMessage> {
     if (input.from !== undefined && input.from !== userId) throw new AppError(ErrorCode.AUTH_FAILED, '`from` is not the token\'s user');
-    const { message, duplicate } = await this.app.messageCommitter.submit({ from: userId, input });
-    const wire = toWire(message);
-    if (!duplicate) this.deliver(wire, socketId);
-    return wire;
+    // the committer delivers a new message itself, before it becomes visible to pulls
+    const { message } = await this.app.messageCommitter.submit({ from: userId, input, socketId });
+    return toWire(message);
   }
 
-  /** `c_message` to the recipients, and with `meta.sync` to the sender's sockets but `socketId`. */
-  private deliver(wire: WireMessage, socketId?: string) {
-    const recipients = wire.typeu === 2 ? socketRooms.room(wire.to) : socketRooms.user(wire.to);
-    this.chat.to(recipients).except(socketRooms.user(wire.from)).emit('c_message', socketEnvelope(Actions.c_message, wire));
-    const own = this.chat.to(socketRooms.user(wire.from));
-    (socketId ? own.except(socketId) : own).emit('c_message', socketEnvelope(Actions.c_message, wire, { sync: true }));
-  }
 
   /**
    * `c_message_ack`: the named messages count as delivered to this user, and only they: an ack
@@ -297,7 +290,7 @@ export default class MessageService extends Service {
       { $set: { 'lastMessage.type': type, 'lastMessage.content': '' }, $unset: { 'lastMessage.extra': 1 } });
     const { extra: _dropped, ...rest } = message;
     const wire = toWire({ ...rest, type, content: '' });
-    this.deliver(wire, socketId);
+    deliverMessage(this.chat, wire, socketId);
     return wire;
   }
 

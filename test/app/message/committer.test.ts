@@ -25,6 +25,7 @@ describe('app/message/committer', () => {
       timeoutMs: 10000,
       logError: fail,
       history: new MemoryRecentMessages(),
+      deliver: () => undefined,
     });
     return Object.assign(c, { flushPointers: () => pointers.flush() });
   };
