@@ -12,7 +12,8 @@
  *          the room (whose members are the first `members` users); each sender keeps `window` messages in flight (a new one as each to_ack comes back).
  *   mark / markEnd   opens / closes the measured window (the orchestrator samples CPU and database
  *          counters at the same moments)
- *   stop   stops sending, waits for the last acks and deliveries, answers with the load's figures
+ *   stop   {drainMs} stops sending, waits (up to drainMs) for the last acks and deliveries, answers
+ *          with the load's figures; sends still unanswered then are reported as such
  *   close  closes every socket and exits
  *
  * Every recipient acks every `c_message` with `c_message_ack` (the message itself, with an ack
@@ -152,10 +153,10 @@ function markEnd() {
   load.windowMs = now() - load.from;
 }
 
-async function stop() {
+async function stop({ drainMs = 30000 } = {}) {
   const load = state.load;
   load.running = false;
-  const until = now() + 15000;
+  const until = now() + drainMs;
   while (load.inFlight > 0 && now() < until) await new Promise(r => setTimeout(r, 50));
   const missing = () => {
     let n = 0;

@@ -21,7 +21,7 @@
  * Options (environment): BENCH_SECONDS (measured seconds per load, default 10), BENCH_WARMUP (seconds,
  * default 2), BENCH_WINDOW (1:1 in-flight window per sender, default 4), BENCH_ROOM_SENDERS (default 5),
  * BENCH_USERS (default 1000), BENCH_ROOM_MEMBERS (default 500, at most 501), BENCH_SETUP_TIMEOUT
- * (seconds, default 300), BENCH_PROFILE=1 (CPU profiles of our server in bench/.profile, hottest
+ * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our server in bench/.profile, hottest
  * functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
  * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete).
  */
@@ -44,6 +44,7 @@ const ROOM_SENDERS = envNumber('BENCH_ROOM_SENDERS', 5);
 const USERS = envNumber('BENCH_USERS', 1000);
 const ROOM_MEMBERS = Math.min(envNumber('BENCH_ROOM_MEMBERS', 500), USERS, 501); // POST /api/rooms takes 500 members besides the owner
 const SETUP_TIMEOUT = envNumber('BENCH_SETUP_TIMEOUT', 300);
+const DRAIN = envNumber('BENCH_DRAIN', 30);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const ACK = process.env.BENCH_ACK !== '0'; // 0: recipients do not ack (not what clients do: only to see what acks cost)
 const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, for development
@@ -108,6 +109,7 @@ async function measureServer(name, server, db, users, loads, roomQuery) {
     log(`${name}: storm done in ${(out.storm.stormMs / 1000).toFixed(1)} s`);
     await sleep(1000);
 
+    let backlog = 0; // sends of the previous load the server had not answered yet: this load shares the server with them
     for (const spec of loads) {
       log(`${name}: ${spec.label}`);
       const pids = processTree(server.pid);
@@ -121,9 +123,9 @@ async function measureServer(name, server, db, users, loads, roomQuery) {
         await sleep(SECONDS * 1000);
         await load.send('markEnd');
         const w = await s.since(a);
-        const r = await load.send('stop');
+        const r = await load.send('stop', { drainMs: DRAIN * 1000 });
         out.loads.push({
-          label: spec.label, ...r, peakRss,
+          label: spec.label, ...r, peakRss, backlog,
           cpuPct: w.cpu / w.wall * 100, dbCpuPct: w.dbCpu === null ? null : w.dbCpu / w.wall * 100,
           cpuMsPer1k: r.delivered ? w.cpu * 1000 / r.delivered * 1000 : null,
           dbCpuMsPer1k: r.delivered && w.dbCpu !== null ? w.dbCpu * 1000 / r.delivered * 1000 : null,
@@ -132,6 +134,7 @@ async function measureServer(name, server, db, users, loads, roomQuery) {
       } finally {
         clearInterval(rss);
       }
+      backlog += out.loads[out.loads.length - 1].unanswered;
       await sleep(500);
     }
   } finally {
@@ -162,14 +165,14 @@ function report(relay, ours) {
     for (const [ x, name ] of [ [ r, 'bare relay' ], [ o, 'im-server' ] ]) {
       if (!x) continue;
       rows.push([
-        label, name, x.deliveredPerSec, fmt(x.ackP50), fmt(x.ackP99), fmt(x.e2eP50), fmt(x.e2eP99), x.lost, x.dup, x.refused,
+        label, name, x.deliveredPerSec, fmt(x.ackP50), fmt(x.ackP99), fmt(x.e2eP50), fmt(x.e2eP99), x.lost, x.dup, x.refused, x.unanswered,
         fmt(x.cpuPct, 0), fmt(x.cpuMsPer1k, 0), fmt(x.dbCpuPct, 0), fmt(x.dbCpuMsPer1k, 0), fmt(x.cmdsPerMsg, 2), fmt(x.peakRss, 0),
         x === o && r ? ratio(o.deliveredPerSec, r.deliveredPerSec) : '',
       ]);
     }
   }
   lines.push('', table(
-    [ 'load', 'server', 'msgs/s delivered', 'to_ack p50 ms', 'to_ack p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'lost', 'dup', 'refused',
+    [ 'load', 'server', 'msgs/s delivered', 'to_ack p50 ms', 'to_ack p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'lost', 'dup', 'refused', 'unanswered',
       'server CPU %', 'server CPU ms/1k msgs', 'db CPU %', 'db CPU ms/1k msgs', 'db cmds/msg', 'peak RSS MB', 'ours/relay' ],
     rows,
   ));
@@ -236,10 +239,11 @@ async function main() {
   const db = await ferretdb.start({ dataDir, dbName: 'imbench', logFile: path.join(os.tmpdir(), 'im-bench-ferretdb.log') });
   const pairsLabel = w => `1:1 (${Math.floor(USERS / 2)} pairs, window ${w})`;
   const roomLabel = `fan-out (${ROOM_MEMBERS} members, ${ROOM_SENDERS} senders)`;
+  // the heaviest load last: what a slow server has not answered when a load ends weighs on the loads after it
   const loadsFor = roomId => [
-    { label: pairsLabel(WINDOW), job: { tag: 'p', mode: 'pairs', window: WINDOW } },
-    ...(WINDOW !== 1 ? [ { label: pairsLabel(1), job: { tag: 'w', mode: 'pairs', window: 1 } } ] : []),
+    { label: pairsLabel(1), job: { tag: 'w', mode: 'pairs', window: 1 } },
     { label: roomLabel, job: { tag: 'r', mode: 'room', window: 2, senders: ROOM_SENDERS, roomId, members: ROOM_MEMBERS } },
+    ...(WINDOW !== 1 ? [ { label: pairsLabel(WINDOW), job: { tag: 'p', mode: 'pairs', window: WINDOW } } ] : []),
   ];
   let relay = null;
   let ours = null;
@@ -282,7 +286,9 @@ async function main() {
   process.stdout.write(`Commit ${commit}; ${SECONDS} s measured per load after the storm and ${WARMUP} s of warm-up; ${os.cpus().length} CPUs ` +
     `(${os.cpus()[0].model}), load average ${os.loadavg().map(l => l.toFixed(1)).join(' ')}. Server CPU is the whole process tree ` +
     '(100% = one core), the database (FerretDB) is counted apart; db cmds are the commands FerretDB received (driver heartbeats ' +
-    'left out) over the window, per delivered message; fan-out counts deliveries (one message to 499 members = 499).\n');
+    `left out) over the window, per delivered message; fan-out counts deliveries (one message to ${ROOM_MEMBERS - 1} members = ${ROOM_MEMBERS - 1}); ` +
+    `unanswered = sends still without to_ack ${DRAIN} s after the load stopped (not counted as lost: never acked). ` +
+    'Two shared cores run the server, the database, the relay and the load generator: figures are noisy, compare within one run.\n');
   const notes = [];
   for (const [ x, name ] of [ [ relay, 'bare relay' ], [ ours, 'im-server' ] ]) {
     if (!x) continue;
@@ -291,7 +297,8 @@ async function main() {
       if (Object.keys(l.ackRefusals).length) notes.push(`${name}, ${l.label}: c_message_ack refused ${JSON.stringify(l.ackRefusals)}`);
       if (Object.keys(l.errors).length) notes.push(`${name}, ${l.label}: im_error ${JSON.stringify(l.errors)}`);
       notes.push(`${name}, ${l.label}: ${l.sent} sent, ${l.acked} acked over the whole load (warm-up, window and drain)`);
-      if (l.unanswered) notes.push(`${name}, ${l.label}: ${l.unanswered} sends never answered`);
+      if (l.unanswered) notes.push(`${name}, ${l.label}: ${l.unanswered} sends not answered within ${DRAIN} s after the load stopped`);
+      if (l.backlog) notes.push(`${name}, ${l.label}: ran while up to ${l.backlog} sends of the loads before it were still unanswered`);
     }
   }
   if (ours) {
