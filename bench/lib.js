@@ -170,8 +170,23 @@ async function checkAccount(baseUrl, user) {
   }
 }
 
-/** Our server as production runs it: egg-scripts, sticky, `workers` workers, prod config, no Redis. */
-async function startOurs({ mongoUrl, jwtSecret, workers = 1, profileDir = null, title = 'im-bench' }) {
+/**
+ * Our server as production runs it: egg-scripts, sticky, `workers` workers, prod config, no Redis.
+ * A start that dies is tried again (twice): the ports are picked free but another process on this
+ * machine may take one before the server binds it (egg-cluster's sticky port too).
+ */
+async function startOurs(options) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOursOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/exited before/.test(err.message)) throw err;
+      process.stderr.write(`[bench] the server did not start (${err.message}); trying again\n`);
+    }
+  }
+}
+
+async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = null, title = 'im-bench' }) {
   const port = await freePort();
   const env = {
     ...process.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
@@ -197,7 +212,7 @@ async function startOurs({ mongoUrl, jwtSecret, workers = 1, profileDir = null, 
   try {
     await waitForHttp(`http://127.0.0.1:${port}/readyz`, 90000, () => child.exitCode !== null || child.signalCode !== null);
   } catch (err) {
-    process.stderr.write(output);
+    process.stderr.write(output.split('\n').filter(l => /ERROR|Error|error/.test(l)).slice(-10).join('\n') + '\n');
     await stop();
     throw err;
   }

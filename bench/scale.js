@@ -172,6 +172,11 @@ async function fill(routes, target, until) {
     return null;
   };
   let inFlight = 0;
+  const t0 = Date.now();
+  const a0 = book.acked;
+  const progress = setInterval(() => {
+    log(`  ${book.acked} messages stored (${((book.acked - a0) / ((Date.now() - t0) / 1000)).toFixed(0)} msgs/s)`);
+  }, 30000);
   const worker = async () => {
     while (book.acked + inFlight < target && Date.now() < until) {
       const r = pick();
@@ -182,7 +187,11 @@ async function fill(routes, target, until) {
       if (ms === null) await sleep(200); // refused: back off as a client would
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  try {
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  } finally {
+    clearInterval(progress);
+  }
 }
 
 function missingDeliveries() {
@@ -370,7 +379,8 @@ async function main() {
     let lastMeasureMs = 60000;
     for (const size of SIZES) {
       if (book.acked >= size) continue;
-      const fillUntil = deadline - lastMeasureMs * 1.5;
+      // leave room to measure at the size reached: measuring a bigger store takes longer than the last time
+      const fillUntil = deadline - Math.max(90000, lastMeasureMs * 2);
       if (Date.now() >= fillUntil) {
         stopReason = `no time left to fill to ${size} and measure (time box ${LIMIT_MS / 60000} min)`;
         break;
