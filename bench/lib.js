@@ -290,7 +290,9 @@ function table(head, body) {
 function commitId() {
   try {
     const head = execFileSync('git', [ 'rev-parse', '--short', 'HEAD' ], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', [ 'status', '--porcelain', '--untracked-files=no' ], { cwd: root, encoding: 'utf8' }).trim();
+    // only what the server and the benchmark are made of: an edited README does not change the numbers
+    const dirty = execFileSync('git', [ 'status', '--porcelain', '--untracked-files=no', '--', 'app', 'lib', 'config', 'typings', 'bench', 'scripts', 'app.ts', 'agent.ts', 'package.json', 'package-lock.json' ],
+      { cwd: root, encoding: 'utf8' }).trim();
     return dirty ? `${head}+changes` : head;
   } catch {
     return 'unknown';
