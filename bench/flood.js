@@ -15,6 +15,7 @@
  * also prints where the memory still live after the flood was allocated (sampling heap profiler).
  */
 const { spawn, execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -161,7 +162,7 @@ function topAllocations(profile, n = 15) {
 }
 
 async function main() {
-  const bench = require('./run');
+  const bench = require('./lib');
   log(`compiling the app; ${SOCKETS} sockets × ${RATE} ${EVENT} events/s for ${SECONDS} s, then ${IDLE} s idle`);
   bench.build();
   const ferretdb = require('../scripts/ferretdb');
@@ -171,8 +172,9 @@ async function main() {
   let server;
   let inspector;
   try {
-    const { users } = await bench.seed(db.url);
-    server = await bench.startOurs(db.url);
+    const jwtSecret = crypto.randomBytes(32).toString('hex');
+    const users = await bench.seedAccounts(db.url, SOCKETS + (SOCKETS % 2), jwtSecret, 'flood');
+    server = await bench.startOurs({ mongoUrl: db.url, jwtSecret, title: 'im-flood' });
     const worker = appWorker(bench.processTree(server.pid));
     if (!worker) throw new Error('app worker not found');
     const rss = () => bench.rssMb([ worker ]);

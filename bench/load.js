@@ -1,140 +1,208 @@
 'use strict';
 /**
- * Load generator, run as its own process so it does not share an event loop with the server.
- * Reads a JSON job from the file named by argv[2]: { url, users: [{id, token}], mode: 'pairs'|'room', roomId?,
- * senders, window, warmupMs, durationMs }. Every socket is a socket.io-client v4 over websocket.
- * Each sender keeps `window` messages in flight (a new one as each ack comes back). Prints one
- * JSON line with the counts and latencies.
+ * Load generator for `npm run bench`, forked by bench/run.js so it does not share an event loop with
+ * the server or the orchestrator. It is driven over IPC, one command at a time:
+ *
+ *   setup  {url, users:[{id,token}], roomQuery?, timeoutMs, ack?}
+ *          the connect storm: every user's socket is opened at once (a failed handshake is retried,
+ *          as a client reconnects) and pulls `offline_message`; answers when every socket has its
+ *          first pull answered, or fails at timeoutMs saying how far it got.
+ *   start  {tag, mode:'pairs'|'room', window, senders?, roomId?, members?}
+ *          starts sending: 'pairs' = every user to its pair (i^1), 'room' = the first `senders` users to
+ *          the room (whose members are the first `members` users); each sender keeps `window` messages in flight (a new one as each to_ack comes back).
+ *   mark / markEnd   opens / closes the measured window (the orchestrator samples CPU and database
+ *          counters at the same moments)
+ *   stop   {drainMs} stops sending, waits (up to drainMs) for the last acks and deliveries, answers
+ *          with the load's figures; sends still unanswered then are reported as such
+ *   close  closes every socket and exits
+ *
+ * Every recipient acks every `c_message` with `c_message_ack` (the message itself, with an ack
+ * callback) as the im-client-sdk does, unless setup says ack:false (to see what acks cost).
  */
-const { io } = require('socket.io-client');
+const crypto = require('node:crypto');
+const { now, connectChat, request } = require('./client');
 
-const runId = require('node:crypto').randomBytes(4).toString('hex');
-const job = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'));
-const now = () => Number(process.hrtime.bigint() / 1000n) / 1000; // ms, sub-ms resolution
+const runId = crypto.randomBytes(4).toString('hex');
+const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)] : null);
 
-function percentile(sorted, p) {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))];
-}
+const state = {
+  url: null,
+  users: [],
+  sockets: [],
+  received: new Map(), // `${recipient}|${fp}` → count
+  distinct: new Map(), // fp → recipients that got it at least once
+  ackRefusals: {}, // c_message_ack refusals by code
+  errors: {}, // im_error events by code
+  load: null,
+  ack: true,
+};
 
-function connect(user) {
-  const query = { userId: user.id, deviceType: 'WEB' };
-  if (job.roomId) query.room = job.roomId;
-  const socket = io(`${job.url}/chat`, {
-    path: '/ws', transports: [ 'websocket' ], forceNew: true, reconnection: false, timeout: 20000,
-    auth: { token: user.token }, query,
-  });
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', reject);
-    socket.once('im_error', e => reject(new Error(`refused: ${JSON.stringify(e)}`)));
-  });
-}
-
-async function main() {
-  const sockets = [];
-  // connect in slices so the handshake storm does not time out
-  for (let i = 0; i < job.users.length; i += 50) {
-    sockets.push(...await Promise.all(job.users.slice(i, i + 50).map(connect)));
-  }
-  // the server puts a socket in its rooms just after the connect (it looks them up first): give the
-  // last sockets that moment, as a client would by pulling offline_message after connecting
-  await new Promise(r => setTimeout(r, 1000));
-  const sentAt = new Map(); // fp → send time
-  const expected = new Map(); // fp → number of recipients
-  const received = new Map(); // `${recipient}|${fp}` → count
-  const distinctReceivers = new Map(); // fp → recipients that got it
-  const ackLatency = [];
-  const e2eLatency = [];
-  let measureFrom = 0;
-  let measureTo = Infinity;
-  let deliveredInWindow = 0;
-  let acked = 0;
-  let refused = 0;
-  const refusals = {};
-
-  sockets.forEach((socket, i) => {
-    const me = job.users[i].id;
-    socket.on('c_message', env => {
-      const m = env.data.payload;
-      const key = `${me}|${m.fp}`;
-      const count = (received.get(key) || 0) + 1;
-      received.set(key, count);
-      if (count === 1) distinctReceivers.set(m.fp, (distinctReceivers.get(m.fp) || 0) + 1);
-      const t = now();
-      const sent = sentAt.get(m.fp);
-      if (sent !== undefined && sent >= measureFrom && sent < measureTo) e2eLatency.push(t - sent);
-      if (t >= measureFrom && t < measureTo) deliveredInWindow++;
-    });
-  });
-
-  const senders = job.mode === 'pairs'
-    ? job.users.map((u, i) => ({ socket: sockets[i], from: u.id, to: job.users[i ^ 1].id, typeu: 1, recipients: 1 }))
-    : job.users.slice(0, job.senders).map((u, i) => ({ socket: sockets[i], from: u.id, to: job.roomId, typeu: 2, recipients: job.users.length - 1 }));
-
-  let running = true;
-  let inFlight = 0;
-  let counter = 0;
-  function send(s) {
-    if (!running) return;
-    // unique per run: an fp a user already sent (in an earlier run) is a retry, answered and not delivered
-    const fp = `${runId}-${s.from.slice(-6)}-${counter++}`;
+function onMessage(me, socket) {
+  return env => {
+    const m = env && env.data && env.data.payload;
+    if (!m || !m.fp) return;
     const t = now();
-    sentAt.set(fp, t);
-    inFlight++;
+    // as the im-client-sdk: every received message is acked
+    if (state.ack) socket.emit('c_message_ack', m, reply => {
+      if (!reply || reply.code !== 0) {
+        const code = reply ? reply.code : 'none';
+        state.ackRefusals[code] = (state.ackRefusals[code] || 0) + 1;
+      }
+    });
+    if (m.from === me) return; // the sender's own echo is not a delivery
+    const key = `${me}|${m.fp}`;
+    const count = (state.received.get(key) || 0) + 1;
+    state.received.set(key, count);
+    const load = state.load;
+    if (!load || !m.fp.startsWith(load.prefix)) return;
+    if (count > 1) { load.dup++; return; }
+    state.distinct.set(m.fp, (state.distinct.get(m.fp) || 0) + 1);
+    if (load.measuring) {
+      load.delivered++;
+      const sent = load.sentAt.get(m.fp);
+      if (sent !== undefined && sent >= load.from) load.e2e.push(t - sent);
+    }
+  };
+}
+
+async function setup({ url, users, roomQuery, timeoutMs, ack = true }) {
+  state.ack = ack;
+  state.url = url;
+  state.users = users;
+  const deadline = Date.now() + timeoutMs;
+  const start = now();
+  const perSocket = [];
+  let retries = 0;
+  let ready = 0;
+  let connected = 0;
+  const one = async (user, i) => {
+    const t0 = now();
+    const socket = await connectChat(url, user, { query: roomQuery ? { room: roomQuery } : {}, deadline, onRetry: () => { retries++; } });
+    connected++;
+    state.sockets[i] = socket;
+    socket.on('c_message', onMessage(user.id, socket));
+    socket.on('im_error', e => { const c = e && e.code; state.errors[c] = (state.errors[c] || 0) + 1; });
+    const pending = await request(socket, 'offline_message', undefined, Math.max(1, deadline - Date.now()));
+    if (Array.isArray(pending) && pending.length) await request(socket, 'c_message_ack', pending, Math.max(1, deadline - Date.now()));
+    perSocket.push(now() - t0);
+    ready++;
+  };
+  const all = Promise.allSettled(users.map(one));
+  const timer = new Promise(r => setTimeout(r, timeoutMs + 1000).unref());
+  const settled = await Promise.race([ all, timer.then(() => null) ]);
+  const failures = settled ? settled.filter(s => s.status === 'rejected') : [];
+  if (!settled || failures.length) {
+    const why = failures.length ? failures[0].reason.message : 'timed out';
+    throw new Error(`connect storm did not complete within ${timeoutMs / 1000} s: ${connected} of ${users.length} sockets connected, ` +
+      `${ready} had their first offline_message answered (${failures.length} failed; first: ${why})`);
+  }
+  perSocket.sort((a, b) => a - b);
+  return { users: users.length, stormMs: now() - start, p50: percentile(perSocket, 50), p99: percentile(perSocket, 99), retries };
+}
+
+function start({ tag, mode, window, senders: senderCount, roomId, members }) {
+  const prefix = `${runId}${tag}-`;
+  const load = state.load = {
+    prefix, running: true, measuring: false, from: Infinity, sentAt: new Map(), expected: new Map(),
+    sent: 0, acked: 0, refused: 0, refusals: {}, inFlight: 0, waiting: new Map(), delivered: 0, dup: 0, ackLatency: [], e2e: [], windowMs: 0,
+  };
+  const users = state.users;
+  const senders = mode === 'pairs'
+    ? users.map((u, i) => ({ socket: state.sockets[i], from: u.id, to: users[i ^ 1].id, typeu: 1, recipients: 1 }))
+      .filter((_, i) => (i ^ 1) < users.length)
+    : users.slice(0, senderCount).map((u, i) => ({ socket: state.sockets[i], from: u.id, to: roomId, typeu: 2, recipients: members - 1 }));
+  let counter = 0;
+  const send = s => {
+    if (!load.running) return;
+    // unique per run and load: an fp the user already sent is a retry, answered and not delivered again
+    const fp = `${prefix}${counter++}`;
+    const t = now();
+    load.sentAt.set(fp, t);
+    load.sent++;
+    load.inFlight++;
+    if (load.measuring) load.waiting.set(fp, t);
     s.socket.emit('to', { type: 1, to: s.to, typeu: s.typeu, content: `benchmark message ${fp}`, fp }, ack => {
-      inFlight--;
-      if (ack.code === 0) {
-        acked++;
-        expected.set(fp, s.recipients); // acked: it must now reach every recipient
-        if (t >= measureFrom && t < measureTo) ackLatency.push(now() - t);
+      load.inFlight--;
+      load.waiting.delete(fp);
+      if (ack && ack.code === 0) {
+        load.acked++;
+        load.expected.set(fp, s.recipients); // acked: it must now reach every recipient
+        if (load.measuring && t >= load.from) load.ackLatency.push(now() - t);
       } else {
-        refused++;
-        refusals[ack.code] = (refusals[ack.code] || 0) + 1;
+        load.refused++;
+        const code = ack ? ack.code : 'none';
+        load.refusals[code] = (load.refusals[code] || 0) + 1;
+        // a refused client backs off (20009: over the per-socket event limit) instead of hammering
+        setTimeout(() => send(s), 250);
+        return;
       }
       send(s);
     });
-  }
-
-  const start = now();
-  measureFrom = start + job.warmupMs;
-  measureTo = measureFrom + job.durationMs;
-  for (const s of senders) for (let w = 0; w < job.window; w++) send(s);
-  // the parent samples the server's CPU between these two lines
-  await new Promise(r => setTimeout(r, job.warmupMs));
-  process.stdout.write('MEASURE_START\n');
-  await new Promise(r => setTimeout(r, job.durationMs));
-  process.stdout.write('MEASURE_END\n');
-  running = false;
-  // drain: in-flight acks, then deliveries
-  const drainUntil = now() + 15000;
-  while (inFlight > 0 && now() < drainUntil) await new Promise(r => setTimeout(r, 50));
-  const countMissing = () => {
-    let missing = 0;
-    for (const [ fp, n ] of expected) missing += Math.max(0, n - (distinctReceivers.get(fp) || 0));
-    return missing;
   };
-  // deliveries trail the acks a little: wait for them, bounded
-  for (let i = 0; i < 50 && countMissing() > 0; i++) await new Promise(r => setTimeout(r, 200));
-  const lost = countMissing();
-  let dup = 0;
-  for (const c of received.values()) if (c > 1) dup += c - 1;
-  ackLatency.sort((a, b) => a - b);
-  e2eLatency.sort((a, b) => a - b);
-  const result = {
-    sent: counter, acked, refused, refusals,
-    deliveredPerSec: Math.round(deliveredInWindow / (job.durationMs / 1000)),
-    ackedPerSec: Math.round(ackLatency.length / (job.durationMs / 1000)),
-    ackP50: percentile(ackLatency, 50), ackP99: percentile(ackLatency, 99),
-    e2eP50: percentile(e2eLatency, 50), e2eP99: percentile(e2eLatency, 99),
-    lost, dup,
-  };
-  for (const s of sockets) s.close();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  for (const s of senders) for (let w = 0; w < window; w++) send(s);
+  return { senders: senders.length };
 }
 
-main().catch(err => {
-  process.stderr.write(`[load] ${err.stack || err}\n`);
-  process.exit(1);
+function mark() {
+  const load = state.load;
+  load.measuring = true;
+  load.from = now();
+}
+
+function markEnd() {
+  const load = state.load;
+  load.measuring = false;
+  load.windowMs = now() - load.from;
+}
+
+async function stop({ drainMs = 30000 } = {}) {
+  const load = state.load;
+  load.running = false;
+  const until = now() + drainMs;
+  while (load.inFlight > 0 && now() < until) await new Promise(r => setTimeout(r, 50));
+  const missing = () => {
+    let n = 0;
+    for (const [ fp, want ] of load.expected) n += Math.max(0, want - (state.distinct.get(fp) || 0));
+    return n;
+  };
+  // deliveries trail the acks a little: wait for them, bounded
+  for (let i = 0; i < 75 && missing() > 0; i++) await new Promise(r => setTimeout(r, 200));
+  // a send of the window still unanswered counts with the time it has waited so far: a lower bound
+  const end = now();
+  const censored = [ ...load.waiting.values() ].map(t => end - t);
+  load.ackLatency.push(...censored);
+  load.ackLatency.sort((a, b) => a - b);
+  const bound = censored.length ? Math.min(...censored) : Infinity;
+  const atLeast = v => (v !== null && v >= bound ? `≥${v.toFixed(0)}` : v);
+  load.e2e.sort((a, b) => a - b);
+  const seconds = load.windowMs / 1000;
+  const result = {
+    sent: load.sent, acked: load.acked, refused: load.refused, refusals: load.refusals, unanswered: load.inFlight,
+    delivered: load.delivered, windowMs: load.windowMs, deliveredPerSec: seconds ? Math.round(load.delivered / seconds) : 0,
+    ackP50: atLeast(percentile(load.ackLatency, 50)), ackP99: atLeast(percentile(load.ackLatency, 99)),
+    e2eP50: percentile(load.e2e, 50), e2eP99: percentile(load.e2e, 99),
+    lost: missing(), dup: load.dup, ackRefusals: { ...state.ackRefusals }, errors: { ...state.errors },
+  };
+  for (const fp of load.expected.keys()) state.distinct.delete(fp);
+  state.ackRefusals = {};
+  state.errors = {};
+  state.load = null;
+  return result;
+}
+
+function close() {
+  for (const s of state.sockets) if (s) s.close();
+  setTimeout(() => process.exit(0), 100);
+  return {};
+}
+
+const commands = { setup, start, mark, markEnd, stop, close };
+process.on('message', async msg => {
+  try {
+    const result = await commands[msg.cmd](msg);
+    process.send({ id: msg.id, ok: true, result });
+  } catch (err) {
+    process.send({ id: msg.id, ok: false, error: err.message });
+  }
 });
+process.on('disconnect', () => process.exit(0)); // the orchestrator went away

@@ -3,6 +3,8 @@
  * The ceiling: a bare Socket.IO relay of the same version and options as the server (path /ws,
  * EIO3 allowed), with no auth, no storage and no validation. It acks `to` at once and forwards it
  * as `c_message` in the same envelope shape, to `user:<to>` or to `room:<to>` minus the sender.
+ * It answers what the benchmark's clients ask besides `to` as trivially as it can, so the comparison
+ * is the same conversation: `offline_message` with an empty list, `c_message_ack` with code 0.
  */
 const http = require('node:http');
 const { Server } = require('socket.io');
@@ -23,6 +25,12 @@ chat.on('connection', socket => {
     const target = msg.typeu === 2 ? chat.to(`room:${msg.to}`).except(`user:${userId}`) : chat.to(`user:${msg.to}`);
     target.emit('c_message', envelope('CHAT_MESSAGE', stored));
     if (typeof ack === 'function') ack(envelope('CHAT_TO_ACK', stored));
+  });
+  socket.on('offline_message', ack => {
+    if (typeof ack === 'function') ack(envelope('CHAT_PULL_OFFLINE_MESSAGE', []));
+  });
+  socket.on('c_message_ack', (_refs, ack) => {
+    if (typeof ack === 'function') ack(envelope('CHAT_MESSAGE_ACK', null));
   });
 });
 

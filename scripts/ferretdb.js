@@ -168,18 +168,20 @@ function waitForPort(port, child, timeoutMs) {
 
 /**
  * Starts FerretDB on a free loopback port with its data in dataDir.
- * Resolves to { url, stop() }; the URL names the database `dbName`.
+ * Resolves to { url, pid, metricsUrl, stop() }; the URL names the database `dbName`; metricsUrl is
+ * FerretDB's Prometheus endpoint on its debug address (the benchmark counts commands there).
  */
 async function start({ dataDir, dbName = 'im', logFile } = {}) {
   const bin = await install();
   fs.mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
+  const debugPort = await freePort();
   const out = logFile ? fs.openSync(logFile, 'a') : 'ignore';
   const child = spawn(bin, [
     '--handler=sqlite',
     `--sqlite-url=file:${dataDir.replace(/\/?$/, '/')}`,
     `--listen-addr=127.0.0.1:${port}`,
-    '--debug-addr=127.0.0.1:0',
+    `--debug-addr=127.0.0.1:${debugPort}`,
     '--telemetry=disable',
     `--state-dir=${dataDir}`,
     '--log-level=warn',
@@ -190,6 +192,7 @@ async function start({ dataDir, dbName = 'im', logFile } = {}) {
   return {
     url: `mongodb://127.0.0.1:${port}/${dbName}`,
     pid: child.pid,
+    metricsUrl: `http://127.0.0.1:${debugPort}/debug/metrics`,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -77,6 +77,8 @@ export function build(): string {
   if (built) return built;
   const out = path.join(root, 'run', 'integrity-build');
   fs.rmSync(out, { recursive: true, force: true });
+  // the generated typings (app.model, app.config, ...) must exist first
+  execFileSync(path.join(root, 'node_modules', '.bin', 'ets'), [], { cwd: root, stdio: 'ignore' });
   execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), [ '-p', path.join(root, 'bench', 'tsconfig.json'), '--outDir', out ], { cwd: root, stdio: 'inherit' });
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   pkg.egg = { typescript: false };
