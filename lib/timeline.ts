@@ -1,25 +1,12 @@
 /** How conversations and timelines are named (PROTOCOL §6) and what a stored message looks like on the wire. */
 import type { MessageDoc } from '../app/model/message';
+import type { WireMessage } from './schemas/wire';
 
 /** c2c conversation id: the two user ids, smaller first, so both sides name it alike. */
 export const c2cConversationId = (a: string, b: string) => (a < b ? `${a}@${b}` : `${b}@${a}`);
 
-/** The stored message as clients get it: ids as strings, `sendTime` in ms since the epoch. */
-export interface WireMessage {
-  _id: string;
-  fp: string;
-  from: string;
-  to: string;
-  type: number;
-  typeu: number;
-  content: string;
-  extra?: Record<string, unknown>;
-  conversationId: string;
-  timelineId: string;
-  seq: number;
-  sendTime: number;
-  time?: number;
-}
+/** The stored message as clients get it (one definition, shared with the web client). */
+export type { WireMessage };
 
 export function toWire(doc: MessageDoc): WireMessage {
   const from = String(doc.from);

@@ -1,7 +1,7 @@
 /**
  * What the server sends (PROTOCOL §2, §4-§7), for clients: the web client (web/) types its replies
  * with these, next to the input schemas it shares with the server's validation. Plain types, no
- * runtime; test/web/client.test.ts checks WireMessage against the one the server builds (lib/timeline).
+ * runtime. The server builds its messages as this very WireMessage (lib/timeline.ts).
  */
 export interface WireMessage {
   _id: string;

@@ -51,23 +51,9 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
   }
 }
 
-/** pid and its descendants, from /proc. */
-export function processTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid)!.push(Number(entry));
-    } catch { /* gone */ }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => { out.push(p); for (const c of children.get(p) || []) walk(c); };
-  walk(pid);
-  return out;
-}
+/** pid and its descendants, from /proc (the benchmark's helper). */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const processTree: (pid: number) => number[] = require('../../bench/lib').processTree;
 
 const cmdline = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return ''; } };
 

@@ -9,15 +9,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { WireMessage as ServerWireMessage } from '../../lib/timeline';
-import type { WireMessage as ClientWireMessage } from '../../lib/schemas/wire';
 import { createOrPromoteAdmin } from '../../lib/admin-cli';
 import { api, baseUrl, connectOk, emitAck, sleep, uniqueName } from '../helpers';
-
-// the client's message type is the server's: a change to either breaks the type-check
-const sameShape = (m: ServerWireMessage): ClientWireMessage => m;
-const sameShapeBack = (m: ClientWireMessage): ServerWireMessage => m;
-void sameShape; void sameShapeBack;
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = path.join(__dirname, '../.screenshots');

@@ -25,20 +25,20 @@ function Field(props: { label: string; name: string; type?: string; value: strin
   );
 }
 
-export function Login({ onDone }: { onDone: () => void }) {
-  const [ who, setWho ] = useState('');
-  const [ password, setPassword ] = useState('');
+/**
+ * A sign-in form's submit: checks the body with the server's own schema, posts it, and keeps the
+ * session it returns.
+ */
+function useSignIn(route: '/api/login' | '/api/signup', schema: typeof loginBody | typeof signupBody, onDone: () => void) {
   const [ error, setError ] = useState('');
   const [ busy, setBusy ] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    const body = who.includes('@') ? { email: who.trim(), password } : { username: who.trim(), password };
-    const parsed = loginBody.safeParse(body);
+  const submit = async (body: unknown) => {
+    const parsed = schema.safeParse(body);
     if (!parsed.success) return setError(firstIssue(parsed.error));
     setBusy(true);
     setError('');
     try {
-      const r = await api<AuthResult>('POST', '/api/login', parsed.data);
+      const r = await api<AuthResult>('POST', route, parsed.data);
       setSession(r.token, r.refreshToken, 'WEB');
       onDone();
     } catch (err) {
@@ -46,6 +46,17 @@ export function Login({ onDone }: { onDone: () => void }) {
     } finally {
       setBusy(false);
     }
+  };
+  return { error, busy, submit };
+}
+
+export function Login({ onDone }: { onDone: () => void }) {
+  const [ who, setWho ] = useState('');
+  const [ password, setPassword ] = useState('');
+  const { error, busy, submit: signIn } = useSignIn('/api/login', loginBody, onDone);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void signIn(who.includes('@') ? { email: who.trim(), password } : { username: who.trim(), password });
   };
   return (
     <div class="auth">
@@ -64,25 +75,11 @@ export function Login({ onDone }: { onDone: () => void }) {
 
 export function Signup({ onDone }: { onDone: () => void }) {
   const [ f, setF ] = useState({ username: '', password: '', email: '', nickname: '', question: '', answer: '' });
-  const [ error, setError ] = useState('');
-  const [ busy, setBusy ] = useState(false);
+  const { error, busy, submit: signIn } = useSignIn('/api/signup', signupBody, onDone);
   const set = (k: keyof typeof f) => (v: string) => setF({ ...f, [k]: v });
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    const body = Object.fromEntries(Object.entries(f).filter(([ , v ]) => v.trim() !== ''));
-    const parsed = signupBody.safeParse(body);
-    if (!parsed.success) return setError(firstIssue(parsed.error));
-    setBusy(true);
-    setError('');
-    try {
-      const r = await api<AuthResult>('POST', '/api/signup', parsed.data);
-      setSession(r.token, r.refreshToken, 'WEB');
-      onDone();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    void signIn(Object.fromEntries(Object.entries(f).filter(([ , v ]) => v.trim() !== '')));
   };
   return (
     <div class="auth">
