@@ -4,7 +4,6 @@ import { MemoryRecentMessages, RedisRecentMessages } from '../message/recent-mes
 import { deliverMessage } from '../message/delivery';
 import { DeliveryWriter } from '../message/delivery-writer';
 import { PointerWriter } from '../message/pointer-writer';
-import { KeyedMutex } from '../../lib/keyed-mutex';
 import { PresenceCache, type PresenceProfile } from '../../lib/presence-cache';
 import { readProfiles } from '../service/presence';
 import { CoalescingLoader, findByIds } from '../../lib/coalescing-loader';
@@ -24,7 +23,6 @@ const COMMITTER = Symbol('messageCommitter');
 const DELIVERY = Symbol('deliveryWriter');
 const POINTERS = Symbol('pointerWriter');
 const SEQS = Symbol('seqRegistry');
-const MEMBERSHIP_LOCK = Symbol('membershipLock');
 const PRESENCE_CACHE = Symbol('presenceCache');
 const LOADERS = Symbol('loaders');
 
@@ -82,7 +80,7 @@ export default {
   /** Delivery-state writes (acks, senders' own messages), group-committed (app/message/delivery-writer.ts). */
   get deliveryWriter(): DeliveryWriter {
     const self = this as unknown as Singletons;
-    return self[DELIVERY] ??= new DeliveryWriter(() => self.model.Membership.collection as any, self.membershipLock,
+    return self[DELIVERY] ??= new DeliveryWriter(() => self.model.Membership.collection as any,
       err => self.logger.error('[message] delivery state write failed: %s', (err as Error)?.stack || err),
       (userId, conversationId, after, upTo) => self.createAnonymousContext().service.message.readReceipts(userId, conversationId, after, upTo));
   },
@@ -100,14 +98,6 @@ export default {
     return self[SEQS] ??= self.redis ? new RedisSeqRegistry(self.redis, self.config.redisPrefix) : new MemorySeqRegistry();
   },
 
-  /**
-   * One writer at a time per user for memberships in this process: FerretDB applies updates as
-   * read-modify-write, so two concurrent updates of one document could lose one.
-   */
-  get membershipLock(): KeyedMutex {
-    const self = this as unknown as Singletons;
-    return self[MEMBERSHIP_LOCK] ??= new KeyedMutex();
-  },
 
   /**
    * Reads that many sockets make at once on (re)connect, coalesced (lib/coalescing-loader.ts): a

@@ -1,7 +1,7 @@
-import type { Collection } from 'mongodb';
+import { ObjectId, type Collection } from 'mongodb';
 import { LRUCache } from 'lru-cache';
 import { membershipId, type MembershipDoc } from '../model/membership';
-import type { KeyedMutex } from '../../lib/keyed-mutex';
+import { bulkWriteInChunks } from '../../lib/bulk-write';
 
 interface Entry {
   id: string;
@@ -10,6 +10,8 @@ interface Entry {
   sent: number;
   /** highest seq read (`to_reader`) to raise `readSeq` to */
   read: number;
+  /** messages the user deleted for themselves */
+  hidden: Set<string>;
   /** false once a write found no membership */
   member?: boolean;
   done?: boolean;
@@ -19,7 +21,10 @@ interface Entry {
 /** What this process last saw of a membership's delivery state; it only ever trails the truth. */
 interface View {
   deliveredSeq: number;
+  /** done seqs above `deliveredSeq` */
   acked: number[];
+  /** entries of `acked` in the store that `deliveredSeq` covers now, to pull in a later update */
+  stale: number[];
 }
 
 const VIEWS_MAX = 100_000;
@@ -36,8 +41,10 @@ const CONCURRENCY = 8;
  * seqs without a gap; done seqs above it wait in `acked`. Each update is computed from this
  * process's view of the membership, which only trails the truth (done-ness never reverts), and
  * applied with `$max` / `$addToSet` / `$pullAll` on a filter by `_id` alone: correct whichever
- * worker writes, on MongoDB, and FerretDB's one fast path. The per-user lock keeps this process's
- * writes to one membership one at a time (FerretDB updates are read-modify-write).
+ * worker writes, on MongoDB, and FerretDB's one fast path. A flush writes its updates in bulk
+ * (about 2 ms an update on FerretDB instead of 7 one by one). One flush runs at a time and holds one
+ * update per membership, so this process never writes a membership twice at once (FerretDB applies
+ * updates as read-modify-write).
  */
 export class DeliveryWriter {
   private pending = new Map<string, Entry>();
@@ -48,7 +55,6 @@ export class DeliveryWriter {
 
   constructor(
     private readonly collection: () => Collection<MembershipDoc>,
-    private readonly lock: KeyedMutex,
     private readonly onError: (err: unknown) => void,
     /** seqs (after, upTo] of a conversation became read by a user: the senders get receipts */
     private readonly onRead: (userId: string, conversationId: string, after: number, upTo: number) => Promise<void> = async () => undefined,
@@ -73,6 +79,17 @@ export class DeliveryWriter {
     return new Promise((resolve, reject) => {
       const entry = this.entry(userId, conversationId);
       for (const s of seqs) entry.seqs.add(s);
+      entry.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Hides a message for this user (`DELETE /api/messages/:id`); it counts as delivered too. Resolves once stored. */
+  hide(userId: string, conversationId: string, messageId: string, seq: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const entry = this.entry(userId, conversationId);
+      entry.hidden.add(messageId);
+      entry.seqs.add(seq);
       entry.waiters.push({ resolve, reject });
       this.schedule();
     });
@@ -106,13 +123,14 @@ export class DeliveryWriter {
   observe(doc: Pick<MembershipDoc, '_id' | 'deliveredSeq' | 'acked'>) {
     const prev = this.views.get(doc._id);
     if (prev && prev.deliveredSeq > doc.deliveredSeq) return;
-    this.views.set(doc._id, { deliveredSeq: doc.deliveredSeq, acked: (doc.acked ?? []).filter(s => s > doc.deliveredSeq) });
+    const acked = doc.acked ?? [];
+    this.views.set(doc._id, { deliveredSeq: doc.deliveredSeq, acked: acked.filter(s => s > doc.deliveredSeq), stale: acked.filter(s => s <= doc.deliveredSeq) });
   }
 
   private entry(user: string, conversationId: string): Entry {
     const id = membershipId(user, conversationId);
     let entry = this.pending.get(id);
-    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, read: 0, waiters: [] });
+    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, read: 0, hidden: new Set(), waiters: [] });
     return entry;
   }
 
@@ -126,30 +144,79 @@ export class DeliveryWriter {
     while (this.pending.size) {
       const batch = this.current = [ ...this.pending.values() ];
       this.pending = new Map();
-      for (let i = 0; i < batch.length; i += CONCURRENCY) {
-        await Promise.all(batch.slice(i, i + CONCURRENCY).map(e => this.run(e)));
+      try {
+        await this.flush(batch);
+        for (const e of batch) this.finish(e);
+      } catch (err) {
+        this.onError(err);
+        // the views were moved ahead for this flush: read them afresh next time
+        for (const e of batch) {
+          this.views.delete(e.id);
+          this.finish(e, err);
+        }
       }
       this.current = [];
     }
     this.running = false;
   }
 
-  private run(entry: Entry): Promise<void> {
-    return this.lock.run(entry.user, () => this.write(entry)).then(
-      () => {
-        entry.done = true;
-        for (const w of entry.waiters) w.resolve();
-      },
-      err => {
-        entry.done = true;
-        this.onError(err);
-        for (const w of entry.waiters) w.reject(err);
-      });
+  private finish(entry: Entry, err?: unknown) {
+    if (entry.done) return;
+    entry.done = true;
+    for (const w of entry.waiters) (err ? w.reject(err) : w.resolve());
   }
 
-  private async write(entry: Entry) {
-    if (entry.read) await this.writeRead(entry);
-    if (entry.seqs.size || entry.sent) await this.writeDelivered(entry);
+  /**
+   * One flush: reads first (each returns the cursor before it, for receipts), then the views this
+   * process lacks (by `_id`), then every delivery update of the batch in bulk (chunks of 50).
+   */
+  private async flush(batch: Entry[]) {
+    await inChunks(batch.filter(e => e.read), CONCURRENCY, e => this.writeRead(e));
+    const delivered = batch.filter(e => e.member !== false && (e.seqs.size || e.sent));
+    await inChunks(delivered.filter(e => !this.views.has(e.id)), CONCURRENCY, async e => {
+      const doc = await this.collection().findOne({ _id: e.id }, { projection: { deliveredSeq: 1, acked: 1 } });
+      if (doc) this.observe(doc);
+      else e.member = false; // no such membership (the user left the room): nothing to mark
+    });
+    const ops: Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown> } }> = [];
+    const followUps: Entry[] = [];
+    for (const e of delivered) {
+      if (e.member === false) continue;
+      const update = this.update(e);
+      if (update) ops.push({ updateOne: { filter: { _id: e.id }, update } });
+      const view = this.views.get(e.id);
+      if (view?.stale.length) followUps.push(e);
+    }
+    await bulkWriteInChunks(this.collection() as any, ops);
+    // covered entries left in `acked` go in an update of their own (one may not add and pull at once)
+    for (const e of followUps) this.entry(e.user, e.id.slice(e.user.length + 1));
+  }
+
+  /** The update for an entry, from this process's view (updated to what it will be). */
+  private update(entry: Entry): Record<string, unknown> | null {
+    const view = this.views.get(entry.id)!;
+    const seqs = [ ...entry.seqs ];
+    const done = new Set([ ...view.acked, ...seqs ]);
+    let delivered = view.deliveredSeq;
+    while (done.has(delivered + 1)) delivered++;
+    const max: Record<string, number> = {};
+    if (entry.sent) max.sentSeq = entry.sent;
+    if (delivered > view.deliveredSeq) max.deliveredSeq = delivered;
+    const rest = seqs.filter(s => s > delivered && !view.acked.includes(s));
+    const covered = [ ...view.stale, ...view.acked.filter(s => s <= delivered) ];
+    const update: Record<string, unknown> = {};
+    const add: Record<string, unknown> = {};
+    if (rest.length) add.acked = { $each: rest };
+    else if (covered.length) update.$pullAll = { acked: covered };
+    if (entry.hidden.size) add.hidden = { $each: [ ...entry.hidden ].map(id => new ObjectId(id)) };
+    if (Object.keys(add).length) update.$addToSet = add;
+    if (Object.keys(max).length) update.$max = max;
+    this.views.set(entry.id, {
+      deliveredSeq: delivered,
+      acked: [ ...view.acked.filter(s => s > delivered), ...rest ],
+      stale: rest.length ? covered : [],
+    });
+    return Object.keys(update).length ? update : null;
   }
 
   /** One `$max` on `readSeq`, by `_id`; the cursor before it says which messages are newly read. */
@@ -163,42 +230,9 @@ export class DeliveryWriter {
     const after = Math.max(before.readSeq ?? 0, before.joinedSeq ?? 0);
     if (after < entry.read) await this.onRead(entry.user, before.conversationId, after, entry.read);
   }
+}
 
-  private async writeDelivered(entry: Entry) {
-    const view = this.views.get(entry.id);
-    const seqs = [ ...entry.seqs ];
-    const max: Record<string, number> = {};
-    if (entry.sent) max.sentSeq = entry.sent;
-    const update: Record<string, unknown> = {};
-    if (view) {
-      const done = new Set([ ...view.acked, ...seqs ]);
-      let delivered = view.deliveredSeq;
-      while (done.has(delivered + 1)) delivered++;
-      if (delivered > view.deliveredSeq) max.deliveredSeq = delivered;
-      const rest = seqs.filter(s => s > delivered && !view.acked.includes(s));
-      const covered = view.acked.filter(s => s <= delivered);
-      // one update may not both add to and pull from `acked`: covered entries go in a later one
-      if (rest.length) update.$addToSet = { acked: { $each: rest } };
-      else if (covered.length) update.$pullAll = { acked: covered };
-    } else if (seqs.length) {
-      update.$addToSet = { acked: { $each: seqs } };
-    }
-    if (Object.keys(max).length) update.$max = max;
-    if (!Object.keys(update).length) return;
-    const res = await this.collection().findOneAndUpdate({ _id: entry.id }, update, { returnDocument: 'after' });
-    const doc = (res as any)?.value ?? null;
-    if (!doc) {
-      // no such membership (the user left the room): nothing to mark
-      this.views.delete(entry.id);
-      entry.member = false;
-      return;
-    }
-    this.observe(doc);
-    const now = this.views.get(entry.id)!;
-    if (now.acked.includes(now.deliveredSeq + 1) || (doc.acked ?? []).length !== now.acked.length) {
-      // more to fold into deliveredSeq: one more update in the next flush
-      this.entry(entry.user, doc.conversationId);
-      this.schedule();
-    }
-  }
+/** Runs `fn` over `items`, `size` at a time. */
+async function inChunks<T>(items: T[], size: number, fn: (item: T) => Promise<void>) {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }

@@ -301,7 +301,6 @@ export default class MessageService extends Service {
     const id = message && membershipId(userId, message.conversationId);
     const ms = id && await Membership.findById(id, { joinedSeq: 1 }).lean<MembershipDoc>();
     if (!message || !ms || message.seq <= ms.joinedSeq) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
-    await this.app.membershipLock.run(userId, () => Membership.updateOne({ _id: id }, { $addToSet: { hidden: message._id } }));
-    await this.app.deliveryWriter.markAcked(userId, message.conversationId, [ message.seq ]);
+    await this.app.deliveryWriter.hide(userId, message.conversationId, String(message._id), message.seq);
   }
 }

@@ -5,7 +5,6 @@ import { PointerWriter } from '../../../app/message/pointer-writer';
 import { DeliveryWriter } from '../../../app/message/delivery-writer';
 import { MemorySeqRegistry } from '../../../lib/seq-registry';
 import { MemoryRecentMessages } from '../../../app/message/recent-messages';
-import { KeyedMutex } from '../../../lib/keyed-mutex';
 
 /**
  * Two committers over one database stand for two worker processes: each has its own in-memory
@@ -20,7 +19,7 @@ describe('app/message/committer', () => {
       models: () => app.model as any,
       seqs: new MemorySeqRegistry(),
       pointers,
-      delivery: new DeliveryWriter(() => app.model.Membership.collection as any, new KeyedMutex(), fail),
+      delivery: new DeliveryWriter(() => app.model.Membership.collection as any, fail),
       batchMax: 1000,
       timeoutMs: 10000,
       logError: fail,
