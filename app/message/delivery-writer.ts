@@ -30,6 +30,8 @@ interface View {
 const VIEWS_MAX = 100_000;
 /** updates in flight at once: well under the connection pool and FerretDB's limits */
 const CONCURRENCY = 8;
+/** flushes slower than this are followed by a pause as long */
+const PAUSE_AFTER_MS = 50;
 
 /**
  * Delivery and read state writes, group-committed like the sends: acks (`c_message_ack`), reads
@@ -142,6 +144,7 @@ export class DeliveryWriter {
 
   private async drain() {
     while (this.pending.size) {
+      const started = Date.now();
       const batch = this.current = [ ...this.pending.values() ];
       this.pending = new Map();
       try {
@@ -156,6 +159,10 @@ export class DeliveryWriter {
         }
       }
       this.current = [];
+      // a slow flush (a busy database) is followed by as long a pause: acks and reads gather into
+      // fewer, larger flushes and the sends keep half of the database
+      const took = Date.now() - started;
+      if (took > PAUSE_AFTER_MS && this.pending.size) await new Promise(resolve => setTimeout(resolve, took));
     }
     this.running = false;
   }
