@@ -1,14 +1,21 @@
 import type { Model } from 'mongoose';
 
 /**
- * FerretDB 1.24 stalls for minutes on a bulkWrite of about 100 updates (60 take 60 ms, measured):
- * every bulk update goes through here in ordered chunks of 50. On MongoDB it costs a few extra
- * round-trips only for large batches.
+ * FerretDB 1.24 deadlocks for good once about 100 updates are in flight at once (each holds one of
+ * its SQLite connections while it waits for another: seen as one bulkWrite of 100, and as two
+ * writers' bulks of 50 running together). So every bulk update goes through here: ordered chunks of
+ * 50, and one bulk command at a time in this process. On MongoDB this costs a little concurrency on
+ * write bursts, nothing on correctness.
  */
 export const BULK_CHUNK = 50;
 
+let tail: Promise<unknown> = Promise.resolve();
+
 export async function bulkWriteInChunks(model: Model<any>, ops: Parameters<Model<any>['bulkWrite']>[0]) {
   for (let i = 0; i < ops.length; i += BULK_CHUNK) {
-    await model.bulkWrite(ops.slice(i, i + BULK_CHUNK), { ordered: true });
+    const chunk = ops.slice(i, i + BULK_CHUNK);
+    const run = tail.then(() => model.bulkWrite(chunk, { ordered: true }));
+    tail = run.catch(() => undefined);
+    await run;
   }
 }

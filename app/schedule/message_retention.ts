@@ -1,9 +1,13 @@
 import { Subscription } from 'egg';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Types } from 'mongoose';
+import { BULK_CHUNK } from '../../lib/bulk-write';
 
-/** messages removed per round: each round is a few bounded queries, then the event loop gets a turn */
-const CHUNK = 500;
+/**
+ * messages removed per round: each round is a few bounded queries, then the event loop gets a
+ * turn; small enough that its updates stay under FerretDB's deadlock (lib/bulk-write.ts)
+ */
+const CHUNK = BULK_CHUNK;
 
 /**
  * Removes messages older than `message.retentionDays` (0 keeps everything), with what points at
@@ -29,11 +33,10 @@ export default class MessageRetention extends Subscription {
       await Promise.all([ ...new Set(old.map(m => m.conversationId)) ].map(id => this.app.messageCommitter.history.forget(id)));
       const ids = old.map(m => m._id);
       await Message.deleteMany({ _id: { $in: ids } });
-      await Promise.all([
-        Conversation.updateMany({ 'lastMessage._id': { $in: ids.map(String) } }, { $unset: { lastMessage: 1 } }),
-        Receipt.deleteMany({ message: { $in: ids } }),
-        Membership.updateMany({ hidden: { $in: ids } }, { $pullAll: { hidden: ids } }),
-      ]);
+      // one after the other: two updateMany of up to 50 each at once could reach FerretDB's deadlock
+      await Conversation.updateMany({ 'lastMessage._id': { $in: ids.map(String) } }, { $unset: { lastMessage: 1 } });
+      await Receipt.deleteMany({ message: { $in: ids } });
+      await Membership.updateMany({ hidden: { $in: ids } }, { $pullAll: { hidden: ids } });
       removed += ids.length;
       if (old.length < CHUNK) break;
       await yieldToEventLoop();
