@@ -129,22 +129,32 @@ export default class MessageService extends Service {
       for (const h of m.hidden ?? []) skip.add(String(h));
       skipCount += (m.acked?.length ?? 0) + (m.hidden?.length ?? 0);
     }
-    const docs = await Message.find({
-      $or: pending.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq, $lte: last.get(m.conversationId)! } })),
-    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(limit + skipCount).lean<MessageDoc[]>();
+    // what is pending is mostly recent: conversations the recent-messages cache covers are not read
+    const { history } = this.app.messageCommitter;
+    const cached: WireMessage[] = [];
+    const uncovered: typeof pending = [];
+    await Promise.all(pending.map(async m => {
+      const top = last.get(m.conversationId)!;
+      const page = top - m.deliveredSeq <= 100 ? await history.page(m.conversationId, top, m.deliveredSeq, top + 1, top - m.deliveredSeq) : null;
+      if (page) cached.push(...page); else uncovered.push(m);
+    }));
+    const read = uncovered.length ? (await Message.find({
+      $or: uncovered.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq, $lte: last.get(m.conversationId)! } })),
+    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(limit + skipCount).lean<MessageDoc[]>()).map(toWire) : [];
+    const docs = [ ...read, ...cached ].sort((a, b) => a.sendTime - b.sendTime || (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq));
     const acked = new Map(pending.map(m => [ m.conversationId, new Set(m.acked ?? []) ]));
     const out: WireMessage[] = [];
     const own = new Map<string, number[]>();
     for (const d of docs) {
-      if (String(d.from) === userId) {
+      if (d.from === userId) {
         // the user's own message not yet folded into their cursor: it is done for them
         const seqs = own.get(d.conversationId);
         if (seqs) seqs.push(d.seq); else own.set(d.conversationId, [ d.seq ]);
         continue;
       }
       if (acked.get(d.conversationId)!.has(d.seq)) continue;
-      if (skip.has(String(d._id))) continue;
-      out.push(toWire(d));
+      if (skip.has(d._id)) continue;
+      out.push(d);
     }
     for (const [ conversationId, seqs ] of own) {
       this.app.deliveryWriter.markAcked(userId, conversationId, seqs).catch(() => undefined);
