@@ -17,7 +17,6 @@ const roomLock = new KeyedMutex();
 type RoomEvent = 'created' | 'join' | 'leave' | 'kick' | 'update' | 'owner' | 'dissolve';
 
 const unique = (ids: string[]) => [ ...new Set(ids) ];
-// callers outside REST (the message path) may pass unchecked ids: those name no room
 
 /** A room as lists and replies show it (members by count; details add the members themselves). */
 const roomView = (r: RoomDoc) => ({
@@ -52,12 +51,6 @@ export default class RoomService extends Service {
     const room = await this.ctx.model.Room.findById(roomId).lean<RoomDoc>();
     if (!room) throw new AppError(ErrorCode.NOT_FOUND, 'room does not exist');
     return room;
-  }
-
-  /** Whether the user is a member of the room (false for an unknown room or a malformed id). */
-  async isMember(roomId: string, userId: string): Promise<boolean> {
-    if (!isObjectId(roomId) || !isObjectId(userId)) return false;
-    return !!await this.ctx.model.Room.exists({ _id: roomId, members: oid(userId) });
   }
 
   async create(ownerId: string, input: CreateRoomInput) {
