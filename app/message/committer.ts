@@ -50,7 +50,8 @@ export interface SendRequest {
 }
 
 export interface SendResult {
-  message: MessageDoc;
+  /** the stored message as clients get it */
+  message: WireMessage;
   /** the fp was already stored: nothing new was delivered */
   duplicate: boolean;
 }
@@ -186,16 +187,15 @@ export class MessageCommitter {
 
     const { stored, failed, rest } = await this.insert(m, this.allocate(accepted));
     const advanced = new Map<string, number>();
-    const wires = new Map<Pending, WireMessage>();
-    for (const [ p, doc ] of stored) {
+    const wires = stored.map(([ p, doc ]) => {
       this.lastSeq.set(doc.conversationId, doc.seq);
       advanced.set(doc.conversationId, doc.seq);
       const wire = toWire(doc);
-      wires.set(p, wire);
       // delivered live before any pull can see it (pulls go by the registry, raised next): a pull
       // and its confirmed ack are never followed by the same message live
       this.opts.deliver(wire, p.socketId);
-    }
+      return wire;
+    });
     // pulls read the registry to know what is pending: it is raised before anyone is acked
     await this.opts.seqs.advance(advanced);
     const retry = rest.map(([ p ]) => p);
@@ -204,19 +204,19 @@ export class MessageCommitter {
       const earlier = await m.Message.findOne({ from: doc.from, fp: doc.fp }).lean<MessageDoc>();
       if (earlier) {
         await this.opts.seqs.advance(new Map([[ earlier.conversationId, earlier.seq ]]));
-        this.settle(p, { message: earlier, duplicate: true });
+        this.settle(p, { message: toWire(earlier), duplicate: true });
       } else {
         // another process took this seq: count again from the conversation's newest message
         this.stale.add(p.conversationId);
         retry.unshift(p);
       }
     }
-    for (const [ p, doc ] of stored) {
+    stored.forEach(([ p, doc ], i) => {
       this.recent.set(String(doc._id), { _id: doc._id, conversationId: doc.conversationId, seq: doc.seq, from: doc.from });
-      this.settle(p, { message: doc, duplicate: false });
-    }
+      this.settle(p, { message: wires[i], duplicate: false });
+    });
     const docs = stored.map(([ , doc ]) => doc);
-    this.opts.history.append([ ...wires.values() ]).catch(err => this.opts.logError('[message] recent messages not cached', err));
+    this.opts.history.append(wires).catch(err => this.opts.logError('[message] recent messages not cached', err));
     this.opts.pointers.mark(docs);
     for (const doc of docs) this.opts.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
     const now = Date.now();

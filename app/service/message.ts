@@ -39,8 +39,7 @@ export default class MessageService extends Service {
   async send(userId: string, input: SendMessageInput, socketId?: string): Promise<WireMessage> {
     if (input.from !== undefined && input.from !== userId) throw new AppError(ErrorCode.AUTH_FAILED, '`from` is not the token\'s user');
     // the committer delivers a new message itself, before it becomes visible to pulls
-    const { message } = await this.app.messageCommitter.submit({ from: userId, input, socketId });
-    return toWire(message);
+    return (await this.app.messageCommitter.submit({ from: userId, input, socketId })).message;
   }
 
 
