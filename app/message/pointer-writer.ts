@@ -30,7 +30,17 @@ export class PointerWriter {
     if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
   }
 
-  /** Writes what is pending now (also on shutdown, and before this process answers `recent_conversation`). */
+  /** The newest message of each of these conversations that is not written yet. */
+  pending(conversationIds: string[]): Map<string, MessageDoc> {
+    const out = new Map<string, MessageDoc>();
+    for (const id of conversationIds) {
+      const m = this.dirty.get(id);
+      if (m) out.set(id, m);
+    }
+    return out;
+  }
+
+  /** Writes what is pending now (on shutdown, and in tests). */
   async flush() {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

@@ -5,6 +5,7 @@ import { isObjectId, oid } from '../../lib/ids';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
 import { c2cConversationId } from '../../lib/timeline';
 import type { ConversationDoc } from '../model/conversation';
+import { lastMessageOf } from '../message/pointer-writer';
 import { membershipId, type MembershipDoc } from '../model/membership';
 
 /**
@@ -90,8 +91,7 @@ export default class ConversationService extends Service {
    */
   async recent(userId: string) {
     const { Conversation, User, Room } = this.ctx.model;
-    // pointers are written shortly after each commit: this process's pending ones go first
-    await Promise.all([ this.app.pointerWriter.flush(), this.app.deliveryWriter.settled(userId) ]);
+    await this.app.deliveryWriter.settled(userId);
     const memberships = await this.app.loaders.memberships.load(userId) ?? [];
     if (!memberships.length) return [];
     const ids = memberships.map(m => m.conversationId);
@@ -99,6 +99,12 @@ export default class ConversationService extends Service {
       Conversation.find({ _id: { $in: ids } }).lean<ConversationDoc[]>(),
       this.app.seqRegistry.get(ids),
     ]);
+    // pointers are written a moment after each commit: this process's newer ones, not yet written, count
+    const convById = new Map(conversations.map(c => [ c._id, c ]));
+    for (const [ id, m ] of this.app.pointerWriter.pending(ids)) {
+      const c = convById.get(id);
+      if (c && (c.lastMessage?.seq ?? 0) < m.seq) Object.assign(c, { lastSeq: Math.max(c.lastSeq, m.seq), lastMessage: lastMessageOf(m), updatedAt: m.sendTime });
+    }
     // a conversation whose messages were all removed by retention has no lastMessage and is not listed
     const listed = conversations.filter(c => c.lastMessage).sort((a, b) => new Date(b.updatedAt).getTime() - new Date(a.updatedAt).getTime());
     const byId = new Map(memberships.map(m => [ m.conversationId, m ]));
