@@ -44,7 +44,7 @@ export default class AppBoot implements IBoot {
 
   async didReady() {
     // GET /api/admin/stats on any worker asks every worker for its socket count
-    const { nsp } = this.app.io.of('/chat');
+    const nsp = this.app.outbox.chat;
     answerSocketCounts(nsp);
     // device-policy kicks from other nodes (app/service/presence.ts)
     nsp.on(KICK_EVENT, (kick: Kick) => this.app.createAnonymousContext().service.presence.kickOlder(kick));
@@ -53,8 +53,8 @@ export default class AppBoot implements IBoot {
   }
 
   async beforeClose() {
-    // conversation pointers still pending (they trail the acks by a moment)
-    await this.app.pointerWriter.flush().catch(err => this.app.logger.error(err));
+    // delivery state and conversation pointers still pending (they trail the acks by a moment)
+    await this.app.messages.flush().catch(err => this.app.logger.error(err));
     await this.app.redis?.quit().catch(() => undefined);
     await this.app.dbProbe?.close();
   }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
+import type { IoConfig } from '../lib/plugin/io/config/config.default';
 
 /**
  * Every limit and window of the server lives here. Environment variables (documented in the
@@ -47,6 +48,13 @@ export function withEnvLimits<T extends Record<string, Limit>>(limits: T, source
   return out as T;
 }
 
+export type DevicePolicy = 'kick-same-device' | 'allow-all' | 'single';
+
+/**
+ * Egg's own settings (typed by Egg and its plugins) and ours (typed from the object below: the
+ * type of `app.config` is this function's return type, generated into typings/config by
+ * egg-ts-helper, so no setting is declared twice).
+ */
 export default (appInfo: EggAppInfo) => {
   const config = {} as PowerPartial<EggAppConfig>;
 
@@ -61,13 +69,6 @@ export default (appInfo: EggAppInfo) => {
   // A bearer-token JSON API: no cookies, so no CSRF surface.
   config.security = { csrf: { enable: false }, xframe: { enable: true, value: 'DENY' } };
   config.cors = { origin: env.CORS_ORIGIN || '*', allowMethods: 'GET,HEAD,PUT,POST,DELETE,PATCH' };
-  config.notfound = { enable: false } as any;
-
-  // the web client's built assets (web/dist/assets): names carry a content hash, so they never change
-  // (the admin CLI reads this file without an appInfo)
-  config.static = {
-    dirs: [ { prefix: '/assets/', dir: path.join(appInfo.baseDir ?? '', 'web/dist/assets'), maxAge: 365 * 24 * 3600 } ],
-  } as any;
 
   config.bodyParser = {
     jsonLimit: '100kb',
@@ -75,135 +76,158 @@ export default (appInfo: EggAppInfo) => {
     textLimit: '100kb',
     strict: true,
     queryString: { arrayLimit: 50, depth: 2, parameterLimit: 100 },
-  } as any;
+  };
 
   const mongoUrl = env.MONGODB_URL || 'mongodb://127.0.0.1:27017/im';
+  const redisPrefix = env.REDIS_PREFIX || databaseName(mongoUrl);
+
   config.mongoose = {
     client: {
       url: mongoUrl,
       // bounded waits when the database is slow or gone: no server for 10 s (start-up on a busy machine
       // needs that long), no reply on a socket for 20 s (FerretDB's slowest scans take seconds), no free
       // connection in the pool for 10 s → the operation fails (→ 50000) instead of hanging. The driver
-      // reconnects by itself when the database is back.
-      options: { serverSelectionTimeoutMS: 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20 },
+      // reconnects by itself when the database is back. The suite counts each operation's database
+      // commands (test/db-commands.ts), so tests monitor them.
+      options: { serverSelectionTimeoutMS: 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20, monitorCommands: appInfo.env === 'unittest' },
     },
-  } as any;
+  };
 
   // secret from JWT_SECRET; in production the app refuses to start with this default (app.ts)
-  config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET, enable: false } as any;
-
-  config.redisUrl = env.REDIS_URL || '';
-  /**
-   * Every Redis key and Socket.IO channel of this deployment starts with it, so several deployments
-   * can share one Redis (pub/sub ignores the db number of REDIS_URL). Default: the database name.
-   */
-  config.redisPrefix = env.REDIS_PREFIX || databaseName(mongoUrl);
-
-  config.io = {
-    init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
-    namespace: {
-      '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
-      '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [] },
-    },
-    // `sharded`: Redis 7 sharded pub/sub (SPUBLISH), the way past one Redis (README, Production)
-    redis: env.REDIS_URL ? { url: env.REDIS_URL, key: `${config.redisPrefix}#io`, sharded: env.REDIS_ADAPTER === 'sharded' } : null,
-  };
-
-  config.auth = {
-    /** access token (JWT) lifetime, seconds */
-    accessTokenTtl: int(env.ACCESS_TOKEN_TTL, 2 * 3600),
-    /** refresh token / session lifetime, seconds */
-    refreshTokenTtl: int(env.REFRESH_TOKEN_TTL, 30 * 24 * 3600),
-    /** `kick-same-device` | `allow-all` | `single` */
-    devicePolicy: (env.DEVICE_POLICY || 'kick-same-device') as 'kick-same-device' | 'allow-all' | 'single',
-    /** argon2id cost; OWASP's minimum is m=19 MiB, t=2, p=1 */
-    argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
-  };
-
-  // each is overridden by RATE_LIMIT_<NAME> (see withEnvLimits); config.local relaxes the per-IP ones
-  config.rateLimit = withEnvLimits({
-    /** failed logins (or reset answers) per account in the window before 429 */
-    accountFailures: { points: 5, duration: 15 * 60 },
-    /** failed logins (or reset answers) per client IP in the window before 429 */
-    ipFailures: { points: 50, duration: 15 * 60 },
-    /** signups per client IP */
-    signup: { points: 20, duration: 60 * 60 },
-    /** events per /chat socket (kept in the socket's own process); over it → 20009 */
-    socketEvents: { points: 100, duration: 1 },
-    /** `to_typing` per /chat socket */
-    typing: { points: 5, duration: 1 },
-    /** friend requests sent per user */
-    friendRequest: { points: 30, duration: 60 * 60 },
-    /** rooms created per user */
-    roomCreate: { points: 10, duration: 60 * 60 },
-    /** QR-code login ids handed out per client IP (each is a pending login held in the store) */
-    qrcode: { points: 30, duration: 60 },
-  });
-
-  /** Work in progress per /chat socket and per process (app/io/middleware/chat_packet.ts) */
-  config.chatPending = {
-    /** at this many events of one socket in progress, its websocket is not read until half are done; at 4× more are refused with 20009 */
-    perSocket: int(env.CHAT_MAX_PENDING_PER_SOCKET, 64),
-    /** events of all /chat sockets of this process in progress; beyond it more are refused with 20009 */
-    perProcess: int(env.CHAT_MAX_PENDING_PER_PROCESS, 5000),
-  };
-
-  config.message = {
-    /** `content` limit, bytes of UTF-8 (PROTOCOL §1) */
-    maxContentBytes: int(env.MESSAGE_MAX_CONTENT_BYTES, 64 * 1024),
-    /** `extra` limit, bytes of JSON */
-    maxExtraBytes: 4 * 1024,
-    /** a sender may recall their message this long after it was stored, seconds */
-    recallWindow: 120,
-    /** `offline_message` page */
-    offlinePageSize: 200,
-    /** `history_message` page mode */
-    historyPageSize: 20,
-    /** messages older than this are removed by the retention job; 0 keeps them forever */
-    retentionDays: int(env.MESSAGE_RETENTION_DAYS, 0),
-    /** most `to`s stored by one group commit (one insert round-trip) */
-    commitBatchMax: 1000,
-    /** every socket event is answered within this, ms: a `to` not stored by then (the database is slow or gone) gets 50000 */
-    replyTimeoutMs: 10 * 1000,
-  };
-
-  config.presence = {
-    /** rooms with more members give their members no presence pushes (PROTOCOL §4) */
-    roomLimit: 200,
-    /** how often each worker re-stamps its sockets in the Redis registry, ms */
-    heartbeatMs: 30 * 1000,
-    /** a socket not re-stamped for this long is taken for dead (its worker crashed), ms */
-    staleMs: 90 * 1000,
-  };
-
-  config.room = {
-    /** most members a room may have */
-    maxMembers: 2000,
-    /** most rooms per page of GET /api/rooms */
-    pageLimit: 50,
-  };
-
-  config.friends = {
-    /** the group a new friend is put in */
-    defaultGroup: 'Friends',
-  };
-
-  config.qrcode = {
-    /** lifetime of a QR-code login id, seconds (PROTOCOL §5) */
-    ttl: 120,
-  };
-
-  config.upload = {
-    /** largest accepted file, bytes */
-    maxBytes: int(env.UPLOAD_MAX_BYTES, 10 * 1024 * 1024),
-    /** accepted types, by the extension file-type names from the content; `txt` = UTF-8 text without NUL bytes */
-    allow: [ 'png', 'jpg', 'gif', 'webp', 'mp3', 'm4a', 'wav', 'ogg', 'opus', 'pdf', 'txt' ],
-  };
+  config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET, enable: false };
 
   // stream mode: uploads go straight to GridFS, never to memory or temporary files. Every file name
   // passes egg-multipart's extension check: the content decides (app/service/file.ts). The size limit
   // is set per request from config.upload.
-  config.multipart = { mode: 'stream', whitelist: () => true, files: 1, fields: 5 } as any;
+  config.multipart = { mode: 'stream', whitelist: () => true, files: 1, fields: 5 };
 
-  return config;
+  const own = {
+    // Egg's not-found page is off: unmatched routes get the JSON envelope (app/middleware/error_handler.ts)
+    notfound: { enable: false },
+
+    // the web client's built assets (web/dist/assets): names carry a content hash, so they never change
+    // (the admin CLI reads this file without an appInfo)
+    static: {
+      dirs: [ { prefix: '/assets/', dir: path.join(appInfo.baseDir ?? '', 'web/dist/assets'), maxAge: 365 * 24 * 3600 } ],
+    },
+
+    redisUrl: env.REDIS_URL || '',
+    /**
+     * Every Redis key and Socket.IO channel of this deployment starts with it, so several deployments
+     * can share one Redis (pub/sub ignores the db number of REDIS_URL). Default: the database name.
+     */
+    redisPrefix,
+
+    io: {
+      init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
+      namespace: {
+        '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
+        '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [] },
+      },
+      // `sharded`: Redis 7 sharded pub/sub (SPUBLISH), the way past one Redis (README, Production)
+      redis: env.REDIS_URL ? { url: env.REDIS_URL, key: `${redisPrefix}#io`, sharded: env.REDIS_ADAPTER === 'sharded' } : null,
+    } satisfies IoConfig,
+
+    auth: {
+      /** access token (JWT) lifetime, seconds */
+      accessTokenTtl: int(env.ACCESS_TOKEN_TTL, 2 * 3600),
+      /** refresh token / session lifetime, seconds */
+      refreshTokenTtl: int(env.REFRESH_TOKEN_TTL, 30 * 24 * 3600),
+      /** `kick-same-device` | `allow-all` | `single` */
+      devicePolicy: (env.DEVICE_POLICY || 'kick-same-device') as DevicePolicy,
+      /** argon2id cost; OWASP's minimum is m=19 MiB, t=2, p=1 */
+      argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+    },
+
+    // each is overridden by RATE_LIMIT_<NAME> (see withEnvLimits); config.local relaxes the per-IP ones
+    rateLimit: withEnvLimits({
+      /** failed logins (or reset answers) per account in the window before 429 */
+      accountFailures: { points: 5, duration: 15 * 60 },
+      /** failed logins (or reset answers) per client IP in the window before 429 */
+      ipFailures: { points: 50, duration: 15 * 60 },
+      /** signups per client IP */
+      signup: { points: 20, duration: 60 * 60 },
+      /** events per /chat socket (kept in the socket's own process); over it → 20009 */
+      socketEvents: { points: 100, duration: 1 },
+      /** `to_typing` per /chat socket */
+      typing: { points: 5, duration: 1 },
+      /** friend requests sent per user */
+      friendRequest: { points: 30, duration: 60 * 60 },
+      /** rooms created per user */
+      roomCreate: { points: 10, duration: 60 * 60 },
+      /** QR-code login ids handed out per client IP (each is a pending login held in the store) */
+      qrcode: { points: 30, duration: 60 },
+      /**
+       * messages an ack or a read names that this worker does not know and must look up in the
+       * store, per /chat socket; over it → 20009 (a client acks what it received, which is known)
+       */
+      messageLookups: { points: 2000, duration: 10 },
+    }),
+
+    /** Work in progress per /chat socket and per process (app/io/middleware/chat_packet.ts) */
+    chatPending: {
+      /** at this many events of one socket in progress, its websocket is not read until half are done; at 4× more are refused with 20009 */
+      perSocket: int(env.CHAT_MAX_PENDING_PER_SOCKET, 64),
+      /** events of all /chat sockets of this process in progress; beyond it more are refused with 20009 */
+      perProcess: int(env.CHAT_MAX_PENDING_PER_PROCESS, 5000),
+    },
+
+    message: {
+      /** `content` limit, bytes of UTF-8 (PROTOCOL §1) */
+      maxContentBytes: int(env.MESSAGE_MAX_CONTENT_BYTES, 64 * 1024),
+      /** `extra` limit, bytes of JSON */
+      maxExtraBytes: 4 * 1024,
+      /** a sender may recall their message this long after it was stored, seconds */
+      recallWindow: 120,
+      /** `offline_message` page */
+      offlinePageSize: 200,
+      /** `history_message` page mode */
+      historyPageSize: 20,
+      /** messages older than this are removed by the retention job; 0 keeps them forever */
+      retentionDays: int(env.MESSAGE_RETENTION_DAYS, 0),
+      /** most `to`s stored by one group commit (one insert round-trip) */
+      commitBatchMax: 1000,
+      /** every socket event is answered within this, ms: a `to` not stored by then (the database is slow or gone) gets 50000 */
+      replyTimeoutMs: 10 * 1000,
+      /** the recent-messages cache in a worker's memory (without Redis), bytes */
+      recentCacheBytes: 64 * 1024 * 1024,
+    },
+
+    presence: {
+      /** rooms with more members give their members no presence pushes (PROTOCOL §4) */
+      roomLimit: 200,
+      /** how often each worker re-stamps its sockets in the Redis registry, ms */
+      heartbeatMs: 30 * 1000,
+      /** a socket not re-stamped for this long is taken for dead (its worker crashed), ms */
+      staleMs: 90 * 1000,
+    },
+
+    room: {
+      /** most members a room may have */
+      maxMembers: 2000,
+      /** most rooms per page of GET /api/rooms */
+      pageLimit: 50,
+    },
+
+    friends: {
+      /** the group a new friend is put in */
+      defaultGroup: 'Friends',
+    },
+
+    qrcode: {
+      /** lifetime of a QR-code login id, seconds (PROTOCOL §5) */
+      ttl: 120,
+    },
+
+    upload: {
+      /** largest accepted file, bytes */
+      maxBytes: int(env.UPLOAD_MAX_BYTES, 10 * 1024 * 1024),
+      /** accepted types, by the extension file-type names from the content; `txt` = UTF-8 text without NUL bytes */
+      allow: [ 'png', 'jpg', 'gif', 'webp', 'mp3', 'm4a', 'wav', 'ogg', 'opus', 'pdf', 'txt' ],
+    },
+  };
+
+  // Egg's part is typed by Egg; the app's type comes from `own` alone (spreading `config` into the
+  // inferred type would make the config's type depend on itself)
+  return { ...config as object, ...own };
 };

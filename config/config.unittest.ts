@@ -3,12 +3,10 @@ import { withEnvLimits } from './config.default';
 
 export default () => {
   const config: PowerPartial<EggAppConfig> = {};
-  config.logger = { consoleLevel: 'WARN' } as any;
+  config.logger = { consoleLevel: 'WARN' };
   // cheap hashing keeps the suite fast; the algorithm and code path stay the same
-  config.auth = { argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } as any;
+  config.auth = { argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } };
   // every test client is 127.0.0.1: per-IP limits would make tests depend on each other
-  config.rateLimit = withEnvLimits({ signup: { points: 100000, duration: 60 }, ipFailures: { points: 100000, duration: 60 }, qrcode: { points: 100000, duration: 60 } }) as any;
-  // the suite counts the database commands of each operation (test/db-commands.ts)
-  config.mongoose = { client: { options: { monitorCommands: true } } } as any;
+  config.rateLimit = withEnvLimits({ signup: { points: 100000, duration: 60 }, ipFailures: { points: 100000, duration: 60 }, qrcode: { points: 100000, duration: 60 } });
   return config;
 };

@@ -30,6 +30,8 @@ const defaultStatus: Record<number, number> = {
  */
 export class AppError extends Error {
   readonly status: number;
+  /** on 20009: when the client may try again (`meta.retryAfterMs` on sockets, `Retry-After` on REST) */
+  retryAfterMs?: number;
 
   constructor(readonly code: ErrorCodeValue, message: string, status?: number) {
     super(message);
@@ -40,9 +42,9 @@ export class AppError extends Error {
 
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
 
-/** 429 / 20009 telling the client when to come back (`Retry-After` on REST). */
-export function tooManyRequests(msBeforeNext: number, message = 'too many requests, try again later') {
-  const err = new AppError(ErrorCode.RATE_LIMITED, message) as AppError & { retryAfter?: number };
-  err.retryAfter = Math.ceil(msBeforeNext / 1000);
+/** 429 / 20009 telling the client when to come back. */
+export function tooManyRequests(retryAfterMs: number, message = 'too many requests, try again later') {
+  const err = new AppError(ErrorCode.RATE_LIMITED, message);
+  err.retryAfterMs = Math.max(1, Math.ceil(retryAfterMs));
   return err;
 }

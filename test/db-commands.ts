@@ -34,8 +34,7 @@ export async function commandsDuring(fn: () => Promise<unknown>): Promise<SeenCo
 
 /** Waits for pending conversation pointers and delivery-state writes. */
 export async function quiet() {
-  await app.pointerWriter.flush();
-  await app.deliveryWriter.settled();
+  await app.messages.flush();
 }
 
 export const describeCommands = (cmds: SeenCommand[]) => cmds.map(c => `${c.name}:${c.collection}`).join(', ');

@@ -5,7 +5,7 @@ export default class AdminController extends Controller {
   async notice() {
     const { ctx } = this;
     const input = ctx.validate(noticeBody, ctx.request.body);
-    ctx.ok(await ctx.service.notice.send(input), 201);
+    ctx.ok(await this.app.messages.notify(input), 201);
   }
 
   async stats() {

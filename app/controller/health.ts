@@ -1,4 +1,5 @@
 import { Controller } from 'egg';
+import { withinDeadline } from '../../lib/deadline';
 
 export default class HealthController extends Controller {
   /** The process is up and serving. */
@@ -10,11 +11,10 @@ export default class HealthController extends Controller {
   async ready() {
     const { ctx, app } = this;
     const checks: Record<string, 'ok' | 'down'> = {};
-    const within = <T>(p: Promise<T>, ms: number) => Promise.race([ p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), ms).unref()) ]);
     // both bounded to 2 s and asked at once, so the answer comes within 2 s whatever is down
     const [ database, redis ] = await Promise.all([
       app.dbProbe.ping().then(() => 'ok' as const, () => 'down' as const),
-      app.redis && within(app.redis.ping(), 2000).then(() => 'ok' as const, () => 'down' as const),
+      app.redis && withinDeadline(app.redis.ping(), 2000, 'redis ping').then(() => 'ok' as const, () => 'down' as const),
     ]);
     checks.database = database;
     if (redis) checks.redis = redis;

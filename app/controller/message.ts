@@ -11,13 +11,13 @@ export default class MessageController extends Controller {
   async history() {
     const { ctx } = this;
     const input = ctx.validate(schema.historyQuery, ctx.query);
-    ctx.ok(await this.service.message.history(ctx.auth.userId, input));
+    ctx.ok(await this.app.messages.history(ctx.auth.userId, input));
   }
 
   async hide() {
     const { ctx } = this;
     const id = ctx.validate(objectId, ctx.params.id);
-    await this.service.message.hide(ctx.auth.userId, id);
+    await this.app.messages.hide(ctx.auth.userId, id);
     ctx.ok(null);
   }
 }

@@ -1,161 +1,119 @@
-import type { Application } from 'egg';
-import { MessageCommitter } from '../message/committer';
-import { MemoryRecentMessages, RedisRecentMessages } from '../message/recent-messages';
-import { deliverMessage } from '../message/delivery';
-import { DeliveryWriter } from '../message/delivery-writer';
-import { PointerWriter } from '../message/pointer-writer';
-import { PresenceCache, type PresenceProfile } from '../../lib/presence-cache';
-import { readProfiles } from '../service/presence';
-import { CoalescingLoader, findByIds } from '../../lib/coalescing-loader';
-import { oid } from '../../lib/ids';
-import type { MembershipDoc } from '../model/membership';
-import type { NoticeDoc } from '../model/notice';
-
-/** most notices one coalesced probe reads */
-const NOTICES_PROBE = 1000;
-import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from '../../lib/seq-registry';
+import type { Application, IModel } from 'egg';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { Stores, type PresenceRegistry } from '../../lib/stores';
 import { tooManyRequests } from '../../lib/errors';
-import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { PresenceCache } from '../../lib/presence-cache';
+import { Outbox } from '../io/outbox';
+import { MessageEngine } from '../message/engine';
+import { readPresence, readProfiles } from '../service/presence';
 
-const LIMITERS = Symbol('limiters');
-const COMMITTER = Symbol('messageCommitter');
-const DELIVERY = Symbol('deliveryWriter');
-const POINTERS = Symbol('pointerWriter');
-const SEQS = Symbol('seqRegistry');
+/**
+ * The per-process singletons, made on first use: each is built by its owner's constructor; these
+ * accessors only hold them. `app.stores` decides Redis or memory for all of them.
+ */
+const STORES = Symbol('stores');
+const OUTBOX = Symbol('outbox');
+const MESSAGES = Symbol('messages');
 const PRESENCE_CACHE = Symbol('presenceCache');
-const LOADERS = Symbol('loaders');
+const PRESENCE_REGISTRY = Symbol('presenceRegistry');
+const LIMITERS = Symbol('limiters');
 
-type Singletons = Application & Record<symbol, any>;
-const REGISTRY = Symbol('presenceRegistry');
+interface Singletons {
+  [STORES]?: Stores;
+  [OUTBOX]?: Outbox;
+  [MESSAGES]?: MessageEngine;
+  [PRESENCE_CACHE]?: PresenceCache;
+  [PRESENCE_REGISTRY]?: PresenceRegistry;
+  [LIMITERS]?: Map<string, RateLimiterAbstract>;
+}
 
-export default {
-  /**
-   * A named rate limiter from config.rateLimit, shared across workers through Redis when configured.
-   * Made once per process and per setting (a changed setting counts afresh). `memory` keeps the
-   * count in this process: for keys that live in one process anyway, like a socket id.
-   */
-  limiter(this: Application, name: string, store: 'shared' | 'memory' = 'shared'): RateLimiterAbstract {
-    const self = this as Application & { [LIMITERS]?: Map<string, RateLimiterAbstract> };
-    const cache = self[LIMITERS] ??= new Map();
-    const opts = (this.config.rateLimit as Record<string, { points: number; duration: number }>)[name];
-    if (!opts) throw new Error(`no config.rateLimit.${name}`);
-    const keyPrefix = `${this.config.redisPrefix}:rl:${name}:${opts.points}:${opts.duration}:${store}`;
-    let limiter = cache.get(keyPrefix);
-    if (!limiter) {
-      limiter = this.redis && store === 'shared'
-        ? new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points: opts.points, duration: opts.duration })
-        : new RateLimiterMemory({ keyPrefix, points: opts.points, duration: opts.duration });
-      cache.set(keyPrefix, limiter);
-    }
-    return limiter;
+type RateLimitName = keyof Application['config']['rateLimit'];
+
+/** What this file adds to `app` (declared, not inferred: the accessors use each other through `app`). */
+export interface AppSingletons {
+  readonly stores: Stores;
+  readonly outbox: Outbox;
+  readonly messages: MessageEngine;
+  readonly presenceCache: PresenceCache;
+  readonly presenceRegistry: PresenceRegistry;
+  limiter(name: RateLimitName, scope?: 'shared' | 'process'): RateLimiterAbstract;
+  rateLimit(name: RateLimitName, key: string, scope?: 'shared' | 'process'): Promise<void>;
+}
+
+type App = Application & AppSingletons & Singletons;
+const held = (app: unknown) => app as App;
+/** egg-mongoose types `app.model` loosely; the models are the ones app/model declares (typings/app/model) */
+const models = (app: Application) => app.model as unknown as IModel;
+
+const extension: AppSingletons & ThisType<Application> = {
+  /** Where shared state lives (Redis when configured, else this process's memory), and its key prefix. */
+  get stores(): Stores {
+    const self = held(this);
+    // app.ts decides Redis or none in didLoad; a store made before that would silently be memory
+    if (self.redis === undefined) throw new Error('app.stores used before the Redis connection was decided (app.ts didLoad)');
+    return self[STORES] ??= new Stores(self.redis, self.config.redisPrefix);
   },
 
-  /** Consumes one point of a named limiter for `key`; over the limit → 429 / 20009 with `retryAfter`. */
-  async rateLimit(this: Application, name: string, key: string, store: 'shared' | 'memory' = 'shared') {
-    try {
-      await this.limiter(name, store).consume(key);
-    } catch (res: any) {
-      if (res instanceof Error) throw res;
-      throw tooManyRequests(res.msBeforeNext);
-    }
+  /** Everything sent to sockets (app/io/outbox.ts). */
+  get outbox(): Outbox {
+    const self = held(this);
+    return self[OUTBOX] ??= new Outbox(self.io);
   },
 
-  /** The process's group-commit queue for `to` (app/message/committer.ts). */
-  get messageCommitter(): MessageCommitter {
-    const self = this as unknown as Singletons;
-    return self[COMMITTER] ??= new MessageCommitter({
-      models: () => self.model as any,
-      seqs: self.seqRegistry,
-      pointers: self.pointerWriter,
-      delivery: self.deliveryWriter,
-      batchMax: self.config.message.commitBatchMax,
-      timeoutMs: self.config.message.replyTimeoutMs,
+  /** The message engine (app/message/engine.ts): sending, delivery and read state, pulls, history. */
+  get messages(): MessageEngine {
+    const self = held(this);
+    return self[MESSAGES] ??= new MessageEngine({
+      models: () => models(self),
+      seqRegistry: self.stores.seqRegistry(),
+      recent: self.stores.recentMessages({ maxBytes: self.config.message.recentCacheBytes }),
+      presence: () => self.presenceRegistry,
+      outbox: self.outbox,
+      config: self.config.message,
+      lookupLimiter: self.limiter('messageLookups', 'process'),
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
-      history: self.redis ? new RedisRecentMessages(self.redis, self.config.redisPrefix) : new MemoryRecentMessages(),
-      deliver: (message, exceptSocket) => deliverMessage(self.io.of('/chat'), message, exceptSocket),
     });
   },
 
-  /** Delivery-state writes (acks, senders' own messages), group-committed (app/message/delivery-writer.ts). */
-  get deliveryWriter(): DeliveryWriter {
-    const self = this as unknown as Singletons;
-    return self[DELIVERY] ??= new DeliveryWriter(() => self.model.Membership.collection as any,
-      err => self.logger.error('[message] delivery state write failed: %s', (err as Error)?.stack || err),
-      (userId, conversationId, after, upTo) => self.createAnonymousContext().service.message.readReceipts(userId, conversationId, after, upTo));
+  /** Users' contacts, rooms and invisibility, cached per worker, read coalesced (lib/presence-cache.ts). */
+  get presenceCache(): PresenceCache {
+    const self = held(this);
+    return self[PRESENCE_CACHE] ??= new PresenceCache({
+      presence: ids => readPresence(models(self), ids),
+      profiles: ids => readProfiles(models(self), ids, self.config.presence.roomLimit),
+    });
   },
 
-  /** Conversation pointers for `recent_conversation`, written a moment after each commit. */
-  get pointerWriter(): PointerWriter {
-    const self = this as unknown as Singletons;
-    return self[POINTERS] ??= new PointerWriter(() => self.model.Conversation, 200,
-      err => self.logger.error('[message] conversation pointers failed: %s', (err as Error)?.stack || err));
+  /** Sockets per user: in Redis when configured, so every worker agrees. */
+  get presenceRegistry(): PresenceRegistry {
+    const self = held(this);
+    return self[PRESENCE_REGISTRY] ??= self.stores.presenceRegistry({ staleMs: self.config.presence.staleMs });
   },
-
-  /** Last stored seq per conversation (lib/seq-registry.ts): in Redis when configured. */
-  get seqRegistry(): SeqRegistry {
-    const self = this as unknown as Singletons;
-    return self[SEQS] ??= self.redis ? new RedisSeqRegistry(self.redis, self.config.redisPrefix) : new MemorySeqRegistry();
-  },
-
 
   /**
-   * Reads that many sockets make at once on (re)connect, coalesced (lib/coalescing-loader.ts): a
-   * user's memberships, presence setting and contacts, a conversation's last seq pointer.
+   * A named rate limiter from config.rateLimit (app.stores decides where it counts). Made once per
+   * process and per setting. `process` counts in this process: for keys that live in one process
+   * anyway, like a socket id.
    */
-  get loaders(): {
-    memberships: CoalescingLoader<string, MembershipDoc[]>;
-    presence: CoalescingLoader<string, string>;
-    lastSeq: CoalescingLoader<string, number>;
-    profiles: CoalescingLoader<string, PresenceProfile>;
-    notices: CoalescingLoader<string, NoticeDoc[]>;
-  } {
-    const self = this as unknown as Singletons;
-    return self[LOADERS] ??= {
-      memberships: new CoalescingLoader<string, MembershipDoc[]>(async users => {
-        const { Membership } = self.model;
-        const found = await Membership.find(users.length === 1 ? { user: oid(users[0]) } : { user: { $in: users.map(oid) } }).lean<MembershipDoc[]>();
-        const byUser = new Map<string, MembershipDoc[]>(users.map(u => [ u, [] ]));
-        for (const m of found) byUser.get(String(m.user))?.push(m);
-        return byUser;
-      }),
-      presence: new CoalescingLoader<string, string>(async ids => {
-        const { User } = self.model;
-        const users = await findByIds(ids,
-          id => User.findById(id, { presence: 1 }).lean<{ _id: unknown; presence?: string }>(),
-          many => User.find({ _id: { $in: many.map(oid) } }, { presence: 1 }).lean<Array<{ _id: unknown; presence?: string }>>());
-        return new Map([ ...users ].map(([ id, u ]) => [ id, u.presence ?? 'online' ]));
-      }),
-      // notices newer than each user (to them or to everyone): empty for most, which ends their pull's notice part
-      notices: new CoalescingLoader<string, NoticeDoc[]>(async users => {
-        const oldest = users.reduce((a, b) => (a < b ? a : b));
-        const found = await self.model.Notice.find({ to: { $in: [ ...users.map(oid), null ] }, _id: { $gt: oid(oldest) } }, { _id: 1, to: 1 })
-          .limit(NOTICES_PROBE).lean<NoticeDoc[]>();
-        // a probe that hit its limit proves nothing for anyone: undefined sends them to the full read
-        if (found.length === NOTICES_PROBE) return new Map();
-        return new Map(users.map(u => [ u, found.filter(n => (n.to === null || String(n.to) === u) && String(n._id) > u) ]));
-      }),
-      profiles: new CoalescingLoader<string, PresenceProfile>(users => readProfiles(self.model as any, users, self.config.presence.roomLimit)),
-      lastSeq: new CoalescingLoader<string, number>(async ids => {
-        const { Conversation } = self.model;
-        const convs = await findByIds(ids,
-          id => Conversation.findById(id, { lastSeq: 1 }).lean<{ _id: string; lastSeq: number }>(),
-          many => Conversation.find({ _id: { $in: many } }, { lastSeq: 1 }).lean<Array<{ _id: string; lastSeq: number }>>());
-        return new Map([ ...convs ].map(([ id, c ]) => [ id, c.lastSeq ]));
-      }),
-    };
+  limiter(name, scope = 'shared') {
+    const self = held(this);
+    const cache = self[LIMITERS] ??= new Map();
+    const limit = self.config.rateLimit[name];
+    const key = `${name}:${limit.points}:${limit.duration}:${scope}`;
+    let limiter = cache.get(key);
+    if (!limiter) cache.set(key, limiter = self.stores.rateLimiter(name, limit, scope));
+    return limiter;
   },
 
-  /** Users' contacts, rooms and invisibility, cached per worker (lib/presence-cache.ts). */
-  get presenceCache(): PresenceCache {
-    const self = this as unknown as Singletons;
-    return self[PRESENCE_CACHE] ??= new PresenceCache();
-  },
-
-  /** Sockets per user (lib/presence-registry.ts): in Redis when configured, so every worker agrees. */
-  get presenceRegistry(): PresenceRegistry {
-    const self = this as unknown as Application & { [REGISTRY]?: PresenceRegistry };
-    const prefix = `${self.config.redisPrefix}:presence`;
-    return self[REGISTRY] ??= self.redis ? new RedisPresenceRegistry(self.redis, { prefix, staleMs: self.config.presence.staleMs }) : new MemoryPresenceRegistry();
+  /** Consumes one point of a named limiter for `key`; over the limit → 429 / 20009 with when to retry. */
+  async rateLimit(name, key, scope = 'shared') {
+    try {
+      await held(this).limiter(name, scope).consume(key);
+    } catch (res) {
+      if (res instanceof Error) throw res;
+      throw tooManyRequests((res as { msBeforeNext: number }).msBeforeNext);
+    }
   },
 };
+
+export default extension;

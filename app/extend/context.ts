@@ -1,36 +1,32 @@
 import type { Context } from 'egg';
 import type { ZodType } from 'zod';
 import { AppError, ErrorCode, isAppError } from '../../lib/errors';
-import { httpEnvelope, socketEnvelope, socketError, type SocketMeta } from '../../lib/envelope';
-import { Actions, type WireEvent } from '../../lib/actions';
+import { httpEnvelope } from '../../lib/envelope';
+import type { WireEvent } from '../../lib/actions';
+import type { ServerEvent, ServerEventPayloads, SocketMeta } from '../../lib/schemas/wire';
 import { ioSocket } from '../../lib/plugin/io/lib/server';
+import { withinDeadline } from '../../lib/deadline';
+import type { Ack, ChatSocket } from '../io/outbox';
 
 /** What a socket event handler may return to add envelope meta (e.g. `more`) to its reply. */
 export class SocketReply<T = unknown> {
   constructor(readonly payload: T, readonly meta?: Partial<SocketMeta>) {}
 }
 
-export interface SocketEventSpec<T> {
+export interface SocketEventSpec<T, R extends ServerEvent | undefined> {
   /** the wire event being handled (its action key names errors) */
   event: WireEvent;
   /** the event the reply is emitted as when there is no ack callback; none = acks `null` only */
-  reply?: WireEvent;
+  reply?: R;
   /** validates the first argument; a mismatch is 20002 and the socket keeps working */
   schema?: ZodType<T>;
 }
 
+type ReplyOf<R> = R extends ServerEvent ? ServerEventPayloads[R] | SocketReply<ServerEventPayloads[R]> : unknown;
+
 function firstIssue(error: { issues: Array<{ path: PropertyKey[]; message: string }> }, fallback: string) {
   const issue = error.issues[0];
   return `${issue.path.length ? issue.path.map(String).join('.') : fallback}: ${issue.message}`;
-}
-
-/** Bounded waits: an event whose work hangs (the database is gone) is answered 50000, not never. */
-function withinDeadline<T>(work: Promise<T>, ms: number, event: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${event} not done within ${ms} ms`)), ms);
-  });
-  return Promise.race([ work, deadline ]).finally(() => clearTimeout(timer));
 }
 
 export default {
@@ -56,10 +52,15 @@ export default {
   },
 
   /** The Socket.IO ack callback of the current event, if the client passed one (always last). */
-  get socketAck(): ((...args: unknown[]) => void) | undefined {
+  get socketAck(): Ack | undefined {
     const args = (this as unknown as Context).args;
     const last = args?.[args.length - 1];
-    return typeof last === 'function' ? last as (...a: unknown[]) => void : undefined;
+    return typeof last === 'function' ? last as Ack : undefined;
+  },
+
+  /** The /chat socket of the current event, with its `data` typed. */
+  get chatSocket(): ChatSocket {
+    return ioSocket<ChatSocket>(this as unknown as Context);
   },
 
   /**
@@ -69,8 +70,9 @@ export default {
    * the ack, else `im_error`) with the offending `fp` when the input has one; unexpected failures are
    * logged and answered 50000. Nothing thrown here reaches Socket.IO.
    */
-  async socketEvent<T>(this: Context, spec: SocketEventSpec<T>, run: (input: T) => Promise<unknown> | unknown) {
+  async socketEvent<T, R extends ServerEvent | undefined = undefined>(this: Context, spec: SocketEventSpec<T, R>, run: (input: T) => Promise<ReplyOf<R>> | ReplyOf<R>) {
     const socket = ioSocket(this);
+    const { outbox } = this.app;
     const ack = this.socketAck;
     const raw = ack ? this.args.slice(0, -1)[0] : this.args[0];
     try {
@@ -81,18 +83,13 @@ export default {
         input = parsed.data;
       }
       const result = await withinDeadline(Promise.resolve(run(input)), this.app.config.message.replyTimeoutMs, spec.event);
-      const reply = result instanceof SocketReply ? result : new SocketReply(spec.reply ? result : null);
-      const action = spec.reply ? Actions[spec.reply] : Actions[spec.event];
-      const envelope = socketEnvelope(action, reply.payload, reply.meta);
-      if (ack) ack(envelope);
-      else if (spec.reply) socket.emit(spec.reply, envelope);
+      const reply = result instanceof SocketReply ? result : new SocketReply(result);
+      outbox.reply(socket, ack, spec.event, spec.reply, reply.payload as ServerEventPayloads[ServerEvent], reply.meta);
     } catch (err) {
       if (!isAppError(err)) this.app.logger.error('[io] %s failed: %s', spec.event, (err as Error)?.stack || err);
       const e = isAppError(err) ? err : new AppError(ErrorCode.SERVER_ERROR, 'server error');
       const fp = raw && typeof raw === 'object' && typeof (raw as { fp?: unknown }).fp === 'string' ? (raw as { fp: string }).fp : null;
-      const envelope = socketError(Actions[spec.event], e.code, e.message, fp);
-      if (ack) ack(envelope);
-      else socket.emit('im_error', envelope);
+      outbox.refuseReply(socket, ack, spec.event, e, fp);
     }
   },
 };

@@ -1,7 +1,15 @@
 import { ObjectId, type Collection } from 'mongodb';
 import { LRUCache } from 'lru-cache';
-import { membershipId, type MembershipDoc } from '../model/membership';
+import type { MembershipDoc } from '../model/membership';
+import { membershipConversation, membershipId } from '../../lib/conversation-ids';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
+
+/** What a stored read changed: seqs (after, upTo] of the conversation became read by the user. */
+export interface NewlyRead {
+  conversationId: string;
+  after: number;
+  upTo: number;
+}
 
 interface Entry {
   id: string;
@@ -14,6 +22,8 @@ interface Entry {
   hidden: Set<string>;
   /** false once a write found no membership */
   member?: boolean;
+  /** what the read write changed, handed to the first `markRead` caller (receipts go out once) */
+  newlyRead?: NewlyRead;
   done?: boolean;
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
@@ -58,20 +68,25 @@ export class DeliveryWriter {
   constructor(
     private readonly collection: () => Collection<MembershipDoc>,
     private readonly onError: (err: unknown) => void,
-    /** seqs (after, upTo] of a conversation became read by a user: the senders get receipts */
-    private readonly onRead: (userId: string, conversationId: string, after: number, upTo: number) => Promise<void> = async () => undefined,
   ) {}
 
   /**
    * Raises the user's read cursor (`to_reader`); reads of one conversation that arrive together
-   * become one update and one round of receipts. Resolves once stored; false when the user has no
-   * place in the conversation.
+   * become one update. Resolves once stored: `member` false when the user has no place in the
+   * conversation; `newlyRead` (to one of the callers of a flush) what became read, for receipts.
    */
-  markRead(userId: string, conversationId: string, seq: number): Promise<boolean> {
+  markRead(userId: string, conversationId: string, seq: number): Promise<{ member: boolean; newlyRead?: NewlyRead }> {
     return new Promise((resolve, reject) => {
       const entry = this.entry(userId, conversationId);
       entry.read = Math.max(entry.read, seq);
-      entry.waiters.push({ resolve: () => resolve(entry.member !== false), reject });
+      entry.waiters.push({
+        resolve: () => {
+          const newlyRead = entry.newlyRead;
+          entry.newlyRead = undefined;
+          resolve({ member: entry.member !== false, newlyRead });
+        },
+        reject,
+      });
       this.schedule();
     });
   }
@@ -196,7 +211,7 @@ export class DeliveryWriter {
     }
     await bulkWriteInChunks(this.collection() as any, ops);
     // covered entries left in `acked` go in an update of their own (one may not add and pull at once)
-    for (const e of followUps) this.entry(e.user, e.id.slice(e.user.length + 1));
+    for (const e of followUps) this.entry(e.user, membershipConversation(e.id));
   }
 
   /** The update for an entry, from this process's view (updated to what it will be). */
@@ -228,14 +243,14 @@ export class DeliveryWriter {
 
   /** One `$max` on `readSeq`, by `_id`; the cursor before it says which messages are newly read. */
   private async writeRead(entry: Entry) {
-    const res = await this.collection().findOneAndUpdate({ _id: entry.id }, { $max: { readSeq: entry.read } }, { returnDocument: 'before' });
-    const before = (res as any)?.value as MembershipDoc | null;
+    const res = await this.collection().findOneAndUpdate({ _id: entry.id }, { $max: { readSeq: entry.read } }, { returnDocument: 'before', includeResultMetadata: true });
+    const before = res.value;
     if (!before) {
       entry.member = false;
       return;
     }
     const after = Math.max(before.readSeq ?? 0, before.joinedSeq ?? 0);
-    if (after < entry.read) await this.onRead(entry.user, before.conversationId, after, entry.read);
+    if (after < entry.read) entry.newlyRead = { conversationId: before.conversationId, after, upTo: entry.read };
   }
 }
 

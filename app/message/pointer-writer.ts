@@ -1,8 +1,16 @@
 import type { Model } from 'mongoose';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
-import { toWire } from '../../lib/timeline';
-import type { MessageDoc } from '../model/message';
+import type { WireMessage } from '../../lib/schemas/wire';
 import type { ConversationDoc } from '../model/conversation';
+import { toWire, type MessageDoc } from '../model/message';
+
+/** A conversation's newest message as the pointer keeps it. */
+export interface Pointer {
+  seq: number;
+  sendTime: Date;
+  /** the wire message with `seq` first: `$max` on a document compares its fields in order */
+  wire: WireMessage;
+}
 
 /**
  * Writes each conversation's `lastSeq`, `lastMessage` (the message itself, so that
@@ -10,10 +18,10 @@ import type { ConversationDoc } from '../model/conversation';
  * conversation costs one update per interval, not one per message. Nothing that decides delivery
  * reads them (the seq registry does that). Every field is raised with `$max` on a filter by `_id`
  * alone: correct whichever worker writes last, and the one update FerretDB finds without a scan.
- * `lastMessage` starts with `seq`, so `$max` compares it by seq first.
+ * Owned by the seq knowledge (app/message/seq-knowledge.ts).
  */
 export class PointerWriter {
-  private dirty = new Map<string, MessageDoc>();
+  private dirty = new Map<string, Pointer>();
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   private nextDelay: number;
@@ -25,17 +33,17 @@ export class PointerWriter {
   mark(messages: MessageDoc[]) {
     for (const m of messages) {
       const prev = this.dirty.get(m.conversationId);
-      if (!prev || prev.seq < m.seq) this.dirty.set(m.conversationId, m);
+      if (!prev || prev.seq < m.seq) this.dirty.set(m.conversationId, { seq: m.seq, sendTime: m.sendTime, wire: lastMessageOf(m) });
     }
     if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
   }
 
   /** The newest message of each of these conversations that is not written yet. */
-  pending(conversationIds: string[]): Map<string, MessageDoc> {
-    const out = new Map<string, MessageDoc>();
+  pending(conversationIds: string[]): Map<string, Pointer> {
+    const out = new Map<string, Pointer>();
     for (const id of conversationIds) {
-      const m = this.dirty.get(id);
-      if (m) out.set(id, m);
+      const p = this.dirty.get(id);
+      if (p) out.set(id, p);
     }
     return out;
   }
@@ -45,14 +53,14 @@ export class PointerWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.writing;
-    const batch = [ ...this.dirty.values() ];
+    const batch = [ ...this.dirty ];
     this.dirty.clear();
     if (!batch.length) return;
     const started = Date.now();
-    this.writing = bulkWriteInChunks(this.model(), batch.map(msg => ({
+    this.writing = bulkWriteInChunks(this.model(), batch.map(([ conversationId, p ]) => ({
       updateOne: {
-        filter: { _id: msg.conversationId },
-        update: { $max: { lastSeq: msg.seq, lastMessage: lastMessageOf(msg), updatedAt: msg.sendTime } },
+        filter: { _id: conversationId },
+        update: { $max: { lastSeq: p.seq, lastMessage: p.wire, updatedAt: p.sendTime } },
       },
     }))).catch(this.onError).finally(() => { this.writing = null; });
     await this.writing;
@@ -63,7 +71,7 @@ export class PointerWriter {
 }
 
 /** The wire message with `seq` first: `$max` on a document compares its fields in order. */
-export function lastMessageOf(msg: MessageDoc) {
+function lastMessageOf(msg: MessageDoc): WireMessage {
   const { seq, ...rest } = toWire(msg);
   return { seq, ...rest };
 }

@@ -17,7 +17,7 @@ export default () => async function errorHandler(ctx: Context, next: () => Promi
     if (mapped.code === ErrorCode.SERVER_ERROR) ctx.logger.error(err);
     ctx.status = mapped.status;
     ctx.body = { code: mapped.code, msg: mapped.message, data: null };
-    if (mapped.status === 429 && err.retryAfter) ctx.set('Retry-After', String(err.retryAfter));
+    if (mapped.status === 429 && mapped.retryAfterMs) ctx.set('Retry-After', String(Math.ceil(mapped.retryAfterMs / 1000)));
   }
 };
 

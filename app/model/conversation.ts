@@ -1,6 +1,7 @@
 import type { Application } from 'egg';
 import type { Model, Types } from 'mongoose';
-import type { WireMessage } from '../../lib/timeline';
+import type { WireMessage } from '../../lib/schemas/wire';
+import type { TypeU } from '../../lib/conversation-ids';
 
 /**
  * One per conversation: c2c `"<smaller id>@<larger id>"`, c2g the room id. `lastSeq`,
@@ -10,7 +11,7 @@ import type { WireMessage } from '../../lib/timeline';
  */
 export interface ConversationDoc {
   _id: string;
-  typeu: 1 | 2;
+  typeu: TypeU;
   /** c2c: the two users; c2g: empty (members are the room's memberships) */
   users: Types.ObjectId[];
   room?: Types.ObjectId;

@@ -1,8 +1,7 @@
 import type { Application } from 'egg';
 import type { Model, Types } from 'mongoose';
+import type { TypeU } from '../../lib/conversation-ids';
 
-/** A membership's `_id`: read and written by `_id` alone, the one lookup FerretDB pushes down to SQL. */
-export const membershipId = (userId: string, conversationId: string) => `${userId}:${conversationId}`;
 
 /**
  * A user's place in a conversation, kept as cursors rather than per-message copies
@@ -12,11 +11,11 @@ export const membershipId = (userId: string, conversationId: string) => `${userI
  * `acked`; unread = lastSeq - max(readSeq, sentSeq, joinedSeq).
  */
 export interface MembershipDoc {
-  /** membershipId(user, conversationId) */
+  /** membershipId(user, conversationId) (lib/conversation-ids.ts) */
   _id: string;
   user: Types.ObjectId;
   conversationId: string;
-  typeu: 1 | 2;
+  typeu: TypeU;
   /** c2c: the other user; c2g: the room */
   peer?: Types.ObjectId;
   room?: Types.ObjectId;

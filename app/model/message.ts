@@ -1,8 +1,9 @@
 import type { Application } from 'egg';
 import type { Model, Types } from 'mongoose';
+import { timelineIdOf, type TypeU } from '../../lib/conversation-ids';
+import type { WireMessage } from '../../lib/schemas/wire';
 
 export const MessageType = { TEXT: 1, IMAGE: 2, VOICE: 3, FILE: 4, CUSTOM: 5, RECALLED_TEXT: 10, RECALLED_OTHER: 21 } as const;
-export const Typeu = { C2C: 1, C2G: 2 } as const;
 
 /** A stored message (PROTOCOL §6). A room message is one document whatever the room's size. */
 export interface MessageDoc {
@@ -12,7 +13,7 @@ export interface MessageDoc {
   /** c2c: the recipient; c2g: the room */
   to: Types.ObjectId;
   type: number;
-  typeu: 1 | 2;
+  typeu: TypeU;
   content: string;
   extra?: Record<string, unknown>;
   conversationId: string;
@@ -20,6 +21,28 @@ export interface MessageDoc {
   sendTime: Date;
   /** the client's own timestamp, passed through */
   time?: number;
+}
+
+/** The stored message as clients get it (PROTOCOL §6). */
+export function toWire(doc: MessageDoc): WireMessage {
+  const from = String(doc.from);
+  const to = String(doc.to);
+  const wire: WireMessage = {
+    _id: String(doc._id),
+    fp: doc.fp,
+    from,
+    to,
+    type: doc.type,
+    typeu: doc.typeu,
+    content: doc.content,
+    conversationId: doc.conversationId,
+    timelineId: timelineIdOf(doc.typeu, from, to),
+    seq: doc.seq,
+    sendTime: new Date(doc.sendTime).getTime(),
+  };
+  if (doc.extra !== undefined) wire.extra = doc.extra;
+  if (doc.time !== undefined) wire.time = doc.time;
+  return wire;
 }
 
 export default (app: Application): Model<MessageDoc> => {

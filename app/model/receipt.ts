@@ -1,5 +1,6 @@
 import type { Application } from 'egg';
 import type { Model, Types } from 'mongoose';
+import type { TypeU } from '../../lib/conversation-ids';
 
 /**
  * A read receipt waiting for its message's sender, who was offline when it was read
@@ -12,7 +13,7 @@ export interface ReceiptDoc {
   message: Types.ObjectId;
   fp: string;
   timelineId: string;
-  typeu: 1 | 2;
+  typeu: TypeU;
   seq: number;
   readed: Types.ObjectId[];
   createdAt: Date;

@@ -30,7 +30,7 @@ export default class MessageRetention extends Subscription {
     for (;;) {
       const old = await Message.find({ sendTime: { $lt: cutoff } }, { _id: 1, conversationId: 1 }).limit(CHUNK).lean<Array<{ _id: Types.ObjectId; conversationId: string }>>();
       if (!old.length) break;
-      await Promise.all([ ...new Set(old.map(m => m.conversationId)) ].map(id => this.app.messageCommitter.history.forget(id)));
+      await this.app.messages.removed([ ...new Set(old.map(m => m.conversationId)) ]);
       const ids = old.map(m => m._id);
       await Message.deleteMany({ _id: { $in: ids } });
       // one after the other: two updateMany of up to 50 each at once could reach FerretDB's deadlock

@@ -1,5 +1,4 @@
 import type { Application, Context } from 'egg';
-import type { ChatSocketData } from '../io/middleware/chat_auth';
 
 /**
  * Every worker vouches for its own /chat sockets in the shared presence registry, so the sockets of
@@ -9,9 +8,9 @@ export default (app: Application) => ({
   // only the Redis registry can go stale; the in-memory one dies with its process
   schedule: { interval: app.config.presence.heartbeatMs, type: 'all', immediate: false, disable: !app.config.redisUrl },
   async task(_ctx: Context) {
-    const sockets = [ ...app.io.of('/chat').sockets.values() ]
-      .filter(s => (s.data as ChatSocketData | undefined)?.userId)
-      .map(s => ({ userId: (s.data as ChatSocketData).userId, socketId: s.id }));
+    const sockets = [ ...app.outbox.chat.sockets.values() ]
+      .filter(s => s.data?.userId)
+      .map(s => ({ userId: s.data.userId, socketId: s.id }));
     await app.presenceRegistry.refresh(sockets);
   },
 });

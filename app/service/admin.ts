@@ -15,7 +15,7 @@ export default class AdminService extends Service {
    * in the last minute.
    */
   async stats() {
-    const { nsp } = this.app.io.of('/chat');
+    const nsp = this.app.outbox.chat;
     const [ sockets, workers, messagesLastMinute ] = await Promise.all([
       nsp.fetchSockets(),
       this.socketsPerWorker(),
@@ -28,9 +28,9 @@ export default class AdminService extends Service {
   }
 
   private async socketsPerWorker(): Promise<WorkerSockets[]> {
-    const { nsp } = this.app.io.of('/chat');
+    const nsp = this.app.outbox.chat;
     const mine = localSockets(nsp);
-    if (!this.config.io.redis) return [ mine ]; // the in-memory adapter has no other workers to ask
+    if (!this.app.stores.shared) return [ mine ]; // the in-memory adapter has no other workers to ask
     const others = await new Promise<WorkerSockets[]>(resolve => {
       // a worker that does not answer within the adapter's request timeout (5 s) is left out rather
       // than failing the whole report

@@ -3,9 +3,7 @@ import { Service } from 'egg';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import { AppError, ErrorCode, tooManyRequests } from '../../lib/errors';
 import { KeyedMutex } from '../../lib/keyed-mutex';
-import { socketError } from '../../lib/envelope';
 import type { SessionDoc } from '../model/session';
-import { socketRooms as rooms } from '../../lib/socket-rooms';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
 
 export interface AccessClaims {
@@ -151,12 +149,10 @@ export default class AuthService extends Service {
   private async revokeSessions(filter: { _id: string } | { user: unknown }, reason: string) {
     const { Session } = this.ctx.model;
     const live = { ...filter, revokedAt: null };
-    const ids = (await Session.find(live, { _id: 1 }).lean<Array<{ _id: unknown }>>()).map(s => rooms.session(String(s._id)));
+    const ids = (await Session.find(live, { _id: 1 }).lean<Array<{ _id: unknown }>>()).map(s => String(s._id));
     if (!ids.length) return;
     await Session.updateMany(live, { $set: { revokedAt: new Date(), revokedReason: reason } });
-    const chat = this.app.io.of('/chat');
-    chat.to(ids).emit('im_error', socketError('IMERROR', ErrorCode.AUTH_FAILED, `session ended: ${reason}`));
-    chat.in(ids).disconnectSockets(true);
+    this.app.outbox.dropWith({ session: ids }, new AppError(ErrorCode.AUTH_FAILED, `session ended: ${reason}`));
   }
 
   async passwordQuestion(username: string) {

@@ -4,9 +4,6 @@ import { Service } from 'egg';
 import FileType from 'file-type';
 import type { mongo } from 'mongoose';
 import { AppError, ErrorCode } from '../../lib/errors';
-import { socketEnvelope } from '../../lib/envelope';
-import { Actions } from '../../lib/actions';
-import { socketRooms as rooms } from '../../lib/socket-rooms';
 
 /** file-type reads at most this many bytes to decide */
 const SNIFF_BYTES = 4100;
@@ -66,7 +63,7 @@ export default class FileService extends Service {
       iterator = part[Symbol.asyncIterator]();
       if (part.fieldname !== 'file') throw new AppError(ErrorCode.MISS_PARAMS, 'the file goes in the multipart field "file"');
       const stored = await this.store(part, iterator, ownerId);
-      this.app.io.of('/chat').to(rooms.user(ownerId)).emit('upload', socketEnvelope(Actions.upload, stored));
+      this.app.outbox.send({ user: ownerId }, 'upload', stored);
       return stored;
     } catch (err: any) {
       // read the refused rest of the request, so the client gets our answer rather than a reset

@@ -1,9 +1,7 @@
 import { Service } from 'egg';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { isDuplicateKey } from '../../lib/duplicate-key';
-import { socketEnvelope } from '../../lib/envelope';
-import { Actions } from '../../lib/actions';
-import { socketRooms as rooms } from '../../lib/socket-rooms';
+import type { FriendNotice } from '../../lib/schemas/wire';
 import type { FriendRequestDoc } from '../model/friend_request';
 import type { FriendshipDoc } from '../model/friendship';
 import { PUBLIC_FIELDS, publicUser, type PublicDoc } from './user';
@@ -118,8 +116,8 @@ export default class FriendService extends Service {
 
   private async notify(to: string, type: Notice, from: string, message?: string) {
     const { _id, username, nickname, avatar } = await this.service.user.publicProfile(from);
-    const payload: Record<string, unknown> = { type, from: { _id, username, nickname, avatar } };
+    const payload: FriendNotice = { type, from: { _id: String(_id), username, nickname, avatar } as FriendNotice['from'] };
     if (message) payload.message = message;
-    this.app.io.of('/chat').to(rooms.user(to)).emit('f_notice', socketEnvelope(Actions.f_notice, payload));
+    this.app.outbox.send({ user: to }, 'f_notice', payload);
   }
 }

@@ -1,16 +1,13 @@
 import { Service } from 'egg';
-import type { Socket } from 'socket.io';
 import type { Model, Types } from 'mongoose';
-import { ErrorCode } from '../../lib/errors';
-import { socketEnvelope, socketError } from '../../lib/envelope';
-import { Actions } from '../../lib/actions';
-import type { ChatSocketData } from '../io/middleware/chat_auth';
-import { socketRooms as rooms } from '../../lib/socket-rooms';
+import { AppError, ErrorCode } from '../../lib/errors';
+import { socketRooms as rooms, type ChatSocket } from '../io/outbox';
+import { TypeU, timelineIdOf } from '../../lib/conversation-ids';
 import { oid } from '../../lib/ids';
+import { findByIds } from '../../lib/coalescing-loader';
 import { PRESENCE_STALE_EVENT, type PresenceProfile } from '../../lib/presence-cache';
+import type { UserDoc } from '../model/user';
 
-
-/** What others see of a stored presence: `invisible` is shown as `offline`. */
 /** Server-side event that carries a device-policy kick to the other nodes (app.ts listens). */
 export const KICK_EVENT = 'im:kick';
 
@@ -31,6 +28,7 @@ function rememberKick(kick: Kick) {
   setTimeout(() => { if (recentKicks.get(kick.room) === kick) recentKicks.delete(kick.room); }, KICK_MEMORY_MS).unref();
 }
 
+/** What others see of a stored presence: `invisible` is shown as `offline`. */
 export const shownPresence = (stored: string | undefined) => (!stored || stored === 'invisible' ? 'offline' : stored);
 
 /**
@@ -40,10 +38,6 @@ export const shownPresence = (stored: string | undefined) => (!stored || stored 
  * at most `presence.roomLimit` members, minus anyone a block stands between (either way).
  */
 export default class PresenceService extends Service {
-  private get chat() {
-    return this.app.io.of('/chat');
-  }
-
   /**
    * A /chat socket passed the handshake: its own rooms, the device policy, its chat rooms, and
    * "online" if it is the first. The registry numbers the user's connections (`gen`); the kick drops
@@ -51,8 +45,8 @@ export default class PresenceService extends Service {
    * (`serverSideEmit`). A room-wide `disconnectSockets` would also hit sockets newer than the kicker
    * when it arrives late (it is applied when it comes back from Redis, or after a Redis outage).
    */
-  async connect(socket: Socket) {
-    const { userId, sessionId, device } = socket.data as ChatSocketData;
+  async connect(socket: ChatSocket) {
+    const { userId, sessionId, device } = socket.data;
     // joined at once, so nothing sent to this user from now on misses the socket
     socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
     // registered before older sockets are kicked, so a replaced login never looks like going offline
@@ -66,7 +60,7 @@ export default class PresenceService extends Service {
         why: `replaced by a newer login on ${policy === 'single' ? 'another device' : device}`,
       };
       this.kickOlder(kick);
-      if (this.config.io.redis) this.chat.nsp.serverSideEmit(KICK_EVENT, kick);
+      if (this.app.stores.shared) this.app.outbox.chat.serverSideEmit(KICK_EVENT, kick);
       // a newer login's kick may have reached this node while this socket's number was on its way
       const later = recentKicks.get(kick.room);
       if (later && later.gen > gen) this.kickOlder(later);
@@ -78,19 +72,18 @@ export default class PresenceService extends Service {
 
   /** Drops this node's sockets in `kick.room` that connected before `kick.gen`, each told why first (20004). */
   kickOlder(kick: Kick) {
-    const { nsp } = this.chat;
+    const { chat } = this.app.outbox;
     rememberKick(kick);
-    for (const id of nsp.adapter.rooms.get(kick.room) ?? []) {
-      const older = nsp.sockets.get(id);
-      if (!older || !((older.data as ChatSocketData).gen! < kick.gen)) continue;
-      older.emit('im_error', socketError('IMERROR', ErrorCode.DUPLICATE_CLIENT, kick.why));
-      older.disconnect(true);
+    for (const id of chat.adapter.rooms.get(kick.room) ?? []) {
+      const older = chat.sockets.get(id);
+      if (!older || !(older.data.gen! < kick.gen)) continue;
+      this.app.outbox.dropWith({ socket: older }, new AppError(ErrorCode.DUPLICATE_CLIENT, kick.why));
     }
   }
 
   /** A /chat socket is gone: "offline" if it was the user's last. */
-  async disconnect(socket: Socket) {
-    const { userId } = socket.data as ChatSocketData;
+  async disconnect(socket: ChatSocket) {
+    const { userId } = socket.data;
     if (await this.app.presenceRegistry.remove(userId, socket.id) && !(await this.invisibleAmong([ userId ])).size) {
       await this.announce(userId, 'offline');
     }
@@ -108,7 +101,7 @@ export default class PresenceService extends Service {
     this.changed({ presence: [ userId ] });
     const friends = await this.friendsOf(userId);
     if (friends.length) {
-      this.chat.to(friends.map(rooms.user)).emit('presence', socketEnvelope(Actions.presence, { id: userId, presence: shownPresence(presence) }));
+      this.app.outbox.send({ users: friends }, 'presence', { id: userId, presence: shownPresence(presence) });
     }
     const wasHidden = before?.presence === 'invisible';
     const hidden = presence === 'invisible';
@@ -129,20 +122,27 @@ export default class PresenceService extends Service {
     if (!recipients.length) return;
     const clients = await this.onlineContactsOf(recipients);
     for (const r of recipients) {
-      this.chat.to(rooms.user(r)).emit('c_online', socketEnvelope(Actions.c_online, { type, current: userId, clients: clients.get(r) ?? [] }));
+      this.app.outbox.send({ user: r }, 'c_online', { type, current: userId, clients: clients.get(r) ?? [] });
     }
   }
 
   /** Shows `userId` as gone offline to `to` alone (a block now stands between them). */
   async hideFrom(userId: string, to: string) {
     const clients = await this.onlineContactsOf([ to ]);
-    this.chat.to(rooms.user(to)).emit('c_online', socketEnvelope(Actions.c_online, { type: 'offline', current: userId, clients: clients.get(to) ?? [] }));
+    this.app.outbox.send({ user: to }, 'c_online', { type: 'offline', current: userId, clients: clients.get(to) ?? [] });
   }
 
   /** The `c_online` snapshot a client asks for. */
   async snapshot(userId: string) {
     const clients = await this.onlineContactsOf([ userId ]);
-    return { type: 'snapshot', current: userId, clients: clients.get(userId) ?? [] };
+    return { type: 'snapshot' as const, current: userId, clients: clients.get(userId) ?? [] };
+  }
+
+  /** `to_typing`: c2c only, not stored; someone who blocked the typer is not told. */
+  async typing(userId: string, peerId: string) {
+    if (peerId === userId) return;
+    if (await this.ctx.model.Block.exists({ user: oid(peerId), blocked: oid(userId) })) return;
+    this.app.outbox.send({ user: peerId }, 'to_typing', { timelineId: timelineIdOf(TypeU.C2C, userId, peerId), from: userId });
   }
 
   /** Each user's contacts that others see online (a live socket, not invisible). */
@@ -154,11 +154,6 @@ export default class PresenceService extends Service {
     return new Map([ ...contacts ].map(([ id, set ]) => [ id, [ ...set ].filter(c => visible.has(c)) ]));
   }
 
-  /** Whether the user has a /chat socket on any worker (one registry read; for the message path). */
-  async isOnline(userId: string): Promise<boolean> {
-    return (await this.app.presenceRegistry.online([ userId ])).size > 0;
-  }
-
   /** The users among `ids` whom others see online: a live socket and not invisible. */
   async visibleOnline(ids: string[]): Promise<Set<string>> {
     const online = await this.app.presenceRegistry.online(ids);
@@ -168,33 +163,13 @@ export default class PresenceService extends Service {
   }
 
   /** The users among `ids` who set themselves invisible (cached per worker). */
-  async invisibleAmong(ids: string[]): Promise<Set<string>> {
-    const cache = this.app.presenceCache.invisible;
-    const missing = ids.filter(id => !cache.has(id));
-    const epoch = this.app.presenceCache.epoch;
-    const found = new Map(await Promise.all(missing.map(async id => [ id, await this.app.loaders.presence.load(id) === 'invisible' ] as const)));
-    // a read that began before a change is used, not kept
-    if (epoch === this.app.presenceCache.epoch) for (const [ id, hidden ] of found) cache.set(id, hidden);
-    return new Set(ids.filter(id => cache.get(id) ?? found.get(id)));
+  invisibleAmong(ids: string[]): Promise<Set<string>> {
+    return this.app.presenceCache.invisibleAmong(ids);
   }
 
-  /**
-   * Each user's contacts and rooms, from this worker's cache; the missing ones are read together
-   * with those other sockets are waiting for (app.loaders.profiles).
-   */
-  async profilesOf(userIds: string[]): Promise<Map<string, PresenceProfile>> {
-    const cache = this.app.presenceCache.profiles;
-    const result = new Map<string, PresenceProfile>();
-    await Promise.all(userIds.map(async id => {
-      let profile = cache.get(id);
-      if (!profile) {
-        const epoch = this.app.presenceCache.epoch;
-        profile = (await this.app.loaders.profiles.load(id))!;
-        if (epoch === this.app.presenceCache.epoch) cache.set(id, profile);
-      }
-      result.set(id, profile);
-    }));
-    return result;
+  /** Each user's contacts and rooms (cached per worker). */
+  profilesOf(userIds: string[]): Promise<Map<string, PresenceProfile>> {
+    return this.app.presenceCache.profilesOf(userIds);
   }
 
   /**
@@ -203,7 +178,7 @@ export default class PresenceService extends Service {
    */
   changed(stale: { profiles?: string[]; presence?: string[] }) {
     this.app.presenceCache.drop(stale);
-    if (this.app.redis) this.chat.nsp.serverSideEmit(PRESENCE_STALE_EVENT, stale);
+    if (this.app.stores.shared) this.app.outbox.chat.serverSideEmit(PRESENCE_STALE_EVENT, stale);
   }
 
   /** The user's friends with no block between them (who gets `presence`). */
@@ -216,6 +191,14 @@ export default class PresenceService extends Service {
     return friendships.map(f => String(f.friend)).filter(id => !barred.has(id));
   }
 
+}
+
+/** Each user's stored presence setting, for the presence cache (few by `_id`, many in one query). */
+export async function readPresence(models: { User: Model<UserDoc> }, ids: string[]): Promise<Map<string, string>> {
+  const users = await findByIds(ids,
+    id => models.User.findById(id, { presence: 1 }).lean<{ _id: unknown; presence?: string }>(),
+    many => models.User.find({ _id: { $in: many.map(oid) } }, { presence: 1 }).lean<Array<{ _id: unknown; presence?: string }>>());
+  return new Map([ ...users ].map(([ id, u ]) => [ id, u.presence ?? 'online' ]));
 }
 
 /** Blocks made by or against any of these users. */

@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Service } from 'egg';
 import type { Application } from 'egg';
 import { AppError, ErrorCode } from '../../lib/errors';
-import { socketEnvelope } from '../../lib/envelope';
-import { Actions } from '../../lib/actions';
-import { socketRooms as rooms } from '../../lib/socket-rooms';
+import type { QrLogin } from '../../lib/schemas/wire';
 
 /** What we issue: 128 random bits as 32 hex digits; anything else cannot be one of ours. */
 const DEVICE_ID = /^[0-9a-f]{32}$/;
@@ -19,11 +17,11 @@ interface QrStore {
 
 /** Redis (every worker and machine sees the same ids): SET EX, and GETDEL as the atomic consume (Redis ≥ 6.2). */
 const redisStore = (app: Application): QrStore => {
-  const key = (deviceId: string) => `${app.config.redisPrefix}:qr:${deviceId}`;
+  const key = (deviceId: string) => app.stores.key('qr', deviceId);
   return {
-    async put(deviceId, ttl) { await app.redis!.set(key(deviceId), '1', 'EX', ttl); },
-    async exists(deviceId) { return (await app.redis!.exists(key(deviceId))) === 1; },
-    async consume(deviceId) { return (await app.redis!.getdel(key(deviceId))) !== null; },
+    async put(deviceId, ttl) { await app.stores.redis!.set(key(deviceId), '1', 'EX', ttl); },
+    async exists(deviceId) { return (await app.stores.redis!.exists(key(deviceId))) === 1; },
+    async consume(deviceId) { return (await app.stores.redis!.getdel(key(deviceId))) !== null; },
   };
 };
 
@@ -50,7 +48,7 @@ const memoryStore: QrStore = {
  */
 export default class QrcodeService extends Service {
   private get store(): QrStore {
-    return this.app.redis ? redisStore(this.app) : memoryStore;
+    return this.app.stores.shared ? redisStore(this.app) : memoryStore;
   }
 
   async create() {
@@ -80,8 +78,8 @@ export default class QrcodeService extends Service {
     this.notify(deviceId, { status: 'confirmed', token, refreshToken, user: publicUser(user) });
   }
 
-  private notify(deviceId: string, payload: unknown) {
-    this.app.io.of('/sso').to(rooms.qr(deviceId)).emit('qrlogin', socketEnvelope(Actions.qrlogin, payload));
+  private notify(deviceId: string, payload: QrLogin) {
+    this.app.outbox.send({ qr: deviceId }, 'qrlogin', payload);
   }
 }
 

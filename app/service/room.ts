@@ -1,10 +1,8 @@
 import { Service } from 'egg';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { isDuplicateKey } from '../../lib/duplicate-key';
-import { socketEnvelope } from '../../lib/envelope';
-import { Actions } from '../../lib/actions';
 import { KeyedMutex } from '../../lib/keyed-mutex';
-import { socketRooms as rooms } from '../../lib/socket-rooms';
+import { socketRooms as rooms } from '../io/outbox';
 import type { CreateRoomInput, UpdateRoomInput } from '../../lib/schemas/social';
 import type { RoomDoc } from '../model/room';
 import { shownPresence } from './presence';
@@ -14,7 +12,7 @@ import { isObjectId, oid } from '../../lib/ids';
 /** member-list changes are read-modify-write on one document: one at a time per room here */
 const roomLock = new KeyedMutex();
 
-type RoomEvent = 'created' | 'join' | 'leave' | 'kick' | 'update' | 'owner' | 'dissolve';
+import type { RoomEvent } from '../../lib/schemas/wire';
 
 const unique = (ids: string[]) => [ ...new Set(ids) ];
 
@@ -41,8 +39,8 @@ const roomView = (r: RoomDoc) => ({
  * every change as `g_notice`. The in-process room lock only adds FerretDB's missing atomicity.
  */
 export default class RoomService extends Service {
-  private get chat() {
-    return this.app.io.of('/chat');
+  private get outbox() {
+    return this.app.outbox;
   }
 
   /** The room (lean), or 404 / 10005 (also for a malformed id). */
@@ -75,7 +73,7 @@ export default class RoomService extends Service {
     const view = roomView(room.toObject());
     await this.joined(view._id, members);
     const { _id, memberCount, createdAt, updatedAt, ...changes } = view;
-    this.notice(view._id, 'created', { user: ownerId, changes });
+    this.notice(view._id, 'created', { user: ownerId, changes }, members);
     return view;
   }
 
@@ -135,7 +133,7 @@ export default class RoomService extends Service {
       );
       if (!res.matchedCount) return this.refusedJoin(roomId, me);
       await this.joined(roomId, [ me ]);
-      this.notice(roomId, 'join', { user: me });
+      this.notice(roomId, 'join', { user: me }, [ me ]);
       return roomView(await this.get(roomId));
     });
   }
@@ -169,7 +167,7 @@ export default class RoomService extends Service {
           return this.dissolveNow(roomId, me, false);
         }
         // the membership goes first: from then on the send path refuses this user's messages
-        await this.service.conversation.removeRoomMembers(roomId, [ me ]);
+        await this.app.messages.leaveRoom(roomId, [ me ]);
         const newOwner = String(room.owner) === me ? rest[0] : null;
         const res = newOwner
           ? await Room.updateOne({ _id: roomId, owner: oid(me), members: { $all: [ oid(me), oid(newOwner) ] } }, { $pull: { members: oid(me) }, $set: { owner: oid(newOwner) } })
@@ -177,7 +175,7 @@ export default class RoomService extends Service {
         if (!res.matchedCount) continue;
         this.notice(roomId, 'leave', { user: me });
         await this.membersChanged(roomId, [ me ]);
-        this.chat.in(rooms.user(me)).socketsLeave(rooms.room(roomId));
+        this.outbox.leave({ user: me }, rooms.room(roomId));
         if (newOwner) this.notice(roomId, 'owner', { user: newOwner, changes: { owner: newOwner } });
         return;
       }
@@ -234,7 +232,7 @@ export default class RoomService extends Service {
         const res = await Room.updateOne({ _id: roomId, ...this.roomFor(added.length) }, { $addToSet: { members: { $each: added.map(id => oid(id)) } } });
         if (!res.matchedCount) this.checkSize(this.config.room.maxMembers + 1);
         await this.joined(roomId, added);
-        for (const user of added) this.notice(roomId, 'join', { user, newbie: true });
+        for (const user of added) this.notice(roomId, 'join', { user, newbie: true }, [ user ]);
       }
       return { ...roomView(await this.get(roomId)), added, removed };
     });
@@ -251,17 +249,17 @@ export default class RoomService extends Service {
   private async dissolveNow(roomId: string, by: string, deleteRoom = true) {
     this.notice(roomId, 'dissolve', { user: by });
     await this.membersChanged(roomId, [ by ]);
-    this.chat.in(rooms.room(roomId)).socketsLeave(rooms.room(roomId));
+    this.outbox.leave({ room: roomId }, rooms.room(roomId));
     // the room goes first, then its memberships (the send path's truth), then its history
     if (deleteRoom) await this.ctx.model.Room.deleteOne({ _id: roomId });
-    await this.service.conversation.removeRoom(roomId);
+    await this.app.messages.dropRoom(roomId);
   }
 
   /** New members: cursors at the room's end, sockets (any worker) into the room. */
   private async joined(roomId: string, userIds: string[]) {
-    await this.service.conversation.addRoomMembers(roomId, userIds);
+    await this.app.messages.joinRoom(roomId, userIds);
     await this.membersChanged(roomId, userIds);
-    this.chat.in(userIds.map(rooms.user)).socketsJoin(rooms.room(roomId));
+    this.outbox.join({ users: userIds }, rooms.room(roomId));
   }
 
   /**
@@ -269,10 +267,10 @@ export default class RoomService extends Service {
    * room's list, then their sockets.
    */
   private async left(roomId: string, userIds: string[], updateRoom: () => Promise<unknown>) {
-    await this.service.conversation.removeRoomMembers(roomId, userIds);
+    await this.app.messages.leaveRoom(roomId, userIds);
     await updateRoom();
     await this.membersChanged(roomId, userIds);
-    this.chat.in(userIds.map(rooms.user)).socketsLeave(rooms.room(roomId));
+    this.outbox.leave({ users: userIds }, rooms.room(roomId));
   }
 
   /** Everyone in the room, and those who just came or went, have other room peers now (presence). */
@@ -286,8 +284,9 @@ export default class RoomService extends Service {
     return { [`members.${this.config.room.maxMembers - more}`]: { $exists: false } };
   }
 
-  private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }) {
-    this.chat.to(rooms.room(roomId)).emit('g_notice', socketEnvelope(Actions.g_notice, { room: roomId, event, ...extra }));
+  /** `g_notice` to the room's members; `joined`: members who just joined (see Outbox targets). */
+  private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }, joined?: string[]) {
+    this.outbox.send({ room: roomId, alsoUsers: joined }, 'g_notice', { room: roomId, event, ...extra });
   }
 
   private requireOwner(room: RoomDoc, me: string) {

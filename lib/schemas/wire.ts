@@ -1,7 +1,8 @@
 /**
- * What the server sends (PROTOCOL §2, §4-§7), for clients: the web client (web/) types its replies
- * with these, next to the input schemas it shares with the server's validation. Plain types, no
- * runtime. The server builds its messages as this very WireMessage (lib/timeline.ts).
+ * What the server sends (PROTOCOL §2, §4-§7), defined once for the server and its clients: the web
+ * client (web/) types its replies with these, next to the input schemas it shares with the
+ * server's validation; the server's outbox (app/io/outbox.ts) types every emit with
+ * `ServerToClientEvents`. Plain types, no runtime.
  */
 export interface WireMessage {
   _id: string;
@@ -21,8 +22,18 @@ export interface WireMessage {
 
 export interface SystemNotice { _id: string; content: string; event?: string; from: 'system'; time: number }
 
+/** `meta` of a socket envelope (§2): `sync` on copies to the sender's other devices, `more` on a partial pull. */
+export interface SocketMeta {
+  timestamp: number;
+  msg?: string;
+  sync?: true;
+  more?: boolean;
+  /** on 20009: when the client may try again */
+  retryAfterMs?: number;
+}
+
 export interface SocketEnvelope<T = unknown> {
-  meta: { timestamp: number; msg?: string; sync?: true; more?: boolean };
+  meta: SocketMeta;
   code: number;
   data: { action: string; payload: T };
 }
@@ -80,4 +91,36 @@ export interface OnlineNotice { type: 'online' | 'offline' | 'snapshot'; current
 
 export interface Upload { url: string; filename: string; size: number; mime: string }
 
-export interface QrLogin { status: 'scanned' | 'confirmed'; user?: PublicUser; token?: string; refreshToken?: string }
+export interface QrLogin { status: 'scanned' | 'confirmed'; user?: Pick<PublicUser, '_id' | 'nickname' | 'avatar'>; token?: string; refreshToken?: string }
+
+export interface Typing { timelineId: string; from: string }
+
+export interface PresenceChange { id: string; presence: string }
+
+/**
+ * The payload of every server → client event (PROTOCOL §4, §5). Each goes out wrapped in a
+ * `SocketEnvelope`; `im_error` carries null or the offending item's `fp`.
+ */
+export interface ServerEventPayloads {
+  im_error: string | null;
+  c_online: OnlineNotice;
+  to_ack: WireMessage;
+  c_message: WireMessage;
+  c_message_ack: null;
+  offline_message: Array<WireMessage | SystemNotice>;
+  recent_conversation: Conversation[];
+  history_message: WireMessage[] | Page<WireMessage>;
+  to_reader: ReadReceipt[] | null;
+  to_typing: Typing | null;
+  g_notice: GroupNotice;
+  f_notice: FriendNotice;
+  presence: PresenceChange;
+  sys_notice: SystemNotice;
+  upload: Upload;
+  qrlogin: QrLogin | 'pong';
+}
+
+export type ServerEvent = keyof ServerEventPayloads;
+
+/** Socket.IO's typed-events map of what the server emits. */
+export type ServerToClientEvents = { [E in ServerEvent]: (envelope: SocketEnvelope<ServerEventPayloads[E]>) => void };

@@ -148,7 +148,7 @@ export function Reset() {
 function QrPanel({ onDone }: { onDone: () => void }) {
   const [ link, setLink ] = useState('');
   const [ svg, setSvg ] = useState('');
-  const [ scanned, setScanned ] = useState<PublicUser | null>(null);
+  const [ scanned, setScanned ] = useState<NonNullable<QrLogin['user']> | null>(null);
   const [ round, setRound ] = useState(0);
   useEffect(() => {
     let gone = false;

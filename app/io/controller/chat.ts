@@ -1,8 +1,6 @@
 import { Controller } from 'egg';
-import { ioSocket } from '../../../lib/plugin/io/lib/server';
 import { SocketReply } from '../../extend/context';
 import * as schemas from '../../../lib/schemas/message';
-import type { ChatSocketData } from '../middleware/chat_auth';
 
 /**
  * The `to` schema for the configured limits, built once per limits: building a zod schema is far
@@ -15,29 +13,29 @@ function sendSchemaFor(limits: schemas.MessageLimits) {
   return cachedSend.schema;
 }
 
-/** /chat messaging events (PROTOCOL §4). Each parses, calls the message service and replies. */
+/** /chat messaging events (PROTOCOL §4). Each parses, calls the message engine and replies. */
 export default class ChatController extends Controller {
-  private get me() {
-    return (ioSocket(this.ctx).data as ChatSocketData).userId;
+  private get socket() {
+    return this.ctx.chatSocket;
   }
 
-  private get sendSchema() {
-    return sendSchemaFor(this.config.message);
+  private get me() {
+    return this.socket.data.userId;
   }
 
   async to() {
-    await this.ctx.socketEvent({ event: 'to', reply: 'to_ack', schema: this.sendSchema },
-      input => this.service.message.send(this.me, input, ioSocket(this.ctx).id));
+    await this.ctx.socketEvent({ event: 'to', reply: 'to_ack', schema: sendSchemaFor(this.config.message) },
+      input => this.app.messages.send(this.me, input, this.socket.id));
   }
 
   async ack() {
     await this.ctx.socketEvent({ event: 'c_message_ack', schema: schemas.messageAck },
-      refs => this.service.message.markDelivered(this.me, refs));
+      refs => this.app.messages.ack(this.me, refs, this.socket.id));
   }
 
   async offline() {
     await this.ctx.socketEvent({ event: 'offline_message', reply: 'offline_message' }, async () => {
-      const { messages, more } = await this.service.message.pullOffline(this.me);
+      const { messages, more } = await this.app.messages.pull(this.me);
       return new SocketReply(messages, more ? { more: true } : undefined);
     });
   }
@@ -49,28 +47,28 @@ export default class ChatController extends Controller {
 
   async history() {
     await this.ctx.socketEvent({ event: 'history_message', reply: 'history_message', schema: schemas.history },
-      input => this.service.message.history(this.me, input));
+      input => this.app.messages.history(this.me, input));
   }
 
   async read() {
     await this.ctx.socketEvent({ event: 'to_reader', schema: schemas.readReceipt },
-      input => this.service.message.markRead(this.me, input));
+      input => this.app.messages.read(this.me, input, this.socket.id));
   }
 
   async receipts() {
     await this.ctx.socketEvent({ event: 'readed_message', reply: 'to_reader' },
-      () => this.service.message.pullReceipts(this.me));
+      () => this.app.messages.queuedReceipts(this.me));
   }
 
   async typing() {
     await this.ctx.socketEvent({ event: 'to_typing', schema: schemas.typing }, async input => {
-      await this.app.rateLimit('typing', ioSocket(this.ctx).id, 'memory');
-      await this.service.message.typing(this.me, input.to);
+      await this.app.rateLimit('typing', this.socket.id, 'process');
+      await this.service.presence.typing(this.me, input.to);
     });
   }
 
   async recall() {
     await this.ctx.socketEvent({ event: 'to_undo', reply: 'to_ack', schema: schemas.recall },
-      ref => this.service.message.recall(this.me, ref, ioSocket(this.ctx).id));
+      ref => this.app.messages.recall(this.me, ref, this.socket.id));
   }
 }

@@ -1,12 +1,9 @@
 import { Controller } from 'egg';
-import { ioSocket } from '../../../lib/plugin/io/lib/server';
-import type { ChatSocketData } from '../middleware/chat_auth';
 
 export default class PresenceController extends Controller {
   /** `c_online` from a client: its own snapshot of online contacts (PROTOCOL §4). */
   async online() {
     const { ctx } = this;
-    await ctx.socketEvent({ event: 'c_online', reply: 'c_online' }, () =>
-      ctx.service.presence.snapshot((ioSocket(ctx).data as ChatSocketData).userId));
+    await ctx.socketEvent({ event: 'c_online', reply: 'c_online' }, () => ctx.service.presence.snapshot(ctx.chatSocket.data.userId));
   }
 }

@@ -1,23 +1,10 @@
 import type { Application, Context } from 'egg';
-import { ioSocket } from '../../../lib/plugin/io/lib/server';
+import { handshakeParam, ioSocket } from '../../../lib/plugin/io/lib/server';
 import { AppError, ErrorCode, isAppError } from '../../../lib/errors';
-import { socketError } from '../../../lib/envelope';
+import type { ChatSocket, ChatSocketData, DeviceClass } from '../outbox';
 
-export type DeviceClass = 'DESKTOP' | 'MOBILE' | 'WEB';
 const DEVICE_CLASSES: DeviceClass[] = [ 'DESKTOP', 'MOBILE', 'WEB' ];
 
-/** What the /chat socket knows about its user once the handshake passed. */
-export interface ChatSocketData {
-  userId: string;
-  sessionId: string;
-  device: DeviceClass;
-  /** access token expiry, ms since the epoch */
-  tokenExpiresAt: number;
-  /** the user's connection number from the presence registry (set on connect; the device policy kicks lower ones) */
-  gen?: number;
-}
-
-const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
 
 export function deviceFromUserAgent(ua: string): DeviceClass {
   if (/electron/i.test(ua)) return 'DESKTOP';
@@ -31,16 +18,15 @@ export function deviceFromUserAgent(ua: string): DeviceClass {
  * `im_error` and disconnected; it never stays connected unauthenticated.
  */
 export default (_options: unknown, app: Application) => async function chatAuth(ctx: Context, next: () => Promise<void>) {
-  const socket = ioSocket(ctx);
-  const { query, auth: handshakeAuth } = socket.handshake;
+  const socket = ioSocket<ChatSocket>(ctx);
   let data: ChatSocketData;
   try {
-    const token = first(handshakeAuth?.token) ?? first(query.token);
+    const token = handshakeParam(socket, 'token');
     if (typeof token !== 'string' || !token) throw new AppError(ErrorCode.MISS_PARAMS, 'missing token');
     const claims = await ctx.service.auth.verifyAccessToken(token);
-    const userId = first(query.userId);
+    const userId = handshakeParam(socket, 'userId');
     if (userId !== undefined && userId !== claims.userId) throw new AppError(ErrorCode.AUTH_FAILED, 'userId does not match the token');
-    const requested = first(query.deviceType);
+    const requested = handshakeParam(socket, 'deviceType');
     let device: DeviceClass;
     if (requested === undefined || requested === '') {
       device = deviceFromUserAgent(String(socket.handshake.headers['user-agent'] || ''));
@@ -53,8 +39,7 @@ export default (_options: unknown, app: Application) => async function chatAuth(
   } catch (err) {
     const e = isAppError(err) ? err : new AppError(ErrorCode.SERVER_ERROR, 'handshake failed');
     if (!isAppError(err)) app.logger.error(err);
-    socket.emit('im_error', socketError('IMERROR', e.code, e.message));
-    socket.disconnect(true);
+    app.outbox.dropWith({ socket }, e);
     return;
   }
   if (!socket.connected) return; // the client left while we were checking

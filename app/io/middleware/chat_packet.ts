@@ -1,10 +1,6 @@
-import { ioSocket } from '../../../lib/plugin/io/lib/server';
 import type { Application, Context } from 'egg';
 import type { Socket } from 'socket.io';
-import { ErrorCode, isAppError } from '../../../lib/errors';
-import { actionOf } from '../../../lib/actions';
-import { socketError } from '../../../lib/envelope';
-import type { ChatSocketData } from './chat_auth';
+import { AppError, ErrorCode, isAppError } from '../../../lib/errors';
 
 /** The ws connection under a socket when its transport is websocket (polling has none to pause). */
 function wsOf(socket: Socket): { pause(): void; resume(): void } | null {
@@ -31,15 +27,12 @@ export default (_options: unknown, app: Application) => {
   const pending = new WeakMap<Socket, number>();
   let inProcess = 0;
   return async function chatPacket(ctx: Context, next: () => Promise<void>) {
-    const socket = ioSocket(ctx);
-    const ack = ctx.args[ctx.args.length - 1];
+    const socket = ctx.chatSocket;
     const { perSocket, perProcess } = app.config.chatPending;
     const mine = pending.get(socket) ?? 0;
     if (mine >= perSocket * 4 || inProcess >= perProcess) {
-      const envelope = socketError(actionOf(String(ctx.packet[0])), ErrorCode.RATE_LIMITED,
-        inProcess >= perProcess ? 'server busy, try again later' : 'too many events in progress, wait for their replies');
-      if (typeof ack === 'function') ack(envelope);
-      else socket.emit('im_error', envelope);
+      const err = new AppError(ErrorCode.RATE_LIMITED, inProcess >= perProcess ? 'server busy, try again later' : 'too many events in progress, wait for their replies');
+      app.outbox.refuseReply(socket, ctx.socketAck, String(ctx.packet[0]), err);
       return;
     }
     pending.set(socket, mine + 1);
@@ -58,25 +51,21 @@ export default (_options: unknown, app: Application) => {
   };
 
   async function admitted(ctx: Context, next: () => Promise<void>) {
-    const socket = ioSocket(ctx);
-    const data = socket.data as ChatSocketData;
-    const ack = ctx.args[ctx.args.length - 1];
-    if (Date.now() >= data.tokenExpiresAt) {
+    const socket = ctx.chatSocket;
+    if (Date.now() >= socket.data.tokenExpiresAt) {
       // the socket is being closed, so this is told as `im_error` even when the event has an ack;
       // the ack gets the same envelope so no callback is left waiting
-      const envelope = socketError('IMERROR', ErrorCode.AUTH_FAILED, 'access token expired');
-      if (typeof ack === 'function') ack(envelope);
-      socket.emit('im_error', envelope);
-      socket.disconnect(true);
+      const err = new AppError(ErrorCode.AUTH_FAILED, 'access token expired');
+      const ack = ctx.socketAck;
+      if (ack) app.outbox.refuseReply(socket, ack, 'IMERROR', err);
+      app.outbox.dropWith({ socket }, err);
       return;
     }
     try {
-      await app.rateLimit('socketEvents', socket.id, 'memory');
+      await app.rateLimit('socketEvents', socket.id, 'process');
     } catch (err) {
       if (!isAppError(err)) throw err;
-      const envelope = socketError(actionOf(String(ctx.packet[0])), err.code, err.message);
-      if (typeof ack === 'function') ack(envelope);
-      else socket.emit('im_error', envelope);
+      app.outbox.refuseReply(socket, ctx.socketAck, String(ctx.packet[0]), err);
       return;
     }
     await next();

@@ -1,10 +1,8 @@
 import type { Application, Context } from 'egg';
-import { ioSocket } from '../../../lib/plugin/io/lib/server';
-import { ErrorCode } from '../../../lib/errors';
-import { socketError } from '../../../lib/envelope';
-import { socketRooms as rooms } from '../../../lib/socket-rooms';
+import { handshakeParam, ioSocket } from '../../../lib/plugin/io/lib/server';
+import { AppError, ErrorCode } from '../../../lib/errors';
+import { socketRooms as rooms } from '../outbox';
 
-const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
 
 /**
  * /sso handshake (PROTOCOL §5): `query.device_id` must be a pending QR-code login id, else
@@ -13,7 +11,7 @@ const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
  */
 export default (_options: unknown, app: Application) => async function ssoAuth(ctx: Context, next: () => Promise<void>) {
   const socket = ioSocket(ctx);
-  const deviceId = first(socket.handshake.query.device_id);
+  const deviceId = handshakeParam(socket, 'device_id');
   let refusal: [ typeof ErrorCode.CODE_EXPIRED | typeof ErrorCode.SERVER_ERROR, string ] | null = null;
   try {
     if (!await ctx.service.qrcode.isPending(deviceId)) refusal = [ ErrorCode.CODE_EXPIRED, 'QR code is unknown or expired' ];
@@ -22,8 +20,7 @@ export default (_options: unknown, app: Application) => async function ssoAuth(c
     refusal = [ ErrorCode.SERVER_ERROR, 'handshake failed' ];
   }
   if (refusal) {
-    socket.emit('im_error', socketError('IMERROR', ...refusal));
-    socket.disconnect(true);
+    app.outbox.dropWith({ socket }, new AppError(...refusal));
     return;
   }
   if (!socket.connected) return; // the client left while we were checking

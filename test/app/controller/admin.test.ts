@@ -14,7 +14,10 @@ function adminCli(args: string[], env: Record<string, string> = {}) {
 }
 
 const sendNotice = (token: string, body: unknown) => api('POST', '/api/admin/notices', { token, body });
-const pendingFor = (userId: string, limit = 200) => app.mockContext().service.notice.pendingFor(userId, limit);
+/** The system notices in the user's next `offline_message`, at most `limit`. */
+const pendingFor = async (userId: string, limit = 200) => (await app.messages.pull(userId)).messages.filter(m => m.from === 'system').slice(0, limit);
+/** What `c_message_ack` does for these ids. */
+const ackNotices = (userId: string, ids: string[]) => app.messages.ack(userId, ids.map(_id => ({ _id, fp: undefined })), `test-${userId}`);
 
 describe('admin (PROTOCOL §7 Admin)', () => {
   let admin: { id: string; token: string };
@@ -104,14 +107,13 @@ describe('admin (PROTOCOL §7 Admin)', () => {
       assert.deepStrictEqual((await pendingFor(carol.id, 1)).map(n => n.content), [ 'one' ]);
       assert.strictEqual(first.event, undefined);
 
-      const ctx = app.mockContext();
-      await ctx.service.notice.markDelivered(carol.id, [ first._id, forDave._id, 'f'.repeat(24), 'junk' ]);
+      await ackNotices(carol.id, [ first._id, forDave._id, 'f'.repeat(24) ]);
       assert.deepStrictEqual((await pendingFor(carol.id)).map(n => n._id), [ second._id ]);
       assert.deepStrictEqual((await pendingFor(dave.id)).map(n => n._id), [ forDave._id ], 'carol acked dave\'s notice');
       // acking again, and acking the rest, are fine
-      await ctx.service.notice.markDelivered(carol.id, [ first._id, second._id, second._id ]);
+      await ackNotices(carol.id, [ first._id, second._id, second._id ]);
       assert.deepStrictEqual(await pendingFor(carol.id), []);
-      await ctx.service.notice.markDelivered(carol.id, []);
+      await ackNotices(carol.id, []);
     });
 
     it('a notice to everyone is one document, reaches every online socket, and waits for users offline', async () => {
@@ -127,7 +129,7 @@ describe('admin (PROTOCOL §7 Admin)', () => {
       // a user who signs up afterwards does not get older notices
       const later = await signup();
       assert.ok(!(await pendingFor(later.id)).some(n => n._id === res.body.data._id));
-      await app.mockContext().service.notice.markDelivered(offline.id, [ res.body.data._id ]);
+      await ackNotices(offline.id, [ res.body.data._id ]);
       assert.ok(!(await pendingFor(offline.id)).some(n => n._id === res.body.data._id));
       assert.ok((await pendingFor(online1.id)).some(n => n._id === res.body.data._id), 'one user\'s ack acked it for another');
     });

@@ -14,7 +14,7 @@ describe('app/schedule/message_retention', () => {
     for (const content of [ 'old 1', 'old 2', 'new' ]) {
       sent.push((await emitAck(sa, 'to', { type: 1, to: b.id, content, fp: `${content}-${Date.now()}-${Math.random()}` })).data.payload);
     }
-    await app.pointerWriter.flush();
+    await app.messages.flush();
     return { a, b, sa, sent };
   }
 

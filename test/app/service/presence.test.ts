@@ -23,13 +23,13 @@ describe('presence: c_online to contacts only (PROTOCOL §4)', () => {
     web.close();
     assert.strictEqual(await quiet, true, 'a second socket arriving or one of two leaving changes nothing');
 
-    assert.strictEqual(await app.mockContext().service.presence.isOnline(alice.id), true);
+    assert.strictEqual((await app.presenceRegistry.online([ alice.id ])).has(alice.id), true);
     mobile.close();
     const offline = await heard.next(p => p.type === 'offline' && p.current === alice.id);
     assert.deepStrictEqual(offline.data.payload.clients, []);
     assert.strictEqual(heard.seen.filter(e => e.data.payload.current === alice.id).length, 2);
     assert.deepStrictEqual(strangerHeard.seen, [], 'never the whole namespace');
-    assert.strictEqual(await app.mockContext().service.presence.isOnline(alice.id), false);
+    assert.strictEqual((await app.presenceRegistry.online([ alice.id ])).has(alice.id), false);
   });
 
   it('a replaced login (same device class) does not flap offline/online', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import mm from 'egg-mock';
 import { Redis } from 'ioredis';
 import { app } from '../../helpers';
+import { Stores } from '../../../lib/stores';
 
 // Needs Redis (REDIS_URL or 127.0.0.1:6379), like the adapter tests; .ci/run starts one when none is running.
 describe('QR-code id store on Redis (several workers)', () => {
@@ -13,7 +14,7 @@ describe('QR-code id store on Redis (several workers)', () => {
   after(() => redis.quit());
 
   it('keeps ids with their lifetime and lets exactly one consumer use an id', async () => {
-    mm(app, 'redis', redis);
+    mm(app, 'stores', new Stores(redis, app.config.redisPrefix));
     const ctx = app.mockContext();
     const { deviceId, expiresIn } = await ctx.service.qrcode.create();
     const ttl = await redis.ttl(`im:qr:${deviceId}`);

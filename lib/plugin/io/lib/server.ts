@@ -176,8 +176,8 @@ export class IoServer {
   }
 }
 
-/** The Socket.IO socket of an io context, typed. */
-export const ioSocket = (ctx: Context): Socket => (ctx as unknown as { socket: Socket }).socket;
+/** The Socket.IO socket of an io context, typed (an app names its namespaces' socket types, e.g. its `socket.data`). */
+export const ioSocket = <S extends Socket = Socket>(ctx: Context): S => (ctx as unknown as { socket: S }).socket;
 
 /** app/io/controller classes become objects whose methods build the controller with the context. */
 function wrapController(exported: any) {
@@ -197,4 +197,14 @@ function wrapController(exported: any) {
     proto = Object.getPrototypeOf(proto);
   }
   return wrapped;
+}
+
+/**
+ * A handshake parameter: `auth.<name>` (Socket.IO v3+ clients) or `query.<name>` (v2 clients, and
+ * anyone using the query); a repeated query parameter counts once (its first value).
+ */
+export function handshakeParam(socket: Socket, name: string): unknown {
+  const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
+  const { auth, query } = socket.handshake;
+  return first(auth?.[name]) ?? first(query[name]);
 }

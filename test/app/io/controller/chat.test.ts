@@ -21,8 +21,7 @@ async function makeRoom(owner: TestUser, members: TestUser[]) {
     name: `room-${fp()}`, nameLower: `room-${fp()}`, owner: owner.id, members: [ owner.id, ...members.map(m => m.id) ],
   });
   const id = String(room._id);
-  const ctx = app.mockContext();
-  await ctx.service.conversation.addRoomMembers(id, [ owner.id, ...members.map(m => m.id) ]);
+  await app.messages.joinRoom(id, [ owner.id, ...members.map(m => m.id) ]);
   return id;
 }
 
@@ -162,7 +161,7 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
     const sa = await online(a);
     const before = (await emitAck(sa, 'to', text(b.id, 'first'))).data.payload;
     await sleep(5);
-    const notice = await app.mockContext().service.notice.send({ to: b.id, content: 'maintenance at 2am', event: 'maintenance' });
+    const notice = await app.messages.notify({ to: b.id, content: 'maintenance at 2am', event: 'maintenance' });
     await sleep(5);
     const after = (await emitAck(sa, 'to', text(b.id, 'second'))).data.payload;
     const sb = await online(b);
@@ -472,7 +471,7 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
       const sent = (await emitAck(so, 'to', { type: 1, to: roomId, typeu: 2, content: 'while away', fp: fp() })).data.payload;
       const late = await signup();
       await app.model.Room.updateOne({ _id: roomId }, { $addToSet: { members: late.id } });
-      await app.mockContext().service.conversation.addRoomMembers(roomId, [ late.id ]);
+      await app.messages.joinRoom(roomId, [ late.id ]);
 
       const sa = await online(away);
       const pull = await emitAck(sa, 'offline_message');

@@ -108,7 +108,7 @@ describe('/chat with the im-client-sdk (socket.io-client 2, unmodified)', () => 
       assert.strictEqual(sent.code, 0, JSON.stringify(sent));
       ids.push(sent.data.payload._id);
     }
-    const notice = await app.mockContext().service.notice.send({ to: b.id, content: 'maintenance tonight' });
+    const notice = await app.messages.notify({ to: b.id, content: 'maintenance tonight' });
     ids.push(notice._id);
 
     const sdk = await sdkClient(b);

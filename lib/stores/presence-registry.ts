@@ -76,7 +76,8 @@ end
  * different shards of a Redis Cluster (concurrent calls are in flight together: one round-trip).
  */
 export class RedisPresenceRegistry implements PresenceRegistry {
-  constructor(private readonly redis: Redis, private readonly opts: { prefix: string; staleMs: number }) {
+  /** `key(userId)`: the user's hash */
+  constructor(private readonly redis: Redis, private readonly opts: { key: (userId: string) => string; staleMs: number }) {
     redis.defineCommand('imPresenceAdd', {
       numberOfKeys: 1,
       lua: `${COUNT_LIVE}
@@ -109,7 +110,7 @@ return live(KEYS[1], tonumber(ARGV[1]))`,
   }
 
   private key(userId: string) {
-    return `${this.opts.prefix}:${userId}`;
+    return this.opts.key(userId);
   }
 
   private get cutoff() {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { WireMessage } from '../../lib/timeline';
+import type { WireMessage } from '../schemas/wire';
 
 /**
  * The newest messages of recently active conversations, so that the newest history page is not a
@@ -23,6 +23,17 @@ export interface RecentMessages {
 
 /** messages kept per conversation: the largest history page */
 const PER_CONVERSATION = 100;
+/**
+ * A message larger than this is not kept (the run restarts after it, so pages that include it are
+ * read from the database): with the per-conversation count it bounds one conversation's run to
+ * 800 KB, where 64 KiB messages would make it 6.4 MB.
+ */
+export const ITEM_MAX_BYTES = 8 * 1024;
+
+/** An upper bound of a message's size in memory and as JSON, without serializing it. */
+export const approxBytes = (m: WireMessage) => 320 + 2 * m.content.length + (m.extra ? 2 * JSON.stringify(m.extra).length : 0);
+
+const cacheable = (m: WireMessage) => approxBytes(m) <= ITEM_MAX_BYTES;
 
 /** The page out of a run (oldest first), or null if the run does not cover it for certain. */
 function pageOf(run: WireMessage[], lastSeq: number, after: number, before: number, limit: number): WireMessage[] | null {
@@ -40,34 +51,56 @@ function pageOf(run: WireMessage[], lastSeq: number, after: number, before: numb
 
 const contiguous = (newestFirst: WireMessage[]) => newestFirst.every((m, i) => i === 0 || m.seq === newestFirst[i - 1].seq - 1);
 
-export class MemoryRecentMessages implements RecentMessages {
-  private readonly runs: LRUCache<string, WireMessage[]>;
+/** What of a page read from the database (newest first) a run keeps, oldest first: back to the first large message. */
+function seedRun(newestFirst: WireMessage[]): WireMessage[] {
+  const kept: WireMessage[] = [];
+  for (const m of newestFirst.slice(0, PER_CONVERSATION)) {
+    if (!cacheable(m)) break; // the run must stay contiguous
+    kept.unshift(m);
+  }
+  return kept;
+}
 
-  constructor(conversations = 10_000) {
-    this.runs = new LRUCache({ max: conversations });
+interface Run {
+  messages: WireMessage[];
+  bytes: number;
+}
+
+/** One worker's memory, bounded by bytes (`maxBytes` over all conversations), least recently used out first. */
+export class MemoryRecentMessages implements RecentMessages {
+  private readonly runs: LRUCache<string, Run>;
+
+  constructor(opts: { maxBytes: number }) {
+    this.runs = new LRUCache({ maxSize: opts.maxBytes, sizeCalculation: run => Math.max(1, run.bytes) });
   }
 
   async append(messages: WireMessage[]) {
     for (const m of messages) {
+      if (!cacheable(m)) continue;
       const run = this.runs.get(m.conversationId);
-      const top = run?.[run.length - 1];
+      const top = run?.messages[run.messages.length - 1];
       if (run && top && m.seq === top.seq + 1) {
-        run.push(m);
-        if (run.length > PER_CONVERSATION) run.splice(0, run.length - PER_CONVERSATION);
+        run.messages.push(m);
+        run.bytes += approxBytes(m);
+        if (run.messages.length > PER_CONVERSATION) {
+          for (const gone of run.messages.splice(0, run.messages.length - PER_CONVERSATION)) run.bytes -= approxBytes(gone);
+        }
+        this.runs.set(m.conversationId, run); // its size changed
       } else if (!top || m.seq > top.seq + 1) {
         // a first message, or one after a gap: what is known starts here
-        this.runs.set(m.conversationId, [ m ]);
+        this.runs.set(m.conversationId, { messages: [ m ], bytes: approxBytes(m) });
       }
     }
   }
 
   async seed(conversationId: string, newestFirst: WireMessage[], lastSeq: number) {
     if (!newestFirst.length || newestFirst[0].seq !== lastSeq || !contiguous(newestFirst) || this.runs.has(conversationId)) return;
-    this.runs.set(conversationId, [ ...newestFirst ].reverse().slice(-PER_CONVERSATION));
+    const kept = seedRun(newestFirst);
+    if (kept.length) this.runs.set(conversationId, { messages: kept, bytes: kept.reduce((n, m) => n + approxBytes(m), 0) });
   }
 
   async page(conversationId: string, lastSeq: number, after: number, before: number, limit: number) {
-    return pageOf(this.runs.get(conversationId) ?? [], lastSeq, after, before, limit);
+    return pageOf(this.runs.get(conversationId)?.messages ?? [], lastSeq, after, before, limit);
   }
 
   async forget(conversationId: string) {
@@ -106,15 +139,14 @@ return 1
 `;
 
 export class RedisRecentMessages implements RecentMessages {
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs = 24 * 3600 * 1000) {}
-
-  private key(conversationId: string) {
-    return `${this.prefix}:recent:{${conversationId}}`;
-  }
+  /** `key(conversationId)`: the conversation's list */
+  constructor(private readonly redis: Redis, private readonly key: (conversationId: string) => string, private readonly ttlMs = 24 * 3600 * 1000) {}
 
   async append(messages: WireMessage[]) {
     const byConversation = new Map<string, string[]>();
     for (const m of messages) {
+      // skipped: the next message then comes after a gap and starts the list anew
+      if (!cacheable(m)) continue;
       const items = byConversation.get(m.conversationId);
       const item = `${m.seq}|${JSON.stringify(m)}`;
       if (items) items.push(item); else byConversation.set(m.conversationId, [ item ]);
@@ -126,8 +158,8 @@ export class RedisRecentMessages implements RecentMessages {
 
   async seed(conversationId: string, newestFirst: WireMessage[], lastSeq: number) {
     if (!newestFirst.length || newestFirst[0].seq !== lastSeq || !contiguous(newestFirst)) return;
-    const items = [ ...newestFirst ].reverse().slice(-PER_CONVERSATION).map(m => `${m.seq}|${JSON.stringify(m)}`);
-    await this.redis.eval(SEED, 1, this.key(conversationId), this.ttlMs, ...items);
+    const items = seedRun(newestFirst).map(m => `${m.seq}|${JSON.stringify(m)}`);
+    if (items.length) await this.redis.eval(SEED, 1, this.key(conversationId), this.ttlMs, ...items);
   }
 
   async page(conversationId: string, lastSeq: number, after: number, before: number, limit: number) {

@@ -47,11 +47,8 @@ return 0
 
 /** Redis: one hash, conversation id → last seq (about 50 bytes a conversation). */
 export class RedisSeqRegistry implements SeqRegistry {
-  private readonly key: string;
-
-  constructor(private readonly redis: Redis, prefix: string) {
-    this.key = `${prefix}:lastseq`;
-  }
+  /** `key`: the one hash */
+  constructor(private readonly redis: Redis, private readonly key: string) {}
 
   async advance(entries: Map<string, number>) {
     if (!entries.size) return;

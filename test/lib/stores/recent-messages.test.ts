@@ -1,11 +1,10 @@
 import assert from 'node:assert';
 import { Redis } from 'ioredis';
-import { MemoryRecentMessages, RedisRecentMessages, type RecentMessages } from '../../../app/message/recent-messages';
-import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from '../../../lib/seq-registry';
-import type { WireMessage } from '../../../lib/timeline';
+import { Stores, type RecentMessages, type SeqRegistry } from '../../../lib/stores';
+import type { WireMessage } from '../../../lib/schemas/wire';
 
 // Both stores, in memory and in Redis (REDIS_URL or 127.0.0.1:6379; .ci/run starts one when none runs).
-describe('app/message recent messages and lib/seq-registry stores', () => {
+describe('lib/stores recent messages and seq registry', () => {
   const prefix = `im:test:recent:${process.pid}:${Date.now()}`;
   let redis: Redis;
   before(() => { redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 }); });
@@ -22,8 +21,8 @@ describe('app/message recent messages and lib/seq-registry stores', () => {
   const seqs = (page: WireMessage[] | null) => page && page.map(m => m.seq);
 
   const stores: Array<[string, () => RecentMessages]> = [
-    [ 'memory', () => new MemoryRecentMessages() ],
-    [ 'redis', () => new RedisRecentMessages(redis, `${prefix}:${Math.random()}`) ],
+    [ 'memory', () => new Stores(null, prefix).recentMessages({ maxBytes: 1 << 20 }) ],
+    [ 'redis', () => new Stores(redis, `${prefix}:${Math.random()}`).recentMessages({ maxBytes: 1 << 20 }) ],
   ];
   for (const [ kind, make ] of stores) {
     it(`${kind}: serves a page only from a contiguous run that ends at the last seq`, async () => {
@@ -61,8 +60,8 @@ describe('app/message recent messages and lib/seq-registry stores', () => {
   }
 
   const registries: Array<[string, () => SeqRegistry]> = [
-    [ 'memory', () => new MemorySeqRegistry() ],
-    [ 'redis', () => new RedisSeqRegistry(redis, `${prefix}:${Math.random()}`) ],
+    [ 'memory', () => new Stores(null, prefix).seqRegistry() ],
+    [ 'redis', () => new Stores(redis, `${prefix}:${Math.random()}`).seqRegistry() ],
   ];
   for (const [ kind, make ] of registries) {
     it(`${kind} seq registry: only ever raised; unknown conversations are absent`, async () => {

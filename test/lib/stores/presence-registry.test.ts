@@ -1,10 +1,10 @@
 import assert from 'node:assert';
 import { Redis } from 'ioredis';
-import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
-import { sleep } from '../helpers';
+import { Stores, type PresenceRegistry } from '../../../lib/stores';
+import { sleep } from '../../helpers';
 
 // The Redis half needs Redis (REDIS_URL or 127.0.0.1:6379); .ci/run starts one when none is running.
-describe('lib/presence-registry', () => {
+describe('lib/stores presence registry', () => {
   const prefix = `im:test:presence:${process.pid}:${Date.now()}`;
   let redis: Redis;
   before(() => { redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 }); });
@@ -15,8 +15,8 @@ describe('lib/presence-registry', () => {
   });
 
   const kinds: Array<[string, () => PresenceRegistry]> = [
-    [ 'memory', () => new MemoryPresenceRegistry() ],
-    [ 'redis', () => new RedisPresenceRegistry(redis, { prefix: `${prefix}:${Math.random()}`, staleMs: 60000 }) ],
+    [ 'memory', () => new Stores(null, prefix).presenceRegistry({ staleMs: 60000 }) ],
+    [ 'redis', () => new Stores(redis, `${prefix}:${Math.random()}`).presenceRegistry({ staleMs: 60000 }) ],
   ];
   for (const [ kind, make ] of kinds) {
     it(`${kind}: first socket is "first", last removal is "last", online() sees only live users`, async () => {
@@ -50,7 +50,7 @@ describe('lib/presence-registry', () => {
   }
 
   it('redis: a socket its worker stopped vouching for goes stale, so a crash cannot keep a user online', async () => {
-    const r = new RedisPresenceRegistry(redis, { prefix: `${prefix}:stale`, staleMs: 150 });
+    const r = new Stores(redis, `${prefix}:stale`).presenceRegistry({ staleMs: 150 });
     assert.strictEqual((await r.add('crashed', 'dead-socket')).first, true);
     assert.strictEqual((await r.add('alive', 'live-socket')).first, true);
     await sleep(100);

@@ -1,0 +1,168 @@
+/**
+ * Everything the server sends to sockets goes through here (PROTOCOL §2): typed events, the action
+ * key derived from the event name, one envelope builder, one way to reply to an event and one way
+ * to refuse. Targets are Socket.IO rooms (socket-rooms below), which the Redis adapter carries to
+ * every worker and machine, so nothing here knows where a socket lives.
+ */
+import type { Namespace, Socket } from 'socket.io';
+import { Actions, actionOf } from '../../lib/actions';
+import { socketEnvelope, socketError } from '../../lib/envelope';
+import type { AppError } from '../../lib/errors';
+import type { IoServer } from '../../lib/plugin/io/lib/server';
+import type { ServerEvent, ServerEventPayloads, ServerToClientEvents, SocketMeta, WireMessage } from '../../lib/schemas/wire';
+import { isRoom } from '../../lib/conversation-ids';
+
+export type DeviceClass = 'DESKTOP' | 'MOBILE' | 'WEB';
+
+/** What a /chat socket knows about its user once the handshake passed (`socket.data`). */
+export interface ChatSocketData {
+  userId: string;
+  sessionId: string;
+  device: DeviceClass;
+  /** access token expiry, ms since the epoch */
+  tokenExpiresAt: number;
+  /** the user's connection number from the presence registry (set on connect; the device policy kicks lower ones) */
+  gen?: number;
+}
+
+/** Events between our own workers (`serverSideEmit`, through the Redis adapter). */
+export interface InterServerEvents {
+  [event: string]: (...args: any[]) => void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+type ClientToServerEvents = {};
+
+export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, ChatSocketData>;
+export type ChatNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, InterServerEvents, ChatSocketData>;
+export type SsoSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, Record<string, never>>;
+
+/** Socket.IO room names (ARCHITECTURE.md). */
+export const socketRooms = {
+  /** every /chat socket of a user */
+  user: (userId: string) => `user:${userId}`,
+  /** the sockets of one login session (logout, revocation) */
+  session: (sessionId: string) => `session:${sessionId}`,
+  /** a user's sockets of one device class (device policy) */
+  device: (userId: string, device: string) => `device:${userId}:${device}`,
+  /** the members of a chat room (group) */
+  room: (roomId: string) => `room:${roomId}`,
+  /** /sso: the PC sockets waiting on one QR-code login id */
+  qr: (deviceId: string) => `qr:${deviceId}`,
+};
+
+/** Who gets an event: one socket, a user's sockets (all but one), users, a chat room's members (all but one user), a login session, a QR login's PC, everyone on /chat. */
+export type Target =
+  | { socket: Socket }
+  | { user: string; exceptSocket?: string }
+  | { users: string[] }
+  /**
+   * `alsoUsers`: users who just joined (their sockets are added to the room through the adapter,
+   * which with Redis takes a round trip): reached either way, each socket once
+   */
+  | { room: string; exceptUser?: string; alsoUsers?: string[] }
+  | { session: string | string[] }
+  | { qr: string }
+  | { everyone: true };
+
+/** The Socket.IO ack callback a client passed with an event. */
+export type Ack = (envelope: unknown) => void;
+
+type Emitter = { emit(event: string, ...args: unknown[]): unknown };
+type Selection = Emitter & { except(room: string | string[]): Selection; socketsJoin(room: string | string[]): void; socketsLeave(room: string | string[]): void; disconnectSockets(close?: boolean): void };
+
+const NOBODY: Selection = { emit: () => false, except: () => NOBODY, socketsJoin: () => undefined, socketsLeave: () => undefined, disconnectSockets: () => undefined };
+
+export class Outbox {
+  constructor(private readonly io: IoServer) {}
+
+  /** the /chat namespace, typed */
+  get chat(): ChatNamespace {
+    return this.io.of('/chat').nsp as ChatNamespace;
+  }
+
+  /** Sends `event` with `payload` in the success envelope. */
+  send<E extends ServerEvent>(target: Target, event: E, payload: ServerEventPayloads[E], meta?: Partial<SocketMeta>) {
+    this.select(target).emit(event, socketEnvelope(Actions[event], payload, meta));
+  }
+
+  /**
+   * `im_error` for a refusal: the action of the event that failed (`IMERROR` when none did), the
+   * code and message, the offending item's `fp`, and `retryAfterMs` on 20009.
+   */
+  refuse(target: Target, failed: string, err: AppError, fp: string | null = null) {
+    this.select(target).emit('im_error', this.errorEnvelope(failed, err, fp));
+  }
+
+  /**
+   * The reply to an event (PROTOCOL §2): to its ack callback only when the client passed one, else
+   * emitted as `event`; with no reply event of its own (`c_message_ack`, `to_reader`, `to_typing`)
+   * only an ack callback gets one (`null`).
+   */
+  reply<E extends ServerEvent>(socket: Socket, ack: Ack | undefined, request: string, event: E | undefined, payload: ServerEventPayloads[E] | null, meta?: Partial<SocketMeta>) {
+    const envelope = socketEnvelope(event ? Actions[event] : actionOf(request), event ? payload : null, meta);
+    if (ack) ack(envelope);
+    else if (event) socket.emit(event, envelope);
+  }
+
+  /** A refused event: the error envelope to its ack callback when there is one, else `im_error`. */
+  refuseReply(socket: Socket, ack: Ack | undefined, request: string, err: AppError, fp: string | null = null) {
+    const envelope = this.errorEnvelope(request, err, fp);
+    if (ack) ack(envelope);
+    else socket.emit('im_error', envelope);
+  }
+
+  /**
+   * A stored message to the recipients as `c_message` (the peer's sockets, or the room's but the
+   * sender's), and with `meta.sync` to the sender's sockets but `exceptSocket` (the one that sent it).
+   */
+  message(wire: WireMessage, exceptSocket?: string) {
+    const recipients: Target = isRoom(wire.typeu) ? { room: wire.to, exceptUser: wire.from } : { user: wire.to };
+    // a c2c message to oneself is refused before it is stored, so the two targets never overlap
+    this.send(recipients, 'c_message', wire);
+    this.send({ user: wire.from, exceptSocket }, 'c_message', wire, { sync: true });
+  }
+
+  /** The target's sockets join Socket.IO rooms (on every node). */
+  join(target: Target, rooms: string | string[]) {
+    if ('socket' in target) target.socket.join(rooms);
+    else this.select(target).socketsJoin(rooms);
+  }
+
+  /** The target's sockets leave a Socket.IO room (on every node). */
+  leave(target: Target, room: string) {
+    if ('socket' in target) target.socket.leave(room);
+    else this.select(target).socketsLeave(room);
+  }
+
+  /** Refuses and disconnects the target's sockets: told why first (`im_error`), then dropped. */
+  dropWith(target: Target, err: AppError) {
+    this.refuse(target, 'IMERROR', err);
+    if ('socket' in target) target.socket.disconnect(true);
+    else this.select(target).disconnectSockets(true);
+  }
+
+  private errorEnvelope(failed: string, err: AppError, fp: string | null) {
+    return socketError(failed === 'IMERROR' ? 'IMERROR' : actionOf(failed), err.code, err.message, fp, err.retryAfterMs ? { retryAfterMs: err.retryAfterMs } : undefined);
+  }
+
+  private select(target: Target): Selection {
+    if ('socket' in target) return target.socket as unknown as Selection;
+    // Socket.IO reads no rooms as "everyone": an empty list must reach nobody
+    if (('users' in target && !target.users.length) || ('session' in target && Array.isArray(target.session) && !target.session.length)) return NOBODY;
+    if ('qr' in target) return this.io.of('/sso').nsp.to(socketRooms.qr(target.qr)) as unknown as Selection;
+    const chat = this.io.of('/chat').nsp;
+    if ('everyone' in target) return chat as unknown as Selection;
+    if ('user' in target) {
+      const sel = chat.to(socketRooms.user(target.user));
+      return (target.exceptSocket ? sel.except(target.exceptSocket) : sel) as unknown as Selection;
+    }
+    if ('users' in target) return chat.to(target.users.map(socketRooms.user)) as unknown as Selection;
+    if ('room' in target) {
+      const sel = chat.to([ socketRooms.room(target.room), ...(target.alsoUsers ?? []).map(socketRooms.user) ]);
+      return (target.exceptUser ? sel.except(socketRooms.user(target.exceptUser)) : sel) as unknown as Selection;
+    }
+    const sessions = Array.isArray(target.session) ? target.session : [ target.session ];
+    return chat.to(sessions.map(socketRooms.session)) as unknown as Selection;
+  }
+}

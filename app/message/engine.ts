@@ -1,0 +1,498 @@
+/**
+ * The message engine: everything between "a user may send this" and "it is stored, delivered, acked
+ * and read" (ARCHITECTURE.md). It builds and owns its parts; services and controllers call the
+ * methods below and nothing else of it.
+ *
+ *   send ──► group commit ──► send rules ──► committer ──► outbox (c_message) ──► seq knowledge ──► to_ack
+ *   ack / read / hide ──► delivery writer (group-committed cursor writes) ──► receipts (to_reader)
+ *   pull / history / conversations ──► seq knowledge + recent messages, then the store
+ *
+ * Parts: `SendRules` (may this be sent), `MessageCommitter` (seqs and the insert), `SeqKnowledge`
+ * (each conversation's last seq and pointer), `DeliveryWriter` (acks, reads, hides), `Receipts`
+ * (to_reader), `Notices` (system notices), the recent-messages store (lib/stores).
+ */
+import type { Model } from 'mongoose';
+import type { Collection } from 'mongodb';
+import { LRUCache } from 'lru-cache';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { AppError, ErrorCode, tooManyRequests } from '../../lib/errors';
+import { isObjectId, oid } from '../../lib/ids';
+import { GroupCommit, type Outcome } from '../../lib/group-commit';
+import { CoalescingLoader } from '../../lib/coalescing-loader';
+import { c2cConversationId, c2cParties, isC2cParty, isRoom, membershipId, TypeU } from '../../lib/conversation-ids';
+import { bulkWriteInChunks } from '../../lib/bulk-write';
+import type { PresenceRegistry, RecentMessages, SeqRegistry } from '../../lib/stores';
+import type { HistoryInput, MessageRef, ReadReceiptInput, SendMessageInput } from '../../lib/schemas/message';
+import type { NoticeInput } from '../../lib/schemas/admin';
+import type { Page, ReadReceipt, SystemNotice, WireMessage } from '../../lib/schemas/wire';
+import { MessageType, toWire, type MessageDoc } from '../model/message';
+import type { MembershipDoc } from '../model/membership';
+import type { ConversationDoc } from '../model/conversation';
+import type { ReceiptDoc } from '../model/receipt';
+import type { NoticeDoc } from '../model/notice';
+import type { NoticeReceiptDoc } from '../model/notice_receipt';
+import type { UserDoc } from '../model/user';
+import type { BlockDoc } from '../model/block';
+import type { RoomDoc } from '../model/room';
+import type { Outbox } from '../io/outbox';
+import { SendRules } from './send-rules';
+import { MessageCommitter, type StoreOutcome } from './committer';
+import { SeqKnowledge, type ConversationHead } from './seq-knowledge';
+import { DeliveryWriter } from './delivery-writer';
+import { Receipts } from './receipts';
+import { Notices } from './notices';
+
+export interface EngineModels {
+  Message: Model<MessageDoc>;
+  Conversation: Model<ConversationDoc>;
+  Membership: Model<MembershipDoc>;
+  Receipt: Model<ReceiptDoc>;
+  Notice: Model<NoticeDoc>;
+  NoticeReceipt: Model<NoticeReceiptDoc>;
+  User: Model<UserDoc>;
+  Block: Model<BlockDoc>;
+  Room: Model<RoomDoc>;
+}
+
+export interface EngineConfig {
+  commitBatchMax: number;
+  replyTimeoutMs: number;
+  recallWindow: number;
+  offlinePageSize: number;
+  historyPageSize: number;
+}
+
+export interface EngineDeps {
+  models: () => EngineModels;
+  seqRegistry: SeqRegistry;
+  recent: RecentMessages;
+  presence: () => PresenceRegistry;
+  outbox: Outbox;
+  config: EngineConfig;
+  /** store look-ups of messages this process does not know (acks, reads), per socket */
+  lookupLimiter: RateLimiterAbstract;
+  logError: (msg: string, err: unknown) => void;
+}
+
+interface SendRequest {
+  from: string;
+  input: SendMessageInput;
+  /** the sending socket, which gets no `meta.sync` copy */
+  socketId?: string;
+}
+
+/** Where a message is: what acks, reads and receipts need to know of it. */
+type Located = Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from'>;
+
+/** One user's place in one conversation, with its conversation's head (for the conversation list). */
+export interface ConversationEntry {
+  membership: MembershipDoc;
+  head: ConversationHead;
+}
+
+/** where recently stored or pulled messages are, by `_id`: acks and receipts name them, mostly soon after */
+const LOCATED_MAX = 100_000;
+/** store look-ups of one ack or read that run at once: one event cannot take the connection pool */
+const LOOKUP_CONCURRENCY = 8;
+
+export class MessageEngine {
+  private readonly rules: SendRules;
+  private readonly committer: MessageCommitter;
+  private readonly seqs: SeqKnowledge;
+  private readonly delivery: DeliveryWriter;
+  private readonly receipts: Receipts;
+  private readonly notices: Notices;
+  private readonly sends: GroupCommit<SendRequest, WireMessage>;
+  private readonly located = new LRUCache<string, Located>({ max: LOCATED_MAX });
+  /** each user's memberships, read for many (re)connecting users at once */
+  private readonly memberships: CoalescingLoader<string, MembershipDoc[]>;
+
+  constructor(private readonly deps: EngineDeps) {
+    const { models, config } = deps;
+    const onError = (err: unknown) => deps.logError('[message] write failed', err);
+    this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
+    this.rules = new SendRules(models);
+    this.committer = new MessageCommitter(models, this.seqs);
+    // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
+    this.delivery = new DeliveryWriter(() => models().Membership.collection as unknown as Collection<MembershipDoc>, err => deps.logError('[message] delivery state write failed', err));
+    this.receipts = new Receipts({ models, recent: deps.recent, seqs: this.seqs, presence: deps.presence, outbox: deps.outbox });
+    this.notices = new Notices(models, deps.outbox);
+    this.sends = new GroupCommit<SendRequest, WireMessage>({
+      key: r => `${r.from}\0${r.input.fp}`,
+      commit: batch => this.commitSends(batch),
+      batchMax: config.commitBatchMax,
+      timeoutMs: config.replyTimeoutMs,
+      timeoutError: r => {
+        deps.logError(`[message] send ${r.from}/${r.input.fp} not stored within ${config.replyTimeoutMs} ms`, null);
+        return new AppError(ErrorCode.SERVER_ERROR, 'message could not be stored in time, retry with the same fp');
+      },
+      failureError: err => {
+        // the database failed: these senders get 50000 and retry with their fp
+        deps.logError('[message] group commit failed', err);
+        return new AppError(ErrorCode.SERVER_ERROR, 'message could not be stored');
+      },
+    });
+    this.memberships = new CoalescingLoader<string, MembershipDoc[]>(async users => {
+      const found = await models().Membership.find(users.length === 1 ? { user: oid(users[0]) } : { user: { $in: users.map(oid) } }).lean<MembershipDoc[]>();
+      const byUser = new Map<string, MembershipDoc[]>(users.map(u => [ u, [] ]));
+      for (const m of found) byUser.get(String(m.user))?.push(m);
+      return byUser;
+    });
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  /**
+   * `to`: stores the message (group commit), delivers it (`c_message` to the recipients, with
+   * `meta.sync` to the sender's other sockets) and resolves with it once it is stored and visible
+   * to pulls. A retried fp resolves with the stored message and delivers nothing.
+   */
+  async send(from: string, input: SendMessageInput, socketId?: string): Promise<WireMessage> {
+    if (input.from !== undefined && input.from !== from) throw new AppError(ErrorCode.AUTH_FAILED, '`from` is not the token\'s user');
+    return this.sends.submit({ from, input, socketId });
+  }
+
+  /** One batch of the group commit: rules, store, deliver, publish, then the senders are answered. */
+  private async commitSends(batch: SendRequest[]): Promise<Array<Outcome<WireMessage>>> {
+    const refusals = await this.rules.check(batch);
+    const accepted = batch.filter((_, i) => !refusals[i]);
+    const stored = accepted.length ? await this.committer.store(accepted) : [];
+    const byRequest = new Map<SendRequest, StoreOutcome>(accepted.map((r, i) => [ r, stored[i] ]));
+    const fresh: MessageDoc[] = [];
+    const freshWires: WireMessage[] = [];
+    const earlier: MessageDoc[] = [];
+    const outcomes = batch.map((request, i): Outcome<WireMessage> => {
+      if (refusals[i]) return { error: refusals[i] };
+      const outcome = byRequest.get(request)!;
+      if ('retry' in outcome) return outcome;
+      if ('earlier' in outcome) {
+        earlier.push(outcome.earlier);
+        return { ok: toWire(outcome.earlier) };
+      }
+      const wire = toWire(outcome.stored);
+      fresh.push(outcome.stored);
+      freshWires.push(wire);
+      // delivered live before any pull can see it (pulls go by the seq registry, raised next): a
+      // pull and its confirmed ack are never followed by the same message live
+      this.deps.outbox.message(wire, request.socketId);
+      return { ok: wire };
+    });
+    // pulls read the registry to know what is pending: it is raised before anyone is acked
+    await Promise.all([ this.seqs.stored(fresh), this.seqs.stored(earlier, false) ]);
+    for (const doc of fresh) {
+      this.located.set(String(doc._id), { _id: doc._id, conversationId: doc.conversationId, seq: doc.seq, from: doc.from });
+      this.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
+    }
+    this.deps.recent.append(freshWires).catch(err => this.deps.logError('[message] recent messages not cached', err));
+    return outcomes;
+  }
+
+  /** A system notice (`sys_notice`) to one user or everyone, kept until each recipient acks it. */
+  notify(input: NoticeInput): Promise<SystemNotice> {
+    return this.notices.send(input);
+  }
+
+  // ---- delivery and read state ---------------------------------------------------------------
+
+  /**
+   * `c_message_ack`: the named messages count as delivered to this user, and only they: an ack
+   * never covers an earlier message this user has not acked. System notices too. Resolves once
+   * stored (group-committed with other acks). `budgetKey` (the socket) bounds the store look-ups
+   * of messages this process does not know.
+   */
+  async ack(userId: string, refs: MessageRef[], budgetKey: string) {
+    if (!refs.length) return;
+    const messages = await this.locate(userId, refs, budgetKey);
+    const found = new Set(messages.map(m => String(m._id)));
+    // ids that are not messages may be system notices
+    const others = refs.filter(r => r._id && !found.has(r._id)).map(r => r._id!);
+    const bySeq = new Map<string, number[]>();
+    for (const m of messages) {
+      const seqs = bySeq.get(m.conversationId);
+      if (seqs) seqs.push(m.seq); else bySeq.set(m.conversationId, [ m.seq ]);
+    }
+    await Promise.all([
+      others.length ? this.notices.ack(userId, others) : null,
+      // the membership decides: a conversation this user is not in has none, and nothing is marked
+      ...[ ...bySeq ].map(([ conversationId, seqs ]) => this.delivery.markAcked(userId, conversationId, seqs)),
+    ]);
+  }
+
+  /**
+   * `to_reader`: everything up to the named message counts as read for this user. The senders of
+   * the newly read messages get `to_reader` receipts, or find them queued when they come back.
+   */
+  async read(userId: string, input: ReadReceiptInput, budgetKey: string) {
+    let conversationId: string;
+    let seq: number;
+    if ('_id' in input) {
+      const [ message ] = await this.locate(userId, [{ _id: input._id, fp: undefined }], budgetKey);
+      if (!message) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+      ({ conversationId, seq } = message);
+    } else {
+      ({ conversationId } = await this.resolveTimeline(userId, input.timelineId, input.typeu));
+      seq = input.seq;
+    }
+    const { member, newlyRead } = await this.delivery.markRead(userId, conversationId, seq);
+    if (!member) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+    if (newlyRead) await this.receipts.sendFor(userId, newlyRead);
+  }
+
+  /** `readed_message`: the receipts queued while this user was offline, oldest first; the queue is then emptied. */
+  queuedReceipts(userId: string): Promise<ReadReceipt[]> {
+    return this.receipts.pull(userId);
+  }
+
+  /** `DELETE /api/messages/:id`: hides a message for this user only (and it no longer waits in their pull). */
+  async hide(userId: string, messageId: string) {
+    const { Message, Membership } = this.deps.models();
+    const message = await Message.findById(messageId, { conversationId: 1, seq: 1 }).lean<MessageDoc>();
+    const ms = message && await Membership.findById(membershipId(userId, message.conversationId), { joinedSeq: 1 }).lean<MembershipDoc>();
+    if (!message || !ms || message.seq <= ms.joinedSeq) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+    await this.delivery.hide(userId, message.conversationId, String(message._id), message.seq);
+  }
+
+  /**
+   * `to_undo`: the sender within the recall window, or a room's owner at any time, turns the
+   * message into a recall marker; recipients get it as `c_message` with the same `_id` and `fp`.
+   */
+  async recall(userId: string, ref: MessageRef, socketId?: string): Promise<WireMessage> {
+    const { Message, Room, Conversation } = this.deps.models();
+    const message = await Message.findOne(ref._id ? { _id: oid(ref._id) } : { from: oid(userId), fp: ref.fp! }).lean<MessageDoc>();
+    if (!message) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
+    const mine = String(message.from) === userId;
+    const inWindow = Date.now() - new Date(message.sendTime).getTime() <= this.deps.config.recallWindow * 1000;
+    let allowed = mine && inWindow;
+    if (!allowed && isRoom(message.typeu)) allowed = !!await Room.exists({ _id: message.to, owner: oid(userId) });
+    if (!allowed) throw new AppError(ErrorCode.CHAT_FAILED, mine ? 'too late to recall this message' : 'not your message');
+    if (message.type === MessageType.RECALLED_TEXT || message.type === MessageType.RECALLED_OTHER) return toWire(message);
+    const type = message.type === MessageType.TEXT ? MessageType.RECALLED_TEXT : MessageType.RECALLED_OTHER;
+    await Message.updateOne({ _id: message._id }, { $set: { type, content: '' }, $unset: { extra: 1 } });
+    await this.deps.recent.forget(message.conversationId);
+    // the conversation list shows the marker too when it was the last message
+    await Conversation.updateOne({ _id: message.conversationId, 'lastMessage._id': String(message._id) },
+      { $set: { 'lastMessage.type': type, 'lastMessage.content': '' }, $unset: { 'lastMessage.extra': 1 } });
+    const { extra: _dropped, ...rest } = message;
+    const wire = toWire({ ...rest, type, content: '' });
+    this.deps.outbox.message(wire, socketId);
+    return wire;
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  /**
+   * `offline_message`: what this user has not acked yet, oldest first, one page: messages and
+   * system notices. The seq knowledge says which conversations have anything past the user's
+   * cursor; only those are read, from the recent-messages cache when it covers them.
+   */
+  async pull(userId: string): Promise<{ messages: Array<WireMessage | SystemNotice>; more: boolean }> {
+    const pageSize = this.deps.config.offlinePageSize;
+    // this user's acks still being written must count
+    await this.delivery.settled(userId);
+    const [ messages, notices ] = await Promise.all([
+      this.undelivered(userId, pageSize + 1),
+      this.notices.pendingFor(userId, pageSize + 1),
+    ]);
+    const all = [ ...messages, ...notices ].sort((a, b) => ('sendTime' in a ? a.sendTime : a.time) - ('sendTime' in b ? b.sendTime : b.time));
+    return { messages: all.slice(0, pageSize), more: all.length > pageSize };
+  }
+
+  private async undelivered(userId: string, limit: number): Promise<WireMessage[]> {
+    const memberships = await this.memberships.load(userId) ?? [];
+    if (!memberships.length) return [];
+    const last = await this.seqs.visible(memberships.map(m => m.conversationId));
+    const pending = memberships.filter(m => {
+      this.delivery.observe(m);
+      const top = last.get(m.conversationId) ?? 0;
+      const ackedAbove = new Set((m.acked ?? []).filter(s => s > m.deliveredSeq && s <= top)).size;
+      return top - m.deliveredSeq > ackedAbove;
+    });
+    if (!pending.length) return [];
+    const skip = new Set<string>();
+    let skipCount = 0;
+    for (const m of pending) {
+      for (const h of m.hidden ?? []) skip.add(String(h));
+      skipCount += (m.acked?.length ?? 0) + (m.hidden?.length ?? 0);
+    }
+    // what is pending is mostly recent: conversations the recent-messages cache covers are not read
+    const cached: WireMessage[] = [];
+    const uncovered: typeof pending = [];
+    await Promise.all(pending.map(async m => {
+      const top = last.get(m.conversationId)!;
+      const page = top - m.deliveredSeq <= 100 ? await this.deps.recent.page(m.conversationId, top, m.deliveredSeq, top + 1, top - m.deliveredSeq) : null;
+      if (page) cached.push(...page); else uncovered.push(m);
+    }));
+    const read = uncovered.length ? (await this.deps.models().Message.find({
+      $or: uncovered.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq, $lte: last.get(m.conversationId)! } })),
+    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(limit + skipCount).lean<MessageDoc[]>()).map(toWire) : [];
+    const docs = [ ...read, ...cached ].sort((a, b) => a.sendTime - b.sendTime || (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq));
+    const acked = new Map(pending.map(m => [ m.conversationId, new Set(m.acked ?? []) ]));
+    const out: WireMessage[] = [];
+    const own = new Map<string, number[]>();
+    for (const d of docs) {
+      if (d.from === userId) {
+        // the user's own message not yet folded into their cursor: it is done for them
+        const seqs = own.get(d.conversationId);
+        if (seqs) seqs.push(d.seq); else own.set(d.conversationId, [ d.seq ]);
+        continue;
+      }
+      if (acked.get(d.conversationId)!.has(d.seq)) continue;
+      if (skip.has(d._id)) continue;
+      out.push(d);
+    }
+    for (const [ conversationId, seqs ] of own) this.delivery.markAcked(userId, conversationId, seqs).catch(() => undefined);
+    const page = out.slice(0, limit);
+    // the acks that follow a pull name these: known here, they cost no look-up
+    for (const m of page) this.located.set(m._id, { _id: oid(m._id), conversationId: m.conversationId, seq: m.seq, from: oid(m.from) });
+    return page;
+  }
+
+  /**
+   * `history_message` / `GET /api/messages`: newest first, before a seq (cursor mode) or by page
+   * (page 1 = newest). Messages from before the user joined a room, or hidden by them, are not shown.
+   */
+  async history(userId: string, input: HistoryInput): Promise<WireMessage[] | Page<WireMessage>> {
+    const { conversationId, membership } = await this.resolveTimeline(userId, input.timelineId, input.typeu);
+    const filter: Record<string, unknown> = { conversationId, seq: { $gt: membership?.joinedSeq ?? 0 } };
+    if (membership?.hidden?.length) filter._id = { $nin: membership.hidden };
+    const { Message } = this.deps.models();
+    if (input.page !== undefined) {
+      const size = this.deps.config.historyPageSize;
+      const [ total, docs ] = await Promise.all([
+        Message.countDocuments(filter),
+        Message.find(filter).sort({ seq: -1 }).skip((input.page - 1) * size).limit(size).lean<MessageDoc[]>(),
+      ]);
+      return { currentPage: input.page, lastPage: Math.max(1, Math.ceil(total / size)), docs: docs.map(toWire) };
+    }
+    const limit = input.limit ?? 20;
+    const joinedSeq = membership?.joinedSeq ?? 0;
+    const hidden = !!membership?.hidden?.length;
+    const lastSeq = (await this.deps.seqRegistry.get([ conversationId ])).get(conversationId);
+    if (!hidden && lastSeq !== undefined) {
+      const cached = await this.deps.recent.page(conversationId, lastSeq, joinedSeq, input.before ?? Infinity, limit);
+      if (cached) return cached;
+    }
+    if (input.before !== undefined) (filter.seq as Record<string, number>).$lt = input.before;
+    const docs = (await Message.find(filter).sort({ seq: -1 }).limit(limit).lean<MessageDoc[]>()).map(toWire);
+    if (!hidden && input.before === undefined && lastSeq !== undefined) await this.deps.recent.seed(conversationId, docs, lastSeq);
+    return docs;
+  }
+
+  /**
+   * The user's conversations with their heads (last seq, newest message), for the conversation
+   * list: all kept on the membership and the conversation, so no message is read.
+   */
+  async conversations(userId: string): Promise<ConversationEntry[]> {
+    await this.delivery.settled(userId);
+    const memberships = await this.memberships.load(userId) ?? [];
+    if (!memberships.length) return [];
+    const heads = await this.seqs.heads(memberships.map(m => m.conversationId));
+    return memberships.flatMap(membership => {
+      const head = heads.get(membership.conversationId);
+      return head ? [{ membership, head }] : [];
+    });
+  }
+
+  /**
+   * The conversation a request names by timeline: c2c `"<a>@<b>"` in either order (the caller must
+   * be a or b), c2g the room id (the caller must be a member). Not the caller's → 10006.
+   */
+  async resolveTimeline(userId: string, timelineId: string, typeu: TypeU): Promise<{ conversationId: string; membership: MembershipDoc | null }> {
+    let conversationId: string;
+    if (!isRoom(typeu)) {
+      const parties = c2cParties(timelineId.toLowerCase());
+      if (!parties || !parties.every(isObjectId)) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be "<userId>@<userId>" for typeu 1');
+      conversationId = c2cConversationId(...parties);
+      if (!isC2cParty(conversationId, userId)) throw new AppError(ErrorCode.FORBIDDEN, 'not your conversation');
+    } else {
+      conversationId = timelineId.toLowerCase();
+      if (!isObjectId(conversationId)) throw new AppError(ErrorCode.MISS_PARAMS, 'timelineId must be a room id for typeu 2');
+    }
+    const membership = await this.deps.models().Membership.findById(membershipId(userId, conversationId)).lean<MembershipDoc>();
+    if (isRoom(typeu) && !membership) throw new AppError(ErrorCode.FORBIDDEN, 'not a member of this room');
+    return { conversationId, membership };
+  }
+
+  // ---- rooms ---------------------------------------------------------------------------------
+
+  /** Room members joined (created, joined, added): their cursors start at the room's last seq. */
+  async joinRoom(roomId: string, userIds: string[]) {
+    if (!userIds.length) return;
+    const { Conversation, Membership } = this.deps.models();
+    const room = oid(roomId);
+    await Conversation.updateOne({ _id: roomId }, { $setOnInsert: { typeu: TypeU.C2G, room, users: [], lastSeq: 0, updatedAt: new Date() } }, { upsert: true });
+    const seq = await this.seqs.last(roomId);
+    await bulkWriteInChunks(Membership, userIds.map(id => ({
+      updateOne: {
+        filter: { _id: membershipId(id, roomId) },
+        update: { $setOnInsert: { user: oid(id), conversationId: roomId, typeu: TypeU.C2G, room, deliveredSeq: seq, acked: [], readSeq: seq, sentSeq: 0, joinedSeq: seq, hidden: [] } },
+        upsert: true,
+      },
+    })));
+  }
+
+  /** Room members left or were removed: their place in the conversation goes with them. */
+  async leaveRoom(roomId: string, userIds: string[]) {
+    if (!userIds.length) return;
+    await this.deps.models().Membership.deleteMany({ _id: { $in: userIds.map(id => membershipId(id, roomId)) } });
+  }
+
+  /** A dissolved room's conversation, memberships and messages are removed. */
+  async dropRoom(roomId: string) {
+    const { Conversation, Membership, Message } = this.deps.models();
+    await Membership.deleteMany({ conversationId: roomId });
+    await Message.deleteMany({ conversationId: roomId });
+    await Conversation.deleteOne({ _id: roomId });
+    this.seqs.forget(roomId);
+    await this.deps.recent.forget(roomId);
+  }
+
+  /** Messages were removed from the store (retention): cached runs of these conversations go. */
+  async removed(conversationIds: string[]) {
+    await Promise.all(conversationIds.map(id => this.deps.recent.forget(id)));
+  }
+
+  /** Writes what is pending (shutdown). */
+  async flush() {
+    await this.delivery.settled();
+    await this.seqs.pointers.flush();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /**
+   * Messages by `_id` (those this process stored or handed out recently from memory, the rest by
+   * `_id` from the store), or by `fp` among those sent to or by this user (an fp is unique per
+   * sender only). Store look-ups are bounded per `budgetKey` (20009 past it) and run a few at a time.
+   */
+  private async locate(userId: string, refs: MessageRef[], budgetKey: string): Promise<Located[]> {
+    const { Message } = this.deps.models();
+    const out: Located[] = [];
+    const missing = new Set<string>();
+    for (const r of refs) {
+      if (!r._id) continue;
+      const hit = this.located.get(r._id);
+      if (hit) out.push(hit); else missing.add(r._id);
+    }
+    const fps = [ ...new Set(refs.filter(r => !r._id && r.fp).map(r => r.fp!)) ];
+    if (!missing.size && !fps.length) return out;
+    await this.deps.lookupLimiter.consume(budgetKey, missing.size + fps.length).catch((res: unknown) => {
+      if (res instanceof Error) throw res;
+      throw tooManyRequests((res as { msBeforeNext: number }).msBeforeNext, 'too many messages to look up, try again later');
+    });
+    const projection = { conversationId: 1, seq: 1, from: 1 };
+    const ids = [ ...missing ];
+    for (let i = 0; i < ids.length; i += LOOKUP_CONCURRENCY) {
+      // by `_id` alone: the lookup FerretDB does without a scan
+      const found = await Promise.all(ids.slice(i, i + LOOKUP_CONCURRENCY).map(id => Message.findById(id, projection).lean<Located>()));
+      for (const m of found) if (m) out.push(m);
+    }
+    if (fps.length) {
+      const byFp = await Message.find({ fp: { $in: fps } }, projection).limit(fps.length * 4).lean<Located[]>();
+      // c2c: the user must be one of the two; c2g: the membership decides later (a stranger has none)
+      for (const m of byFp) if (!c2cParties(m.conversationId) || isC2cParty(m.conversationId, userId)) out.push(m);
+    }
+    return out;
+  }
+
+}
