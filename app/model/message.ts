@@ -66,5 +66,7 @@ export default (app: Application): Model<MessageDoc> => {
   MessageSchema.index({ conversationId: 1, seq: 1 }, { unique: true });
   // retention clean-up
   MessageSchema.index({ sendTime: 1 });
+  // an ack that names a message by `fp` alone (PROTOCOL §4 c_message_ack)
+  MessageSchema.index({ fp: 1 });
   return app.mongoose.model<MessageDoc>('Message', MessageSchema);
 };

@@ -8,6 +8,7 @@ import {
 } from './chat';
 import { Content } from './content';
 import { VirtualList } from './vlist';
+import { TypeU } from '../../lib/conversation-ids';
 
 const RECALL_WINDOW = 120_000;
 
@@ -54,7 +55,7 @@ function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
     <ul class="list" data-testid="conversations">
       {list.map(c => (
         <li key={c.id} class={store.active === c.id ? 'active' : ''} onClick={() => onOpen(c)} data-conv={c.id}>
-          {c.typeu === 2 ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
+          {c.typeu === TypeU.C2G ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
           <div class="grow">
             <div class="row"><b class="name">{title(c)}</b><small>{c.last ? time(c.last.sendTime) : ''}</small></div>
             <div class="row"><span class="preview">{c.typingUntil > Date.now() ? 'typing…' : previewOf(c.last)}</span>
@@ -295,9 +296,9 @@ function Message({ c, m, divider }: { c: Conv; m: Item; divider: boolean }) {
     <>
       {divider && <div class="divider" data-testid="new-divider"><span>New messages</span></div>}
       <div class={`msg ${mine ? 'mine' : 'theirs'}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
-        {!mine && c.typeu === 2 && <Avatar user={store.users.get(m.from)} size={28} />}
+        {!mine && c.typeu === TypeU.C2G && <Avatar user={store.users.get(m.from)} size={28} />}
         <div class="bubble">
-          {!mine && c.typeu === 2 && <div class="sender">{userName(m.from)}</div>}
+          {!mine && c.typeu === TypeU.C2G && <div class="sender">{userName(m.from)}</div>}
           {m.progress !== undefined && m.pending
             ? <div class="upload" data-testid="upload-progress"><progress max={1} value={m.progress} /> {Math.round(m.progress * 100)}%</div>
             : <Content m={m} />}
@@ -345,10 +346,10 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
     store.changed();
   };
   const items = timeline(c);
-  const peer = c.typeu === 1 ? store.users.get(c.target) : null;
-  const room = c.typeu === 2 ? store.rooms.get(c.target) : null;
+  const peer = c.typeu === TypeU.C2C ? store.users.get(c.target) : null;
+  const room = c.typeu === TypeU.C2G ? store.rooms.get(c.target) : null;
   const typingNow = c.typingUntil > Date.now();
-  const inRoom = c.typeu === 1 || store.myRooms.includes(c.target);
+  const inRoom = c.typeu === TypeU.C2C || store.myRooms.includes(c.target);
   return (
     <section class="chat" data-testid="chat" data-conv={c.id}>
       <header class="chat-head">
@@ -359,7 +360,7 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
           <div class="sub">{typingNow ? <span data-testid="typing">typing…</span>
             : peer ? (store.presence.get(c.target) ?? 'offline') : room ? `${room.memberCount} members` : ''}</div>
         </div>
-        {c.typeu === 2 && <button onClick={() => setInfo(!info)} data-testid="room-info-button">Members</button>}
+        {c.typeu === TypeU.C2G && <button onClick={() => setInfo(!info)} data-testid="room-info-button">Members</button>}
       </header>
       {room?.notice && <div class="room-notice"><b>Notice:</b> {room.notice}</div>}
       <div class="chat-body">
@@ -420,8 +421,8 @@ export function App() {
   if (!me) return <div class="auth"><p class="empty">Loading…</p></div>;
   const active = store.active ? store.convs.get(store.active) : undefined;
   const open = (c: Conv) => { void openConv(c); };
-  const chatWith = (id: string) => { open(conv(c2cId(me._id, id), 1, id)); setTab('chats'); };
-  const openRoom = (id: string) => { open(conv(id, 2, id)); setTab('chats'); };
+  const chatWith = (id: string) => { open(conv(c2cId(me._id, id), TypeU.C2C, id)); setTab('chats'); };
+  const openRoom = (id: string) => { open(conv(id, TypeU.C2G, id)); setTab('chats'); };
   const back = () => { store.active = null; store.changed(); };
   return (
     <div class={`app ${active ? 'has-chat' : ''}`}>

@@ -9,6 +9,7 @@ import type {
 } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
 import { ApiError, api, clearSession, deviceClass, onSession, refresh, token } from './api';
+import { c2cConversationId as c2cId, c2cParties, isRoom, TypeU } from '../../lib/conversation-ids';
 
 export type ConnState = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'replaced';
 
@@ -22,7 +23,7 @@ export interface Item extends WireMessage {
 
 export interface Conv {
   id: string;
-  typeu: 1 | 2;
+  typeu: TypeU;
   /** the other user (c2c) or the room id (c2g): where `to` goes */
   target: string;
   last: Item | null;
@@ -46,7 +47,7 @@ export interface Conv {
 export interface Toast { id: number; text: string }
 
 const randomFp = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, '0')).join('');
-export const c2cId = (a: string, b: string) => (a < b ? `${a}@${b}` : `${b}@${a}`);
+export { c2cConversationId as c2cId } from '../../lib/conversation-ids';
 
 class Store {
   version = 0;
@@ -97,7 +98,7 @@ let socket: Socket | null = null;
 
 export const sortedConvs = () => [ ...store.convs.values() ].filter(c => c.last || c.id === store.active).sort((a, b) => b.updated - a.updated);
 
-export function conv(id: string, typeu: 1 | 2, target: string): Conv {
+export function conv(id: string, typeu: TypeU, target: string): Conv {
   let c = store.convs.get(id);
   if (!c) {
     c = {
@@ -110,14 +111,14 @@ export function conv(id: string, typeu: 1 | 2, target: string): Conv {
 }
 
 export function convOf(m: WireMessage): Conv {
-  if (m.typeu === 2) return conv(m.to, 2, m.to);
+  if (m.typeu === TypeU.C2G) return conv(m.to, TypeU.C2G, m.to);
   const me = store.me!._id;
-  return conv(m.conversationId || c2cId(m.from, m.to), 1, m.from === me ? m.to : m.from);
+  return conv(m.conversationId || c2cId(m.from, m.to), TypeU.C2C, m.from === me ? m.to : m.from);
 }
 
 /** Name and avatar of a conversation's other side. */
 export function title(c: Conv): string {
-  if (c.typeu === 2) return store.rooms.get(c.target)?.name ?? 'Room';
+  if (c.typeu === TypeU.C2G) return store.rooms.get(c.target)?.name ?? 'Room';
   const f = store.friends.find(x => x.user._id === c.target);
   const u = store.users.get(c.target);
   return f?.alias || u?.nickname || u?.username || 'User';
@@ -326,7 +327,7 @@ function onMessage(env: Ack<WireMessage>) {
 
 function applyReceipts(list: ReadReceipt[]) {
   for (const r of list) {
-    const id = r.typeu === 2 ? r.timelineId : c2cId(...(r.timelineId.split('@') as [ string, string ]));
+    const id = isRoom(r.typeu) ? r.timelineId : c2cId(...c2cParties(r.timelineId)!);
     const c = store.convs.get(id);
     if (c && r.seq > c.peerRead) c.peerRead = r.seq;
   }
@@ -342,7 +343,7 @@ async function onConnect(s: Socket) {
     for (const r of recent) {
       if (r.peer) store.users.set(r.peer._id, r.peer);
       if (r.room) store.rooms.set(r.room._id, { ...store.rooms.get(r.room._id), ...r.room });
-      const c = conv(r.conversationId, r.typeu === 2 ? 2 : 1, r.typeu === 2 ? r.conversationId : r.peer!._id);
+      const c = conv(r.conversationId, r.typeu === TypeU.C2G ? TypeU.C2G : TypeU.C2C, r.typeu === TypeU.C2G ? r.conversationId : r.peer!._id);
       c.unread = store.active === c.id ? 0 : r.unread;
       c.updated = r.updateTime;
       if (r.lastMessage) addMessage(r.lastMessage);
@@ -377,8 +378,8 @@ async function pullOffline() {
 async function resolveUnknown() {
   for (const c of store.convs.values()) {
     try {
-      if (c.typeu === 1 && !store.users.has(c.target)) store.users.set(c.target, await api<PublicUser>('GET', `/api/users/${c.target}`));
-      if (c.typeu === 2 && !store.rooms.has(c.target)) store.rooms.set(c.target, await api<Room>('GET', `/api/rooms/${c.target}`));
+      if (c.typeu === TypeU.C2C && !store.users.has(c.target)) store.users.set(c.target, await api<PublicUser>('GET', `/api/users/${c.target}`));
+      if (c.typeu === TypeU.C2G && !store.rooms.has(c.target)) store.rooms.set(c.target, await api<Room>('GET', `/api/rooms/${c.target}`));
     } catch { /* gone: shown by id */ }
   }
   store.changed();
@@ -444,7 +445,7 @@ document.addEventListener('visibilitychange', () => {
 });
 
 async function deliver(p: Item) {
-  const input: SendMessageInput = { type: p.type, to: p.to, content: p.content, fp: p.fp, typeu: p.typeu as 1 | 2 };
+  const input: SendMessageInput = { type: p.type, to: p.to, content: p.content, fp: p.fp, typeu: p.typeu as TypeU };
   if (p.extra) input.extra = p.extra;
   try {
     const env = await request<WireMessage>('to', input);
@@ -506,7 +507,7 @@ export async function hideForMe(c: Conv, m: Item) {
 
 let lastTyping = 0;
 export function typing(c: Conv) {
-  if (c.typeu !== 1 || !socket?.connected || Date.now() - lastTyping < 2000) return;
+  if (c.typeu !== TypeU.C2C || !socket?.connected || Date.now() - lastTyping < 2000) return;
   lastTyping = Date.now();
   socket.emit('to_typing', { to: c.target, typeu: 1 });
 }
@@ -546,7 +547,7 @@ export async function loadRooms() {
 
 async function onGroupNotice(n: GroupNotice, time: number) {
   const me = store.me!._id;
-  const c = conv(n.room, 2, n.room);
+  const c = conv(n.room, TypeU.C2G, n.room);
   const who = n.user ? userName(n.user) : 'Someone';
   const was = n.user === me ? 'were' : 'was';
   const text: Record<string, string> = {
