@@ -57,7 +57,10 @@ const extension: AppSingletons & ThisType<Application> = {
   /** Everything sent to sockets (app/io/outbox.ts). */
   get outbox(): Outbox {
     const self = held(this);
-    return self[OUTBOX] ??= new Outbox(self.io);
+    return self[OUTBOX] ??= new Outbox(self.io, {
+      replyTimeoutMs: self.config.message.replyTimeoutMs,
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err),
+    });
   },
 
   /** The message engine (app/message/engine.ts): sending, delivery and read state, pulls, history. */

@@ -4,12 +4,16 @@
  * to refuse. Targets are Socket.IO rooms (socket-rooms below), which the Redis adapter carries to
  * every worker and machine, so nothing here knows where a socket lives.
  */
+import type { Context } from 'egg';
 import type { Namespace, Socket } from 'socket.io';
-import { Actions, actionOf } from '../../lib/actions';
+import type { ZodType } from 'zod';
+import { Actions, actionOf, type WireEvent } from '../../lib/actions';
 import { socketEnvelope, socketError } from '../../lib/envelope';
-import type { AppError } from '../../lib/errors';
-import type { IoServer } from '../../lib/plugin/io/lib/server';
+import { AppError, ErrorCode, isAppError } from '../../lib/errors';
+import { ioSocket, type IoServer } from '../../lib/plugin/io/lib/server';
 import type { ServerEvent, ServerEventPayloads, ServerToClientEvents, SocketMeta, WireMessage } from '../../lib/schemas/wire';
+import { firstIssue } from '../../lib/schemas/common';
+import { withinDeadline } from '../../lib/deadline';
 import { isRoom } from '../../lib/conversation-ids';
 
 export type DeviceClass = 'DESKTOP' | 'MOBILE' | 'WEB';
@@ -68,13 +72,60 @@ export type Target =
 /** The Socket.IO ack callback a client passed with an event. */
 export type Ack = (envelope: unknown) => void;
 
+/** What an event handler may return to add envelope meta (e.g. `more`) to its reply. */
+export class SocketReply<T = unknown> {
+  constructor(readonly payload: T, readonly meta?: Partial<SocketMeta>) {}
+}
+
+/** How an event is answered: which event it is, what its reply is sent as, what its input must be. */
+export interface EventSpec<T, R extends ServerEvent | undefined> {
+  /** the wire event being handled (its action key names errors) */
+  event: WireEvent;
+  /** the event the reply is emitted as when there is no ack callback; none = acks `null` only */
+  reply?: R;
+  /** validates the first argument; a mismatch is 20002 and the socket keeps working */
+  schema?: ZodType<T>;
+}
+
+type ReplyOf<R> = R extends ServerEvent ? ServerEventPayloads[R] | SocketReply<ServerEventPayloads[R]> : unknown;
+
 type Emitter = { emit(event: string, ...args: unknown[]): unknown };
 type Selection = Emitter & { except(room: string | string[]): Selection; socketsJoin(room: string | string[]): void; socketsLeave(room: string | string[]): void; disconnectSockets(close?: boolean): void };
 
 const NOBODY: Selection = { emit: () => false, except: () => NOBODY, socketsJoin: () => undefined, socketsLeave: () => undefined, disconnectSockets: () => undefined };
 
 export class Outbox {
-  constructor(private readonly io: IoServer) {}
+  constructor(private readonly io: IoServer, private readonly opts: { replyTimeoutMs: number; logError: (msg: string, err: unknown) => void }) {}
+
+  /**
+   * Answers a socket event the way PROTOCOL §2 wants: the first argument is validated, `run`'s
+   * result goes to the ack callback when there is one (only there), else it is emitted as the reply
+   * event; an event without a reply of its own acks `null`. Refusals become the error envelope (to
+   * the ack, else `im_error`) with the offending `fp` when the input has one; unexpected failures
+   * (and work not done within `replyTimeoutMs`) are logged and answered 50000. Nothing thrown here
+   * reaches Socket.IO.
+   */
+  async answer<T, R extends ServerEvent | undefined = undefined>(ctx: Context, spec: EventSpec<T, R>, run: (input: T) => Promise<ReplyOf<R>> | ReplyOf<R>) {
+    const socket = ioSocket(ctx);
+    const ack = ctx.socketAck;
+    const raw = ack ? ctx.args.slice(0, -1)[0] : ctx.args[0];
+    try {
+      let input = raw as T;
+      if (spec.schema) {
+        const parsed = spec.schema.safeParse(raw);
+        if (!parsed.success) throw new AppError(ErrorCode.MISS_PARAMS, firstIssue(parsed.error, 'payload'));
+        input = parsed.data;
+      }
+      const result = await withinDeadline(Promise.resolve(run(input)), this.opts.replyTimeoutMs, spec.event);
+      const reply = result instanceof SocketReply ? result : new SocketReply(result);
+      this.reply(socket, ack, spec.event, spec.reply, reply.payload as ServerEventPayloads[ServerEvent], reply.meta);
+    } catch (err) {
+      if (!isAppError(err)) this.opts.logError(`[io] ${spec.event} failed`, err);
+      const e = isAppError(err) ? err : new AppError(ErrorCode.SERVER_ERROR, 'server error');
+      const fp = raw && typeof raw === 'object' && typeof (raw as { fp?: unknown }).fp === 'string' ? (raw as { fp: string }).fp : null;
+      this.refuseReply(socket, ack, spec.event, e, fp);
+    }
+  }
 
   /** the /chat namespace, typed */
   get chat(): ChatNamespace {

@@ -22,6 +22,8 @@ export interface Pointer {
  */
 export class PointerWriter {
   private dirty = new Map<string, Pointer>();
+  /** the batch being written: still "not written yet" for readers until its write is done */
+  private inflight = new Map<string, Pointer>();
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   private nextDelay: number;
@@ -38,11 +40,11 @@ export class PointerWriter {
     if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
   }
 
-  /** The newest message of each of these conversations that is not written yet. */
+  /** The newest message of each of these conversations that is not written yet (or being written). */
   pending(conversationIds: string[]): Map<string, Pointer> {
     const out = new Map<string, Pointer>();
     for (const id of conversationIds) {
-      const p = this.dirty.get(id);
+      const p = this.dirty.get(id) ?? this.inflight.get(id);
       if (p) out.set(id, p);
     }
     return out;
@@ -54,7 +56,8 @@ export class PointerWriter {
     this.timer = null;
     await this.writing;
     const batch = [ ...this.dirty ];
-    this.dirty.clear();
+    this.inflight = this.dirty;
+    this.dirty = new Map();
     if (!batch.length) return;
     const started = Date.now();
     this.writing = bulkWriteInChunks(this.model(), batch.map(([ conversationId, p ]) => ({
@@ -62,7 +65,10 @@ export class PointerWriter {
         filter: { _id: conversationId },
         update: { $max: { lastSeq: p.seq, lastMessage: p.wire, updatedAt: p.sendTime } },
       },
-    }))).catch(this.onError).finally(() => { this.writing = null; });
+    }))).catch(this.onError).finally(() => {
+      this.writing = null;
+      this.inflight = new Map();
+    });
     await this.writing;
     // pointers take at most about a third of the database's time: after a slow flush the next waits longer
     this.nextDelay = Math.max(this.intervalMs, 2 * (Date.now() - started));

@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+/** The first problem zod found, as `field: message` (the whole value is `fallback`). */
+export function firstIssue(error: { issues: Array<{ path: PropertyKey[]; message: string }> }, fallback: string) {
+  const issue = error.issues[0];
+  return `${issue.path.length ? issue.path.map(String).join('.') : fallback}: ${issue.message}`;
+}
+
 /** A 24-hex-digit ObjectId string; anything else (objects, operators, other strings) is refused. */
 export const objectId = z.string().regex(/^[0-9a-fA-F]{24}$/, 'must be an id (24 hex digits)').transform(s => s.toLowerCase());
 

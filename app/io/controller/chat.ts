@@ -1,5 +1,5 @@
 import { Controller } from 'egg';
-import { SocketReply } from '../../extend/context';
+import { SocketReply } from '../outbox';
 import * as schemas from '../../../lib/schemas/message';
 
 /**
@@ -24,51 +24,51 @@ export default class ChatController extends Controller {
   }
 
   async to() {
-    await this.ctx.socketEvent({ event: 'to', reply: 'to_ack', schema: sendSchemaFor(this.config.message) },
+    await this.app.outbox.answer(this.ctx, { event: 'to', reply: 'to_ack', schema: sendSchemaFor(this.config.message) },
       input => this.app.messages.send(this.me, input, this.socket.id));
   }
 
   async ack() {
-    await this.ctx.socketEvent({ event: 'c_message_ack', schema: schemas.messageAck },
+    await this.app.outbox.answer(this.ctx, { event: 'c_message_ack', schema: schemas.messageAck },
       refs => this.app.messages.ack(this.me, refs, this.socket.id));
   }
 
   async offline() {
-    await this.ctx.socketEvent({ event: 'offline_message', reply: 'offline_message' }, async () => {
+    await this.app.outbox.answer(this.ctx, { event: 'offline_message', reply: 'offline_message' }, async () => {
       const { messages, more } = await this.app.messages.pull(this.me);
       return new SocketReply(messages, more ? { more: true } : undefined);
     });
   }
 
   async recent() {
-    await this.ctx.socketEvent({ event: 'recent_conversation', reply: 'recent_conversation' },
+    await this.app.outbox.answer(this.ctx, { event: 'recent_conversation', reply: 'recent_conversation' },
       () => this.service.conversation.recent(this.me));
   }
 
   async history() {
-    await this.ctx.socketEvent({ event: 'history_message', reply: 'history_message', schema: schemas.history },
+    await this.app.outbox.answer(this.ctx, { event: 'history_message', reply: 'history_message', schema: schemas.history },
       input => this.app.messages.history(this.me, input));
   }
 
   async read() {
-    await this.ctx.socketEvent({ event: 'to_reader', schema: schemas.readReceipt },
+    await this.app.outbox.answer(this.ctx, { event: 'to_reader', schema: schemas.readReceipt },
       input => this.app.messages.read(this.me, input, this.socket.id));
   }
 
   async receipts() {
-    await this.ctx.socketEvent({ event: 'readed_message', reply: 'to_reader' },
+    await this.app.outbox.answer(this.ctx, { event: 'readed_message', reply: 'to_reader' },
       () => this.app.messages.queuedReceipts(this.me));
   }
 
   async typing() {
-    await this.ctx.socketEvent({ event: 'to_typing', schema: schemas.typing }, async input => {
+    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing }, async input => {
       await this.app.rateLimit('typing', this.socket.id, 'process');
       await this.service.presence.typing(this.me, input.to);
     });
   }
 
   async recall() {
-    await this.ctx.socketEvent({ event: 'to_undo', reply: 'to_ack', schema: schemas.recall },
+    await this.app.outbox.answer(this.ctx, { event: 'to_undo', reply: 'to_ack', schema: schemas.recall },
       ref => this.app.messages.recall(this.me, ref, this.socket.id));
   }
 }

@@ -4,6 +4,6 @@ export default class PresenceController extends Controller {
   /** `c_online` from a client: its own snapshot of online contacts (PROTOCOL §4). */
   async online() {
     const { ctx } = this;
-    await ctx.socketEvent({ event: 'c_online', reply: 'c_online' }, () => ctx.service.presence.snapshot(ctx.chatSocket.data.userId));
+    await this.app.outbox.answer(ctx, { event: 'c_online', reply: 'c_online' }, () => ctx.service.presence.snapshot(ctx.chatSocket.data.userId));
   }
 }
