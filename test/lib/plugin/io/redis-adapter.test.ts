@@ -49,18 +49,40 @@ describe('lib/plugin/io: with config.io.redis the Redis adapter spans instances'
     }
   });
 
-  it('a room broadcast from one instance reaches a v2 client on the other; fetchSockets sees both', async () => {
-    const room = `r${Date.now()}`;
+  /** a (v4) on the first instance and b (v2) on the second, both in a new room */
+  async function acrossInstances() {
+    const room = `r${Date.now()}${Math.random()}`;
     const a = client(instances[0].url);
     const b = client(instances[1].url, 'v2');
     await Promise.all([ waitFor(a, 'connect'), waitFor(b, 'connect') ]);
     await emitAck(a, 'join', room);
     await emitAck(b, 'join', room);
+    return { room, a, b };
+  }
 
+  it('a room broadcast from one instance reaches a v2 client on the other', async () => {
+    const { room, a, b } = await acrossInstances();
     const heard = Promise.all([ waitFor(a, 'told'), waitFor(b, 'told') ]);
     a.emit('tell', room, 'across');
     assert.deepStrictEqual(await heard, [ 'across', 'across' ]);
+  });
+
+  it('fetchSockets sees the room\'s sockets on every instance', async () => {
+    const { room, b } = await acrossInstances();
     assert.strictEqual(await emitAck(b, 'count', room), 2);
+  });
+
+  // BUG (skipped until fixed): with the Redis adapter, socketsJoin() is a request published to Redis,
+  // so even this instance's sockets join only when it comes back; a broadcast sent at once misses them.
+  // app/service/room.ts does exactly this (joined(): socketsJoin, then the g_notice), so with REDIS_URL
+  // set a member added to a room misses the notice of it, and socketsLeave() likewise leaves a removed
+  // member in the room for a moment (test/app/controller/room.test.ts fails with REDIS_URL set).
+  it.skip('a socketsJoin followed at once by a broadcast to the room reaches the joined socket', async () => {
+    const a = client(instances[0].url);
+    await waitFor(a, 'connect');
+    const heard = waitFor(a, 'told', 1000);
+    a.emit('joinAllAndTell', `r${Date.now()}${Math.random()}`, 'welcome');
+    assert.strictEqual(await heard, 'welcome');
   });
 
   it('another deployment (another key) on the same Redis hears none of the broadcasts', async () => {
