@@ -58,6 +58,7 @@ export default class RoomService extends Service {
     const members = unique([ ownerId, ...input.members ?? [] ]);
     this.checkSize(members.length);
     await this.service.user.requireExisting(members);
+    await this.refuseBlockers(ownerId, members);
     let room;
     try {
       room = await this.ctx.model.Room.create({
@@ -224,6 +225,7 @@ export default class RoomService extends Service {
       const added = unique(input.add ?? []).filter(id => !current.has(id) && !removed.includes(id));
       this.checkSize(current.size + added.length - removed.length);
       await this.service.user.requireExisting(added);
+      await this.refuseBlockers(me, added);
 
       if (removed.length) {
         for (const user of removed) this.notice(roomId, 'kick', { user });
@@ -288,6 +290,17 @@ export default class RoomService extends Service {
 
   private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }) {
     this.chat.to(rooms.room(roomId)).emit('g_notice', socketEnvelope(Actions.g_notice, { room: roomId, event, ...extra }));
+  }
+
+  /**
+   * Nobody is put into a room by someone they blocked (403 / 10006, as for friend requests): a block
+   * would otherwise stop 1:1 messages only, and the blocked user could reach the blocker in a room.
+   */
+  private async refuseBlockers(me: string, userIds: string[]) {
+    const others = userIds.filter(id => id !== me);
+    if (!others.length) return;
+    const blocker = await this.ctx.model.Block.findOne({ user: { $in: others.map(oid) }, blocked: oid(me) }, { _id: 1 }).lean();
+    if (blocker) throw new AppError(ErrorCode.FORBIDDEN, 'you cannot add this user to a room');
   }
 
   private requireOwner(room: RoomDoc, me: string) {
