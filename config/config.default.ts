@@ -54,6 +54,13 @@ export default (appInfo: EggAppInfo) => {
 
   config.cluster = { listen: { port: int(env.PORT, 7001), hostname: env.HOST || '0.0.0.0' } };
 
+  // Behind n reverse proxies set TRUST_PROXY=n. Each proxy appends the address it saw to
+  // X-Forwarded-For, so the client's address is the n-th entry from the right; everything left of
+  // it was written by the client and is ignored (taking the leftmost let anyone pick their address).
+  const proxies = Math.max(0, int(env.TRUST_PROXY, 0));
+  config.proxy = proxies > 0;
+  config.maxIpsCount = proxies;
+
   // errorHandler is put in front of Egg's core middleware (app.ts) so that it also catches
   // body-parser failures (malformed JSON, oversized bodies) and unmatched routes.
   config.middleware = [];
