@@ -1,14 +1,14 @@
 import type { Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { Service } from 'egg';
-import FileType from 'file-type';
 import type { mongo } from 'mongoose';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { socketEnvelope } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
+import { sniff } from '../../lib/sniff';
 
-/** file-type reads at most this many bytes to decide */
+/** the head read before anything is stored: the type is decided from it (lib/sniff.ts) */
 const SNIFF_BYTES = 4100;
 const TEXT_MIME = 'text/plain';
 
@@ -91,14 +91,14 @@ export default class FileService extends Service {
     if (first.length === 0) throw fileError('the file is empty', 400);
 
     const filename = cleanFilename(part.filename);
-    const detected = await FileType.fromBuffer(first);
+    const detected = sniff(first);
     let mime: string;
     let text: TextDecoder | null = null;
     if (detected) {
       if (!allow.includes(detected.ext)) throw badType();
       mime = detected.mime;
     } else {
-      // text has no magic bytes: only what says it is text and really is UTF-8 without NULs
+      // not one of the sniffed types: only text may be, when it says so and is UTF-8 without NULs
       const declared = String(part.mimeType ?? part.mime ?? '').toLowerCase();
       if (!allow.includes('txt') || (declared !== TEXT_MIME && !/\.txt$/i.test(filename))) throw badType();
       mime = TEXT_MIME;

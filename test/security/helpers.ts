@@ -3,8 +3,10 @@
  * limits and settings the suite's app does not have), served on its own loopback port, and HTTP from a
  * chosen loopback address (127.0.0.2, 127.0.0.3, ...) so per-address limits see different clients.
  */
+import { spawn } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
 import mm from 'egg-mock';
 import type { MockApplication } from 'egg-mock';
 import { io as ioV4 } from 'socket.io-client';
@@ -115,4 +117,46 @@ export function firstOf(socket: any, events: string[], ms = 3000): Promise<{ eve
       socket.on(event, h);
     }
   });
+}
+
+/**
+ * This project's app in a process of its own (`egg-bin dev`, one worker, TypeScript through
+ * esbuild-register) on a free loopback port, for a test whose failure would stop the server's event
+ * loop: in the suite's own process that would stop mocha's timers too, and the test could only hang.
+ */
+export async function startChildApp(env: Record<string, string> = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as AddressInfo;
+      probe.close(() => resolve(free));
+    }).on('error', reject);
+  });
+  const root = path.resolve(__dirname, '../..');
+  const child = spawn(path.join(root, 'node_modules', '.bin', 'egg-bin'),
+    [ 'dev', '--tscompiler=esbuild-register', `--port=${port}`, '--workers=1' ],
+    { cwd: root, env: { ...process.env, EGG_SERVER_ENV: 'local', HOST: '127.0.0.1', ...env }, stdio: [ 'ignore', 'pipe', 'pipe' ], detached: true });
+  let output = '';
+  child.stdout!.on('data', d => { output = (output + d).slice(-4000); });
+  child.stderr!.on('data', d => { output = (output + d).slice(-4000); });
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    // the whole process group: the master, its agent and worker (a hung worker ignores SIGTERM)
+    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    await exited;
+  };
+  const deadline = Date.now() + 90000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the app exited: ${output}`);
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return { url, stop };
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the app did not start within 90 s: ${output}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 300));
+  }
 }
