@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { Service } from 'egg';
@@ -19,9 +20,18 @@ export interface StoredFile {
   mime: string;
 }
 
+/**
+ * A file's id, which is its URL's secret: 128 random bits as 32 hex digits. `GET /files/:id` needs no
+ * token (an <img src> cannot send one), so the URL must not be guessable (ObjectIds were).
+ */
+export const FILE_KEY = /^[0-9a-f]{32}$/;
+
+/** GridFS takes any _id (ours are strings); the driver's types only name ObjectId. */
+const gridId = (key: string) => key as unknown as mongo.ObjectId;
+
 /** What `GET /files/:id` needs to answer. */
 export interface FileInfo {
-  id: mongo.ObjectId;
+  id: string;
   filename: string;
   size: number;
   mime: string;
@@ -105,7 +115,7 @@ export default class FileService extends Service {
       text = new TextDecoder('utf-8', { fatal: true });
     }
 
-    const upload = this.bucket.openUploadStream(filename, { metadata: { owner: ownerId, mime } });
+    const upload = this.bucket.openUploadStreamWithId(gridId(randomBytes(16).toString('hex')), filename, { metadata: { owner: ownerId, mime } });
     // Each chunk is checked before it is written and each write is awaited (the driver calls back
     // once a full GridFS chunk is stored), so on a refusal nothing is in flight and abort() removes
     // every chunk already written; the file document is only written by end().
@@ -130,17 +140,16 @@ export default class FileService extends Service {
     return { url: `/files/${upload.id}`, filename, size, mime };
   }
 
-  /** The stored file, or 404 / 10005. */
+  /** The stored file, or 404 / 10005 (also for any id that is not a file key, such as the old ObjectIds). */
   async info(id: string): Promise<FileInfo> {
-    const { Types } = this.app.mongoose;
-    const doc = await this.bucket.find({ _id: new Types.ObjectId(id) }, { limit: 1 }).next();
+    const doc = FILE_KEY.test(id) ? await this.bucket.find({ _id: gridId(id) }, { limit: 1 }).next() : null;
     if (!doc) throw new AppError(ErrorCode.NOT_FOUND, 'file not found');
-    return { id: doc._id, filename: doc.filename, size: doc.length, mime: String(doc.metadata?.mime || 'application/octet-stream') };
+    return { id: String(doc._id), filename: doc.filename, size: doc.length, mime: String(doc.metadata?.mime || 'application/octet-stream') };
   }
 
   /** The bytes `start`..`end` (inclusive) of a stored file. */
   open(file: FileInfo, range?: { start: number; end: number }) {
-    return this.bucket.openDownloadStream(file.id, range ? { start: range.start, end: range.end + 1 } : undefined);
+    return this.bucket.openDownloadStream(gridId(file.id), range ? { start: range.start, end: range.end + 1 } : undefined);
   }
 }
 

@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** A 24-hex-digit ObjectId string; anything else (objects, operators, other strings) is refused. */
 export const objectId = z.string().regex(/^[0-9a-fA-F]{24}$/, 'must be an id (24 hex digits)').transform(s => s.toLowerCase());
 
+/** The `:id` of `GET /files/:id`: hex digits (a file key is 32; anything else of the shape is just not found). */
+export const fileId = z.string().regex(/^[0-9a-fA-F]{1,64}$/, 'must be a file id').transform(s => s.toLowerCase());
+
 /** how deep a free object may nest */
 const MAX_DEPTH = 8;
 

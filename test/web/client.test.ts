@@ -267,7 +267,7 @@ describe('web client in a real browser', function() {
     await cdp.detach();
     const img = bob.page.locator('.msg img.inline-img').last();
     await img.waitFor();
-    assert.match(await img.getAttribute('src') ?? '', /^\/files\/[0-9a-f]{24}$/);
+    assert.match(await img.getAttribute('src') ?? '', /^\/files\/[0-9a-f]{32}$/);
     await bob.page.waitForFunction(() => {
       const all = document.querySelectorAll<HTMLImageElement>('.msg img.inline-img');
       const el = all[all.length - 1];

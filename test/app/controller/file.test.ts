@@ -66,7 +66,7 @@ describe('files (PROTOCOL §7 Files)', () => {
     const res = await upload(image, 'holiday.png', { token: u.token, type: 'image/png' });
     assert.strictEqual(res.status, 201, JSON.stringify(res.body));
     const { url, filename, size, mime } = res.body.data;
-    assert.match(url, /^\/files\/[0-9a-f]{24}$/);
+    assert.match(url, /^\/files\/[0-9a-f]{32}$/);
     assert.deepStrictEqual({ filename, size, mime }, { filename: 'holiday.png', size: image.length, mime: 'image/png' });
 
     const env = await event;
@@ -116,7 +116,7 @@ describe('files (PROTOCOL §7 Files)', () => {
     const { url } = (await upload(png(2, 2), 'e.png', { token: u.token })).body.data;
     const first = await download(url);
     const etag = first.headers.get('etag');
-    assert.ok(etag && /^"[0-9a-f]{24}"$/.test(etag), String(etag));
+    assert.ok(etag && /^"[0-9a-f]{32}"$/.test(etag), String(etag));
     const again = await download(url, { 'if-none-match': etag! });
     assert.strictEqual(again.status, 304);
     assert.strictEqual(again.bytes.length, 0);
@@ -217,7 +217,7 @@ describe('files (PROTOCOL §7 Files)', () => {
     });
 
     it('an unknown id is 404 / 10005', async () => {
-      const res = await api('GET', `/files/${'a'.repeat(24)}`);
+      const res = await api('GET', `/files/${'a'.repeat(32)}`);
       assert.strictEqual(res.status, 404);
       assert.strictEqual(res.body.code, 10005);
     });
