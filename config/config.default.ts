@@ -110,7 +110,7 @@ export default (appInfo: EggAppInfo) => {
     init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
     namespace: {
       '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
-      '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [] },
+      '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [ 'ssoPacket' ] },
     },
     // `sharded`: Redis 7 sharded pub/sub (SPUBLISH), the way past one Redis (README, Production)
     redis: env.REDIS_URL ? { url: env.REDIS_URL, key: `${config.redisPrefix}#io`, sharded: env.REDIS_ADAPTER === 'sharded' } : null,
@@ -125,16 +125,24 @@ export default (appInfo: EggAppInfo) => {
     devicePolicy: (env.DEVICE_POLICY || 'kick-same-device') as 'kick-same-device' | 'allow-all' | 'single',
     /** argon2id cost; OWASP's minimum is m=19 MiB, t=2, p=1 */
     argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+    /** after rateLimit.accountFailures, the wait before an address's next attempt on the account, ms; doubles each time, up to the window */
+    failureDelayMs: 1000,
   };
 
-  // each is overridden by RATE_LIMIT_<NAME> (see withEnvLimits); config.local relaxes the per-IP ones
+  // Where each applies and what it counts per: config/rate-limits.ts. Each is overridden by
+  // RATE_LIMIT_<NAME> (see withEnvLimits); config.local relaxes the per-IP ones.
   config.rateLimit = withEnvLimits({
-    /** failed logins (or reset answers) per account in the window before 429 */
+    /**
+     * failed logins (or reset answers) per account in the window that cost nothing more; after them
+     * each attempt from one address waits a doubling delay (auth.failureDelayMs) after its previous one
+     */
     accountFailures: { points: 5, duration: 15 * 60 },
     /** failed logins (or reset answers) per client IP in the window before 429 */
     ipFailures: { points: 50, duration: 15 * 60 },
     /** signups per client IP */
     signup: { points: 20, duration: 60 * 60 },
+    /** token refreshes per client IP */
+    refresh: { points: 60, duration: 60 },
     /** events per /chat socket (kept in the socket's own process); over it → 20009 */
     socketEvents: { points: 100, duration: 1 },
     /** `to_typing` per /chat socket */
@@ -145,7 +153,19 @@ export default (appInfo: EggAppInfo) => {
     roomCreate: { points: 10, duration: 60 * 60 },
     /** QR-code login ids handed out per client IP (each is a pending login held in the store) */
     qrcode: { points: 30, duration: 60 },
+    /** `qrlogin` events per /sso socket */
+    qrlogin: { points: 10, duration: 10 },
+    /** new /chat and /sso sockets per client IP; over it the socket gets 20009 and is disconnected */
+    connections: { points: 120, duration: 60 },
   });
+
+  /** Open sockets at once (app/io/middleware); one more is refused with 20009 and disconnected */
+  config.sockets = {
+    /** /chat sockets of one user, on all workers together */
+    perUser: int(env.MAX_SOCKETS_PER_USER, 20),
+    /** /chat and /sso sockets from one client address, per worker (sticky sessions keep an address on one worker) */
+    perAddress: int(env.MAX_SOCKETS_PER_ADDRESS, 500),
+  };
 
   /** Work in progress per /chat socket and per process (app/io/middleware/chat_packet.ts) */
   config.chatPending = {

@@ -42,7 +42,9 @@ export const isAppError = (err: unknown): err is AppError => err instanceof AppE
 
 /** 429 / 20009 telling the client when to come back (`Retry-After` on REST). */
 export function tooManyRequests(msBeforeNext: number, message = 'too many requests, try again later') {
-  const err = new AppError(ErrorCode.RATE_LIMITED, message) as AppError & { retryAfter?: number };
+  const err = new AppError(ErrorCode.RATE_LIMITED, message) as AppError & { retryAfter?: number; retryAfterMs?: number };
   err.retryAfter = Math.ceil(msBeforeNext / 1000);
+  // sockets carry it in ms (meta.retryAfterMs, PROTOCOL §2)
+  err.retryAfterMs = Math.max(1, Math.ceil(msBeforeNext));
   return err;
 }

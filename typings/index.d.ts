@@ -32,6 +32,7 @@ declare module 'egg' {
       refreshTokenTtl: number;
       devicePolicy: DevicePolicy;
       argon2: { memoryCost: number; timeCost: number; parallelism: number };
+      failureDelayMs: number;
     };
     rateLimit: {
       accountFailures: { points: number; duration: number };
@@ -42,7 +43,11 @@ declare module 'egg' {
       friendRequest: { points: number; duration: number };
       roomCreate: { points: number; duration: number };
       qrcode: { points: number; duration: number };
+      refresh: { points: number; duration: number };
+      qrlogin: { points: number; duration: number };
+      connections: { points: number; duration: number };
     };
+    sockets: { perUser: number; perAddress: number };
     message: {
       maxContentBytes: number;
       maxExtraBytes: number;

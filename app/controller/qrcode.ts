@@ -4,7 +4,6 @@ import { deviceIdBody } from '../../lib/schemas/qrcode';
 export default class QrcodeController extends Controller {
   async create() {
     const { ctx } = this;
-    await this.app.rateLimit('qrcode', ctx.ip);
     ctx.ok(await ctx.service.qrcode.create());
   }
 

@@ -14,11 +14,10 @@ import type { NoticeDoc } from '../model/notice';
 /** most notices one coalesced probe reads */
 const NOTICES_PROBE = 1000;
 import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from '../../lib/seq-registry';
-import { tooManyRequests } from '../../lib/errors';
+import { RateLimits, type Limit } from '../../lib/rate-limits';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from '../../lib/presence-registry';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
-const LIMITERS = Symbol('limiters');
+const LIMITS = Symbol('rateLimits');
 const COMMITTER = Symbol('messageCommitter');
 const DELIVERY = Symbol('deliveryWriter');
 const POINTERS = Symbol('pointerWriter');
@@ -30,35 +29,15 @@ type Singletons = Application & Record<symbol, any>;
 const REGISTRY = Symbol('presenceRegistry');
 
 export default {
-  /**
-   * A named rate limiter from config.rateLimit, shared across workers through Redis when configured.
-   * Made once per process and per setting (a changed setting counts afresh). `memory` keeps the
-   * count in this process: for keys that live in one process anyway, like a socket id.
-   */
-  limiter(this: Application, name: string, store: 'shared' | 'memory' = 'shared'): RateLimiterAbstract {
-    const self = this as Application & { [LIMITERS]?: Map<string, RateLimiterAbstract> };
-    const cache = self[LIMITERS] ??= new Map();
-    const opts = (this.config.rateLimit as Record<string, { points: number; duration: number }>)[name];
-    if (!opts) throw new Error(`no config.rateLimit.${name}`);
-    const keyPrefix = `${this.config.redisPrefix}:rl:${name}:${opts.points}:${opts.duration}:${store}`;
-    let limiter = cache.get(keyPrefix);
-    if (!limiter) {
-      limiter = this.redis && store === 'shared'
-        ? new RateLimiterRedis({ storeClient: this.redis, keyPrefix, points: opts.points, duration: opts.duration })
-        : new RateLimiterMemory({ keyPrefix, points: opts.points, duration: opts.duration });
-      cache.set(keyPrefix, limiter);
-    }
-    return limiter;
-  },
-
-  /** Consumes one point of a named limiter for `key`; over the limit → 429 / 20009 with `retryAfter`. */
-  async rateLimit(this: Application, name: string, key: string, store: 'shared' | 'memory' = 'shared') {
-    try {
-      await this.limiter(name, store).consume(key);
-    } catch (res: any) {
-      if (res instanceof Error) throw res;
-      throw tooManyRequests(res.msBeforeNext);
-    }
+  /** The rate limits of config/rate-limits.ts (lib/rate-limits.ts): shared through Redis when configured. */
+  get rateLimits(): RateLimits {
+    const self = this as unknown as Singletons;
+    return self[LIMITS] ??= new RateLimits({
+      redis: self.redis,
+      prefix: self.config.redisPrefix,
+      limits: () => self.config.rateLimit as unknown as Record<string, Limit>,
+      delayMs: () => self.config.auth.failureDelayMs,
+    });
   },
 
   /** The process's group-commit queue for `to` (app/message/committer.ts). */

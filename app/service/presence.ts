@@ -1,7 +1,9 @@
 import { Service } from 'egg';
 import type { Socket } from 'socket.io';
 import type { Model, Types } from 'mongoose';
-import { ErrorCode } from '../../lib/errors';
+import { ErrorCode, tooManyRequests } from '../../lib/errors';
+import { rateLimitedEnvelope } from '../../lib/rate-limits';
+import { CAP_RETRY_MS } from '../io/socket-limits';
 import { socketEnvelope, socketError } from '../../lib/envelope';
 import { Actions } from '../../lib/actions';
 import type { ChatSocketData } from '../io/middleware/chat_auth';
@@ -56,8 +58,15 @@ export default class PresenceService extends Service {
     // joined at once, so nothing sent to this user from now on misses the socket
     socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
     // registered before older sockets are kicked, so a replaced login never looks like going offline
-    const { first, gen } = await this.app.presenceRegistry.add(userId, socket.id);
+    const { first, gen, live } = await this.app.presenceRegistry.add(userId, socket.id);
     socket.data.gen = gen;
+    if (live > this.config.sockets.perUser) {
+      // one socket too many for the account (config.sockets.perUser): this one goes, before it kicks
+      // or announces anything; the connection middleware's cleanup unregisters it
+      socket.emit('im_error', rateLimitedEnvelope('IMERROR', tooManyRequests(CAP_RETRY_MS, 'too many open connections for this account')));
+      socket.disconnect(true);
+      return;
+    }
     const policy = this.config.auth.devicePolicy;
     if (policy !== 'allow-all') {
       const kick: Kick = {

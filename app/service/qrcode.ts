@@ -13,6 +13,8 @@ const DEVICE_ID = /^[0-9a-f]{32}$/;
 interface QrStore {
   put(deviceId: string, ttlSeconds: number): Promise<void>;
   exists(deviceId: string): Promise<boolean>;
+  /** ms until the id expires; 0 when it is unknown or gone */
+  ttlMs(deviceId: string): Promise<number>;
   /** true for the one caller that removed a live id */
   consume(deviceId: string): Promise<boolean>;
 }
@@ -23,6 +25,7 @@ const redisStore = (app: Application): QrStore => {
   return {
     async put(deviceId, ttl) { await app.redis!.set(key(deviceId), '1', 'EX', ttl); },
     async exists(deviceId) { return (await app.redis!.exists(key(deviceId))) === 1; },
+    async ttlMs(deviceId) { return Math.max(0, await app.redis!.pttl(key(deviceId))); },
     async consume(deviceId) { return (await app.redis!.getdel(key(deviceId))) !== null; },
   };
 };
@@ -36,6 +39,7 @@ const memoryStore: QrStore = {
     memory.set(deviceId, now + ttl * 1000);
   },
   async exists(deviceId) { return (memory.get(deviceId) ?? 0) > Date.now(); },
+  async ttlMs(deviceId) { return Math.max(0, (memory.get(deviceId) ?? 0) - Date.now()); },
   async consume(deviceId) {
     const live = (memory.get(deviceId) ?? 0) > Date.now();
     memory.delete(deviceId);
@@ -63,6 +67,11 @@ export default class QrcodeService extends Service {
   /** Whether a PC may wait on this id (the /sso handshake). */
   async isPending(deviceId: unknown): Promise<boolean> {
     return typeof deviceId === 'string' && DEVICE_ID.test(deviceId) && this.store.exists(deviceId);
+  }
+
+  /** ms until a pending id expires (its /sso socket is closed then); 0 when it is not pending. */
+  async remainingMs(deviceId: string): Promise<number> {
+    return DEVICE_ID.test(deviceId) ? this.store.ttlMs(deviceId) : 0;
   }
 
   /** The phone read the code: the PC may show who is about to log in. */

@@ -54,7 +54,6 @@ export default class RoomService extends Service {
   }
 
   async create(ownerId: string, input: CreateRoomInput) {
-    await this.app.rateLimit('roomCreate', ownerId);
     const members = unique([ ownerId, ...input.members ?? [] ]);
     this.checkSize(members.length);
     await this.service.user.requireExisting(members);

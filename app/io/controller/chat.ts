@@ -63,10 +63,7 @@ export default class ChatController extends Controller {
   }
 
   async typing() {
-    await this.ctx.socketEvent({ event: 'to_typing', schema: schemas.typing }, async input => {
-      await this.app.rateLimit('typing', ioSocket(this.ctx).id, 'memory');
-      await this.service.message.typing(this.me, input.to);
-    });
+    await this.ctx.socketEvent({ event: 'to_typing', schema: schemas.typing }, input => this.service.message.typing(this.me, input.to));
   }
 
   async recall() {

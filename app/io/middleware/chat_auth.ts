@@ -2,6 +2,8 @@ import type { Application, Context } from 'egg';
 import { ioSocket } from '../../../lib/plugin/io/lib/server';
 import { AppError, ErrorCode, isAppError } from '../../../lib/errors';
 import { socketError } from '../../../lib/envelope';
+import { rateLimitedEnvelope } from '../../../lib/rate-limits';
+import { admitConnection } from '../socket-limits';
 
 export type DeviceClass = 'DESKTOP' | 'MOBILE' | 'WEB';
 const DEVICE_CLASSES: DeviceClass[] = [ 'DESKTOP', 'MOBILE', 'WEB' ];
@@ -33,6 +35,13 @@ export function deviceFromUserAgent(ua: string): DeviceClass {
 export default (_options: unknown, app: Application) => async function chatAuth(ctx: Context, next: () => Promise<void>) {
   const socket = ioSocket(ctx);
   const { query, auth: handshakeAuth } = socket.handshake;
+  // connection limits first: a flood is refused before any database work
+  const limited = await admitConnection(app, ctx, '/chat');
+  if (limited) {
+    socket.emit('im_error', rateLimitedEnvelope('IMERROR', limited));
+    socket.disconnect(true);
+    return;
+  }
   let data: ChatSocketData;
   try {
     const token = first(handshakeAuth?.token) ?? first(query.token);
@@ -60,10 +69,22 @@ export default (_options: unknown, app: Application) => async function chatAuth(
   if (!socket.connected) return; // the client left while we were checking
 
   socket.data = data;
+  // the token's end closes the socket even if it never sends an event (the packet middleware checks
+  // events as they come); Node's timers take at most 2^31-1 ms, so a longer wait is taken in steps
+  let expiry: NodeJS.Timeout | undefined;
+  const watchExpiry = () => {
+    expiry = setTimeout(() => {
+      if (Date.now() < data.tokenExpiresAt) return watchExpiry();
+      socket.emit('im_error', socketError('IMERROR', ErrorCode.AUTH_FAILED, 'access token expired'));
+      socket.disconnect(true);
+    }, Math.min(Math.max(0, data.tokenExpiresAt - Date.now()), 2 ** 31 - 1));
+  };
+  watchExpiry();
   try {
     await ctx.service.presence.connect(socket);
     await next(); // resolves when the socket disconnects
   } finally {
+    clearTimeout(expiry);
     // also when connect failed half-way, so the registry never keeps a socket that is gone
     await ctx.service.presence.disconnect(socket);
   }

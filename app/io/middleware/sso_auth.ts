@@ -3,6 +3,8 @@ import { ioSocket } from '../../../lib/plugin/io/lib/server';
 import { ErrorCode } from '../../../lib/errors';
 import { socketError } from '../../../lib/envelope';
 import { socketRooms as rooms } from '../../../lib/socket-rooms';
+import { rateLimitedEnvelope } from '../../../lib/rate-limits';
+import { admitConnection } from '../socket-limits';
 
 const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
 
@@ -13,6 +15,12 @@ const first = (v: unknown) => (Array.isArray(v) ? v[0] : v);
  */
 export default (_options: unknown, app: Application) => async function ssoAuth(ctx: Context, next: () => Promise<void>) {
   const socket = ioSocket(ctx);
+  const limited = await admitConnection(app, ctx, '/sso');
+  if (limited) {
+    socket.emit('im_error', rateLimitedEnvelope('IMERROR', limited));
+    socket.disconnect(true);
+    return;
+  }
   const deviceId = first(socket.handshake.query.device_id);
   let refusal: [ typeof ErrorCode.CODE_EXPIRED | typeof ErrorCode.SERVER_ERROR, string ] | null = null;
   try {
@@ -28,5 +36,14 @@ export default (_options: unknown, app: Application) => async function ssoAuth(c
   }
   if (!socket.connected) return; // the client left while we were checking
   socket.join(rooms.qr(deviceId as string));
-  await next(); // resolves when the socket disconnects
+  // the socket lives as long as its id: then it is told so and closed
+  const expiry = setTimeout(() => {
+    socket.emit('im_error', socketError('IMERROR', ErrorCode.CODE_EXPIRED, 'QR code expired'));
+    socket.disconnect(true);
+  }, await ctx.service.qrcode.remainingMs(deviceId as string));
+  try {
+    await next(); // resolves when the socket disconnects
+  } finally {
+    clearTimeout(expiry);
+  }
 };

@@ -10,6 +10,7 @@
  *   can still tell the client why (emit `im_error`) before disconnecting it; a refused socket's packets
  *   are dropped, and packets that arrive while connection middleware is still running wait for it.
  * - handlers get the context both as `this` (controller methods) and as their first argument.
+ * - the default namespace `/` refuses every socket unless the app serves it (`app.io.of('/')`).
  */
 import { ServerResponse } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
@@ -65,6 +66,9 @@ export class IoServer {
     this.server = new Server(config.init);
     // before any namespace exists, so every namespace gets the Redis adapter
     if (config.redis?.url) this.useRedisAdapter(config.redis);
+    // Socket.IO always has the default namespace `/` (and connects every 2.x client to it): it takes
+    // nobody unless the app serves it (calls app.io.of('/')), so it cannot hold sockets no middleware checks
+    this.server.of('/').use((_socket, next) => (this.namespaces.has('/') ? next() : next(new Error('namespace "/" is not served'))));
   }
 
   private useRedisAdapter({ url, key = 'socket.io', sharded = false }: NonNullable<IoConfig['redis']>) {
