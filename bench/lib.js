@@ -130,8 +130,9 @@ async function seedAccounts(mongoUrl, count, jwtSecret, prefix = 'bench') {
         createdAt: now, updatedAt: now,
       };
     });
+    // session ids are 128 random bits as 32 hex digits, like the server's (app/model/session.ts)
     const sessions = users.map(u => ({
-      _id: new ObjectId(), user: u._id, refreshHash: crypto.randomBytes(16).toString('hex'), revokedAt: null, revokedReason: '',
+      _id: crypto.randomBytes(16).toString('hex'), user: u._id, refreshHash: crypto.randomBytes(16).toString('hex'), rotatedHashes: [], revokedAt: null, revokedReason: '',
       expiresAt: new Date(Date.now() + 24 * 3600e3), userAgent: 'bench', ip: '127.0.0.1', createdAt: now, updatedAt: now,
     }));
     // FerretDB: keep each command well below its 100-writes deadlock

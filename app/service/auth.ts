@@ -4,7 +4,7 @@ import { hash, verify, Algorithm } from '@node-rs/argon2';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import { socketError } from '../../lib/envelope';
-import type { SessionDoc } from '../model/session';
+import { ROTATED_KEPT, SESSION_ID, type SessionDoc } from '../model/session';
 import { socketRooms as rooms } from '../../lib/socket-rooms';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
 
@@ -22,8 +22,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /**
  * Tokens and sessions. A session starts at signup or login; its access tokens (JWT, short-lived)
- * carry its id, and its refresh token (opaque `<sessionId>.<secret>`, stored hashed) rotates on
- * every use. Presenting a refresh token that was already rotated away is reuse: the session is
+ * carry its random id, and its refresh token (opaque `<sessionId>.<secret>`, stored hashed) rotates
+ * on every use. Presenting a refresh token that this session issued before is reuse: the session is
  * revoked, which ends every token of that family.
  */
 export default class AuthService extends Service {
@@ -81,6 +81,7 @@ export default class AuthService extends Service {
     const { Session } = this.ctx.model;
     const secret = randomBytes(32).toString('base64url');
     const session = await Session.create({
+      _id: randomBytes(16).toString('hex'),
       user: userId,
       refreshHash: sha256(secret),
       expiresAt: new Date(Date.now() + this.config.auth.refreshTokenTtl * 1000),
@@ -110,7 +111,7 @@ export default class AuthService extends Service {
     } catch {
       throw new AppError(ErrorCode.AUTH_FAILED, 'invalid or expired token');
     }
-    if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || !/^[0-9a-f]{24}$/.test(payload.sid)) {
+    if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || !SESSION_ID.test(payload.sid)) {
       throw new AppError(ErrorCode.AUTH_FAILED, 'invalid token');
     }
     const session = await this.ctx.model.Session.findById(payload.sid, { user: 1, revokedAt: 1, expiresAt: 1 }).lean<SessionDoc>();
@@ -122,10 +123,16 @@ export default class AuthService extends Service {
 
   async refresh(refreshToken: string) {
     const [ sessionId, secret ] = refreshToken.split('.');
-    if (!secret || !/^[0-9a-f]{24}$/.test(sessionId)) throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
+    if (!secret || !SESSION_ID.test(sessionId)) throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
     return rotationLock.run(sessionId, () => this.rotate(sessionId, secret));
   }
 
+  /**
+   * Rotates the session's refresh token. The current token → new tokens. A token this session issued
+   * before (or the current one, used twice at once: the second use loses the swap) → reuse: someone
+   * else holds it, so the session is revoked. Anything else is just a wrong token (401 / 20001) and
+   * changes nothing: a guess at a session id must not end someone's session.
+   */
   private async rotate(sessionId: string, secret: string) {
     const { Session } = this.ctx.model;
     const session = await Session.findById(sessionId).lean<SessionDoc>();
@@ -133,23 +140,27 @@ export default class AuthService extends Service {
       throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
     }
     const presented = sha256(secret);
-    const nextSecret = randomBytes(32).toString('base64url');
-    // compare-and-swap (atomic on MongoDB across processes): of two uses of one token only one
-    // rotates it; the other is reuse
-    const rotated = safeEqual(presented, session.refreshHash) && (await Session.updateOne(
-      { _id: sessionId, refreshHash: presented, revokedAt: null },
-      { $set: { refreshHash: sha256(nextSecret) } },
-    )).modifiedCount === 1;
-    if (!rotated) {
-      await this.revokeSessions({ _id: sessionId }, 'refresh token reuse');
-      throw new AppError(ErrorCode.AUTH_FAILED, 'refresh token was already used; the session is revoked');
+    const earlier = session.rotatedHashes ?? [];
+    if (safeEqual(presented, session.refreshHash)) {
+      const nextSecret = randomBytes(32).toString('base64url');
+      // compare-and-swap (atomic on MongoDB across processes): of two uses of one token only one rotates it
+      const { modifiedCount } = await Session.updateOne(
+        { _id: sessionId, refreshHash: presented, revokedAt: null },
+        { $set: { refreshHash: sha256(nextSecret), rotatedHashes: [ ...earlier, presented ].slice(-ROTATED_KEPT) } },
+      );
+      if (modifiedCount === 1) {
+        const userId = String(session.user);
+        return {
+          token: this.issueAccessToken(userId, sessionId),
+          refreshToken: `${sessionId}.${nextSecret}`,
+          expiresIn: this.config.auth.accessTokenTtl,
+        };
+      }
+    } else if (!earlier.some(h => safeEqual(presented, h))) {
+      throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
     }
-    const userId = String(session.user);
-    return {
-      token: this.issueAccessToken(userId, sessionId),
-      refreshToken: `${sessionId}.${nextSecret}`,
-      expiresIn: this.config.auth.accessTokenTtl,
-    };
+    await this.revokeSessions({ _id: sessionId }, 'refresh token reuse');
+    throw new AppError(ErrorCode.AUTH_FAILED, 'refresh token was already used; the session is revoked');
   }
 
   logout(sessionId: string) {

@@ -225,8 +225,9 @@ export async function seedUsers(mongoUrl: string, n: number, opts: { admin?: boo
       };
     });
     await db.collection('users').insertMany(users);
-    const sessions = users.map(u => ({ _id: new mongoose.mongo.ObjectId(), user: u._id, refreshHash: 'x', revokedAt: null, revokedReason: '', expiresAt: new Date(Date.now() + 3600e3), userAgent: 'integrity', ip: '127.0.0.1', createdAt: now, updatedAt: now }));
-    await db.collection('sessions').insertMany(sessions);
+    // session ids are 128 random bits as 32 hex digits, like the server's (app/model/session.ts)
+    const sessions = users.map(u => ({ _id: crypto.randomBytes(16).toString('hex'), user: u._id, rotatedHashes: [], refreshHash: 'x', revokedAt: null, revokedReason: '', expiresAt: new Date(Date.now() + 3600e3), userAgent: 'integrity', ip: '127.0.0.1', createdAt: now, updatedAt: now }));
+    await db.collection<{ _id: string }>('sessions').insertMany(sessions);
     return users.map((u, i) => ({
       id: String(u._id), username: u.username,
       token: jwt.sign({ sub: String(u._id), sid: String(sessions[i]._id) }, JWT_SECRET, { algorithm: 'HS256', expiresIn: 3600 }),
