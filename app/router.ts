@@ -66,6 +66,7 @@ export default (app: Application) => {
   app.io.of('/chat').route('c_online', app.io.controller.presence.online);
 
   router.get('/api/qrcode', limited, controller.qrcode.create);
+  router.get('/api/qrcode/:deviceId', auth, controller.qrcode.show);
   router.post('/api/qrcode/scan', auth, controller.qrcode.scan);
   router.post('/api/qrcode/confirm', auth, controller.qrcode.confirm);
   app.io.of('/sso').route('qrlogin', app.io.controller.sso.qrlogin);

@@ -11,6 +11,4 @@ export const socketRooms = {
   device: (userId: string, device: string) => `device:${userId}:${device}`,
   /** the members of a chat room (group) */
   room: (roomId: string) => `room:${roomId}`,
-  /** /sso: the PC sockets waiting on one QR-code login id */
-  qr: (deviceId: string) => `qr:${deviceId}`,
 };

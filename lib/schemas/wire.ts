@@ -81,3 +81,7 @@ export interface OnlineNotice { type: 'online' | 'offline' | 'snapshot'; current
 export interface Upload { url: string; filename: string; size: number; mime: string }
 
 export interface QrLogin { status: 'scanned' | 'confirmed'; user?: PublicUser; token?: string; refreshToken?: string }
+/** `GET /api/qrcode`: the id to show, and the secret only the asking PC keeps (it opens /sso with it) */
+export interface QrCode { deviceId: string; expiresIn: number; secret: string }
+/** `GET /api/qrcode/:deviceId`: which computer asks to be signed in, for the confirm page */
+export interface QrAsk { deviceId: string; ip: string; userAgent: string; requestedAt: number; expiresIn: number }

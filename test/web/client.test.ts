@@ -324,8 +324,12 @@ describe('web client in a real browser', function() {
     await shot(desk, '11-qr-login');
     await bob.page.goto(link!);
     await bob.page.waitForSelector('[data-testid=qr-confirm] button.primary');
-    await desk.page.waitForSelector('[data-testid=qr] .ok:has-text("scanned")');
+    // opening the link shows which computer asks and tells that computer nothing
+    assert.strictEqual(await bob.page.textContent('[data-testid=qr-ip]'), '127.0.0.1');
+    assert.match(await bob.page.textContent('[data-testid=qr-browser]') ?? '', /^Chrome on Linux$/);
     await shot(bob, '12-qr-confirm');
+    await desk.page.waitForTimeout(300);
+    assert.strictEqual(await desk.page.locator('[data-testid=qr] .ok').count(), 0);
     await bob.page.click('[data-testid=qr-confirm] button.primary');
     await bob.page.waitForSelector('[data-testid=qr-confirm] .ok');
     await online(desk).catch(async err => { await shot(desk, 'debug-desk'); throw err; });
