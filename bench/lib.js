@@ -194,6 +194,11 @@ async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = nu
   const env = {
     ...process.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
     HOST: '127.0.0.1', REDIS_URL: '',
+    // production refuses to start without them (config/config.prod.ts)
+    COOKIE_KEYS: crypto.randomBytes(32).toString('hex'), CORS_ORIGIN: '*',
+    // every bench client comes from 127.0.0.1, a thousand at once: the per-address connection limits
+    // would refuse them (the bench measures delivery, not those limits)
+    RATE_LIMIT_CONNECTIONS: '1000000/60', MAX_SOCKETS_PER_ADDRESS: '1000000',
   };
   // node flags given to egg-scripts reach the master and, through it, the agent and the worker
   const profile = profileDir ? [ '--node-options--cpu-prof', `--node-options--cpu-prof-dir=${profileDir}` ] : [];

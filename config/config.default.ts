@@ -47,6 +47,16 @@ export function withEnvLimits<T extends Record<string, Limit>>(limits: T, source
   return out as T;
 }
 
+/**
+ * CORS_ORIGIN as egg-cors takes it: `*`, one origin, or several (comma-separated: the request's
+ * Origin is echoed when it is one of them). Undefined when unset.
+ */
+export function corsOrigin(value: string | undefined): string | ((ctx: { get(name: string): string }) => string) | undefined {
+  const origins = (value ?? '').split(',').map(o => o.trim()).filter(Boolean);
+  if (origins.length <= 1) return origins[0];
+  return ctx => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : '');
+}
+
 export default (appInfo: EggAppInfo) => {
   const config = {} as PowerPartial<EggAppConfig>;
 
@@ -67,7 +77,7 @@ export default (appInfo: EggAppInfo) => {
 
   // A bearer-token JSON API: no cookies, so no CSRF surface.
   config.security = { csrf: { enable: false }, xframe: { enable: true, value: 'DENY' } };
-  config.cors = { origin: env.CORS_ORIGIN || '*', allowMethods: 'GET,HEAD,PUT,POST,DELETE,PATCH' };
+  config.cors = { origin: corsOrigin(env.CORS_ORIGIN) || '*', allowMethods: 'GET,HEAD,PUT,POST,DELETE,PATCH' };
   config.notfound = { enable: false } as any;
 
   // the web client's built assets (web/dist/assets): names carry a content hash, so they never change

@@ -23,6 +23,7 @@ const jwt = require('jsonwebtoken');
 
 const root = path.resolve(__dirname, '../..');
 export const JWT_SECRET = crypto.randomBytes(32).toString('hex');
+const COOKIE_KEYS = crypto.randomBytes(32).toString('hex');
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 export const log = (msg: string) => process.stdout.write(`      [integrity] ${msg}\n`);
 
@@ -164,7 +165,13 @@ export async function startCluster(opts: { workers: number; mongoUrl: string; re
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'im-integrity-home-'));
   const env: Record<string, string> = {
     ...process.env as Record<string, string>, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', EGG_HOME: home,
-    MONGODB_URL: opts.mongoUrl, REDIS_URL: opts.redisUrl, JWT_SECRET, PORT: String(port), HOST: '127.0.0.1', ...opts.env,
+    MONGODB_URL: opts.mongoUrl, REDIS_URL: opts.redisUrl, JWT_SECRET, PORT: String(port), HOST: '127.0.0.1',
+    // production refuses to start without them (config/config.prod.ts)
+    COOKIE_KEYS, CORS_ORIGIN: '*',
+    // every client of the run comes from 127.0.0.2..9 and reconnects at random: the per-address
+    // connection limits would refuse them (the suite is about delivery, not about those limits)
+    RATE_LIMIT_CONNECTIONS: '1000000/60', MAX_SOCKETS_PER_ADDRESS: '1000000',
+    ...opts.env,
   };
   if (opts.prefix) env.REDIS_PREFIX = opts.prefix; else delete env.REDIS_PREFIX;
   const title = `im-integrity-${process.pid}-${port}`;

@@ -33,9 +33,9 @@ describe('admin (PROTOCOL §7 Admin)', () => {
   });
 
   describe('the admin CLI', () => {
-    it('promotes an existing user without touching the password', async () => {
+    it('promotes an existing user when told to, without touching the password', async () => {
       const u = await signup();
-      const result = await createOrPromoteAdmin({ url: process.env.MONGODB_URL!, username: u.username.toUpperCase() });
+      const result = await createOrPromoteAdmin({ url: process.env.MONGODB_URL!, username: u.username.toUpperCase(), promote: true });
       assert.deepStrictEqual(result, { id: u.id, username: u.username, created: false });
       const login = await api('POST', '/api/login', { body: { username: u.username, password: u.password } });
       assert.strictEqual(login.body.data.user.role, 'admin');
