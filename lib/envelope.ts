@@ -6,6 +6,8 @@ export interface SocketMeta {
   msg?: string;
   sync?: true;
   more?: boolean;
+  /** with 20009: when the client may try again (PROTOCOL §2) */
+  retryAfterMs?: number;
 }
 
 export interface SocketEnvelope<T = unknown> {

@@ -144,6 +144,6 @@ export async function takeAll(limits: RateLimits, uses: readonly LimitUse[], key
 export function rateLimitedEnvelope(action: string, err: AppError): SocketEnvelope {
   const envelope = socketError(action, ErrorCode.RATE_LIMITED, err.message);
   const retryAfterMs = (err as AppError & { retryAfterMs?: number }).retryAfterMs;
-  if (retryAfterMs) Object.assign(envelope.meta, { retryAfterMs });
+  if (retryAfterMs) envelope.meta.retryAfterMs = retryAfterMs;
   return envelope;
 }

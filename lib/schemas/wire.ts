@@ -22,7 +22,7 @@ export interface WireMessage {
 export interface SystemNotice { _id: string; content: string; event?: string; from: 'system'; time: number }
 
 export interface SocketEnvelope<T = unknown> {
-  meta: { timestamp: number; msg?: string; sync?: true; more?: boolean };
+  meta: { timestamp: number; msg?: string; sync?: true; more?: boolean; retryAfterMs?: number };
   code: number;
   data: { action: string; payload: T };
 }
