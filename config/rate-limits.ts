@@ -21,8 +21,8 @@ type Uses = ReadonlyArray<LimitUse<LimitName>>;
 
 /** A password or answer check: failures per address and per account, consumed before the check. */
 const secretCheck = (scope: string): Uses => [
-  { limit: 'ipFailures', by: 'ip', refundOnSuccess: true },
-  { limit: 'accountFailures', by: 'account', scope, refundOnSuccess: true, progressive: true },
+  { limit: 'ipFailures', by: 'ip', failuresOnly: true },
+  { limit: 'accountFailures', by: 'account', scope, failuresOnly: true, progressive: true },
 ];
 
 export const rateLimits: {

@@ -27,8 +27,11 @@ export interface LimitUse<Name extends string = string> {
   by: LimitKey;
   /** `memory`: counted in this process even with Redis (for keys that live in one process: sockets) */
   store?: 'memory';
-  /** consumed before the request runs and given back when it succeeds, so failures are what count (and parallel requests cannot slip past the check) */
-  refundOnSuccess?: true;
+  /**
+   * counts failures of a secret check: consumed before the request runs (so parallel requests cannot
+   * slip past the check) and given back unless the request ended in a wrong password or answer (20007)
+   */
+  failuresOnly?: true;
   /**
    * Progressive delay instead of a refusal for the window: the first `points` uses in the window are
    * free; after that each use from one client address waits `delayMs × 2^(n-1)` (n = uses past
@@ -42,7 +45,7 @@ export interface LimitUse<Name extends string = string> {
   whenBodyHas?: string;
 }
 
-/** A consumed point that can be given back (a request that succeeded, for `refundOnSuccess`). */
+/** A consumed point that can be given back (for `failuresOnly`: a request that did not fail its check). */
 export interface Taken {
   refund(): Promise<void>;
 }
@@ -77,7 +80,7 @@ export class RateLimits {
     } catch (res) {
       throw refusal(res);
     }
-    return use.refundOnSuccess ? refunder(limiter, scoped) : NOTHING;
+    return use.failuresOnly ? refunder(limiter, scoped) : NOTHING;
   }
 
   private async takeProgressive(use: LimitUse, limit: Limit, key: string, address: string): Promise<Taken> {
@@ -89,7 +92,7 @@ export class RateLimits {
     } catch (res) {
       throw refusal(res);
     }
-    const taken = use.refundOnSuccess ? refunder(count, key) : NOTHING;
+    const taken = use.failuresOnly ? refunder(count, key) : NOTHING;
     const past = consumed - limit.points;
     if (past <= 0) return taken;
     // one turn per address at a time: a turn blocks that address's next use for the delay
@@ -129,10 +132,10 @@ function refusal(res: unknown, message?: string) {
 
 /**
  * Consumes each of `uses` for the key `keyOf` gives (null: the use does not apply); the first one
- * over its limit throws 429 / 20009. Returns what can be given back.
+ * over its limit throws 429 / 20009. What was taken (also before a refusal) is pushed to `taken`.
  */
-export async function takeAll(limits: RateLimits, uses: readonly LimitUse[], keyOf: (use: LimitUse) => string | null | Promise<string | null>, address: string): Promise<Taken[]> {
-  const taken: Taken[] = [];
+export async function takeAll(limits: RateLimits, uses: readonly LimitUse[], keyOf: (use: LimitUse) => string | null | Promise<string | null>,
+  address: string, taken: Taken[] = []): Promise<Taken[]> {
   for (const use of uses) {
     const key = await keyOf(use);
     if (key !== null) taken.push(await limits.take(use, key, address));

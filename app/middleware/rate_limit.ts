@@ -1,6 +1,7 @@
 import type { Context } from 'egg';
 import { rateLimits } from '../../config/rate-limits';
-import { takeAll, type LimitUse } from '../../lib/rate-limits';
+import { takeAll, type LimitUse, type Taken } from '../../lib/rate-limits';
+import { ErrorCode, isAppError } from '../../lib/errors';
 
 /** The route's entry in the table: its method and path as app/router.ts declares it (HEAD is GET's). */
 const routeKey = (ctx: Context) => `${ctx.method === 'HEAD' ? 'GET' : ctx.method} ${(ctx as unknown as { _matchedRoute?: string })._matchedRoute}`;
@@ -8,15 +9,23 @@ const routeKey = (ctx: Context) => `${ctx.method === 'HEAD' ? 'GET' : ctx.method
 /**
  * The HTTP side of config/rate-limits.ts, put on every limited route in app/router.ts (after `auth`
  * where the route has it, so `user` keys are known): consumes the route's limits before the
- * controller runs (over one → 429 / 20009 with Retry-After), and gives back those marked
- * `refundOnSuccess` when the request succeeded.
+ * controller runs (over one → 429 / 20009 with Retry-After). Uses marked `failuresOnly` are given
+ * back unless the request ended in a wrong password or answer (20007), so only failures stay counted.
  */
 export default () => async function rateLimit(ctx: Context, next: () => Promise<void>) {
   const uses = rateLimits.http[routeKey(ctx)] ?? [];
-  const taken = await takeAll(ctx.app.rateLimits, uses, use => keyOf(ctx, use), ctx.ip);
-  await next();
-  // only the uses marked refundOnSuccess give anything back
-  if (ctx.status < 400) await Promise.all(taken.map(t => t.refund()));
+  const taken: Taken[] = [];
+  let failedCheck = false;
+  try {
+    await takeAll(ctx.app.rateLimits, uses, use => keyOf(ctx, use), ctx.ip, taken);
+    await next();
+  } catch (err) {
+    failedCheck = isAppError(err) && err.code === ErrorCode.CODE_VALID_FAILED;
+    throw err;
+  } finally {
+    // the others give nothing back (their refund does nothing)
+    if (!failedCheck) await Promise.all(taken.map(t => t.refund()));
+  }
 };
 
 const hasField = (body: unknown, field: string) => Boolean(body) && typeof body === 'object' && Object.hasOwn(body as object, field);

@@ -66,9 +66,18 @@ export class IoServer {
     this.server = new Server(config.init);
     // before any namespace exists, so every namespace gets the Redis adapter
     if (config.redis?.url) this.useRedisAdapter(config.redis);
-    // Socket.IO always has the default namespace `/` (and connects every 2.x client to it): it takes
-    // nobody unless the app serves it (calls app.io.of('/')), so it cannot hold sockets no middleware checks
-    this.server.of('/').use((_socket, next) => (this.namespaces.has('/') ? next() : next(new Error('namespace "/" is not served'))));
+    // Socket.IO always has the default namespace `/`: it keeps nobody unless the app serves it (calls
+    // app.io.of('/')), so it cannot hold sockets no middleware checks. A 4.x client asking for it is
+    // refused (connect_error). A 2.x client is put on it by the server with every connection, and a
+    // refusal there would reach its other namespaces' sockets as an `error` (socket.io-client 2
+    // hands root-namespace errors to every socket): that socket is disconnected instead, which only
+    // a client that asked for `/` itself notices.
+    const root = this.server.of('/');
+    root.use((socket, next) => {
+      if (this.namespaces.has('/') || socket.conn.protocol === 3) return next();
+      next(new Error('namespace "/" is not served'));
+    });
+    root.on('connection', socket => { if (!this.namespaces.has('/')) socket.disconnect(); });
   }
 
   private useRedisAdapter({ url, key = 'socket.io', sharded = false }: NonNullable<IoConfig['redis']>) {
