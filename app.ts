@@ -1,9 +1,9 @@
 import type { Application, IBoot } from 'egg';
 import { Redis } from 'ioredis';
-import { DEFAULT_JWT_SECRET } from './config/config.default';
 import { answerSocketCounts } from './lib/worker-stats';
 import { PRESENCE_STALE_EVENT } from './lib/presence-cache';
 import { DbProbe } from './lib/db-probe';
+import { SNIFFABLE } from './lib/sniff';
 import { KICK_EVENT, type Kick } from './app/service/presence';
 
 export default class AppBoot implements IBoot {
@@ -14,9 +14,9 @@ export default class AppBoot implements IBoot {
     // in front of Egg's core middleware, so body-parser errors and 404s get the envelope too
     app.config.coreMiddleware.unshift('errorHandler');
 
-    if (app.config.env === 'prod' && (app.config.jwt.secret === DEFAULT_JWT_SECRET || app.config.jwt.secret.length < 32)) {
-      throw new Error('JWT_SECRET must be set to a random string of at least 32 characters in production');
-    }
+    // a name the content check cannot recognise would refuse that type silently
+    const unknownTypes = app.config.upload.allow.filter(ext => ext !== 'txt' && !(SNIFFABLE as readonly string[]).includes(ext));
+    if (unknownTypes.length) throw new Error(`config.upload.allow: ${unknownTypes.join(', ')} cannot be recognised; known: ${SNIFFABLE.join(', ')}, txt`);
     const workers = Number((app as unknown as { options: { workers?: number } }).options.workers) || 1;
     if (!app.config.redisUrl && workers > 1) {
       throw new Error(`REDIS_URL is required to run ${workers} workers (presence, rooms and rate limits must be shared); ` +
@@ -59,3 +59,4 @@ export default class AppBoot implements IBoot {
     await this.app.dbProbe?.close();
   }
 }
+

@@ -1,22 +1,25 @@
 import type { Application } from 'egg';
+import { rateLimits } from '../config/rate-limits';
 
 export default (app: Application) => {
   const { router, controller } = app;
   const auth = app.middleware.auth();
   const admin = app.middleware.admin();
+  // the route's rate limits from config/rate-limits.ts (after `auth`, so per-user limits know the user)
+  const limited = app.middleware.rateLimit();
 
   // the web client (PROTOCOL §1); its hashed assets are under /assets/ (config.static)
   router.get('/', controller.web.index);
   router.get('/healthz', controller.health.alive);
   router.get('/readyz', controller.health.ready);
 
-  router.post('/api/signup', controller.auth.signup);
-  router.post('/api/login', controller.auth.login);
+  router.post('/api/signup', limited, controller.auth.signup);
+  router.post('/api/login', limited, controller.auth.login);
   router.post('/api/validate', controller.auth.validate);
-  router.post('/api/token/refresh', controller.auth.refresh);
+  router.post('/api/token/refresh', limited, controller.auth.refresh);
   router.post('/api/logout', auth, controller.auth.logout);
   router.get('/api/password/question', controller.auth.passwordQuestion);
-  router.post('/api/password/reset', controller.auth.resetPassword);
+  router.post('/api/password/reset', limited, controller.auth.resetPassword);
 
   router.get('/api/conversations', auth, controller.message.conversations);
   router.get('/api/messages', auth, controller.message.history);
@@ -34,12 +37,12 @@ export default (app: Application) => {
     .route('to_typing', chat.typing)
     .route('to_undo', chat.recall);
   router.get('/api/users/me', auth, controller.user.me);
-  router.patch('/api/users/me', auth, controller.user.updateMe);
+  router.patch('/api/users/me', auth, limited, controller.user.updateMe);
   router.put('/api/users/me/presence', auth, controller.user.presence);
   router.get('/api/users', auth, controller.user.search);
   router.get('/api/users/:id', auth, controller.user.show);
 
-  router.post('/api/friends/requests', auth, controller.friend.request);
+  router.post('/api/friends/requests', auth, limited, controller.friend.request);
   router.get('/api/friends/requests', auth, controller.friend.requests);
   router.post('/api/friends/requests/:userId/accept', auth, controller.friend.accept);
   router.post('/api/friends/requests/:userId/refuse', auth, controller.friend.refuse);
@@ -51,7 +54,7 @@ export default (app: Application) => {
   router.post('/api/blocks/:id', auth, controller.block.create);
   router.delete('/api/blocks/:id', auth, controller.block.destroy);
 
-  router.post('/api/rooms', auth, controller.room.create);
+  router.post('/api/rooms', auth, limited, controller.room.create);
   router.get('/api/rooms', auth, controller.room.list);
   router.get('/api/rooms/:id', auth, controller.room.show);
   router.patch('/api/rooms/:id', auth, controller.room.update);
@@ -62,7 +65,8 @@ export default (app: Application) => {
 
   app.io.of('/chat').route('c_online', app.io.controller.presence.online);
 
-  router.get('/api/qrcode', controller.qrcode.create);
+  router.get('/api/qrcode', limited, controller.qrcode.create);
+  router.get('/api/qrcode/:deviceId', auth, controller.qrcode.show);
   router.post('/api/qrcode/scan', auth, controller.qrcode.scan);
   router.post('/api/qrcode/confirm', auth, controller.qrcode.confirm);
   app.io.of('/sso').route('qrlogin', app.io.controller.sso.qrlogin);
@@ -73,4 +77,10 @@ export default (app: Application) => {
   router.post('/api/admin/notices', auth, admin, controller.admin.notice);
   router.get('/api/admin/stats', auth, admin, controller.admin.stats);
 
+  // every route the rate-limit table names must exist and carry `limited` (a typo would drop a limit silently)
+  for (const entry of Object.keys(rateLimits.http)) {
+    const [ method, path ] = entry.split(' ');
+    const layer = router.stack.find(l => l.path === path && l.methods.includes(method));
+    if (!(layer?.stack as unknown[] | undefined)?.includes(limited)) throw new Error(`config/rate-limits.ts names ${entry}, which is not a route with the rateLimit middleware`);
+  }
 };

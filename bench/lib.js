@@ -130,8 +130,9 @@ async function seedAccounts(mongoUrl, count, jwtSecret, prefix = 'bench') {
         createdAt: now, updatedAt: now,
       };
     });
+    // session ids are 128 random bits as 32 hex digits, like the server's (app/model/session.ts)
     const sessions = users.map(u => ({
-      _id: new ObjectId(), user: u._id, refreshHash: crypto.randomBytes(16).toString('hex'), revokedAt: null, revokedReason: '',
+      _id: crypto.randomBytes(16).toString('hex'), user: u._id, refreshHash: crypto.randomBytes(16).toString('hex'), rotatedHashes: [], revokedAt: null, revokedReason: '',
       expiresAt: new Date(Date.now() + 24 * 3600e3), userAgent: 'bench', ip: '127.0.0.1', createdAt: now, updatedAt: now,
     }));
     // FerretDB: keep each command well below its 100-writes deadlock
@@ -193,6 +194,11 @@ async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = nu
   const env = {
     ...process.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
     HOST: '127.0.0.1', REDIS_URL: '',
+    // production refuses to start without them (config/config.prod.ts)
+    COOKIE_KEYS: crypto.randomBytes(32).toString('hex'), CORS_ORIGIN: '*',
+    // every bench client comes from 127.0.0.1, a thousand at once: the per-address connection limits
+    // would refuse them (the bench measures delivery, not those limits)
+    RATE_LIMIT_CONNECTIONS: '1000000/60', MAX_SOCKETS_PER_ADDRESS: '1000000',
   };
   // node flags given to egg-scripts reach the master and, through it, the agent and the worker
   const profile = profileDir ? [ '--node-options--cpu-prof', `--node-options--cpu-prof-dir=${profileDir}` ] : [];

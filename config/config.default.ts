@@ -48,6 +48,16 @@ export function withEnvLimits<T extends Record<string, Limit>>(limits: T, source
   return out as T;
 }
 
+/**
+ * CORS_ORIGIN as egg-cors takes it: `*`, one origin, or several (comma-separated: the request's
+ * Origin is echoed when it is one of them). Undefined when unset.
+ */
+export function corsOrigin(value: string | undefined): string | ((ctx: { get(name: string): string }) => string) | undefined {
+  const origins = (value ?? '').split(',').map(o => o.trim()).filter(Boolean);
+  if (origins.length <= 1) return origins[0];
+  return ctx => (origins.includes(ctx.get('origin')) ? ctx.get('origin') : '');
+}
+
 export type DevicePolicy = 'kick-same-device' | 'allow-all' | 'single';
 
 /**
@@ -62,13 +72,20 @@ export default (appInfo: EggAppInfo) => {
 
   config.cluster = { listen: { port: int(env.PORT, 7001), hostname: env.HOST || '0.0.0.0' } };
 
+  // Behind n reverse proxies set TRUST_PROXY=n. Each proxy appends the address it saw to
+  // X-Forwarded-For, so the client's address is the n-th entry from the right; everything left of
+  // it was written by the client and is ignored (taking the leftmost let anyone pick their address).
+  const proxies = Math.max(0, int(env.TRUST_PROXY, 0));
+  config.proxy = proxies > 0;
+  config.maxIpsCount = proxies;
+
   // errorHandler is put in front of Egg's core middleware (app.ts) so that it also catches
   // body-parser failures (malformed JSON, oversized bodies) and unmatched routes.
   config.middleware = [];
 
   // A bearer-token JSON API: no cookies, so no CSRF surface.
   config.security = { csrf: { enable: false }, xframe: { enable: true, value: 'DENY' } };
-  config.cors = { origin: env.CORS_ORIGIN || '*', allowMethods: 'GET,HEAD,PUT,POST,DELETE,PATCH' };
+  config.cors = { origin: corsOrigin(env.CORS_ORIGIN) || '*', allowMethods: 'GET,HEAD,PUT,POST,DELETE,PATCH' };
 
   config.bodyParser = {
     jsonLimit: '100kb',
@@ -122,7 +139,7 @@ export default (appInfo: EggAppInfo) => {
       init: { path: '/ws', allowEIO3: true, maxHttpBufferSize: 1e6, serveClient: false, pingInterval: 25000, pingTimeout: 20000 },
       namespace: {
         '/chat': { connectionMiddleware: [ 'chatAuth' ], packetMiddleware: [ 'chatPacket' ] },
-        '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [] },
+        '/sso': { connectionMiddleware: [ 'ssoAuth' ], packetMiddleware: [ 'ssoPacket' ] },
       },
       // `sharded`: Redis 7 sharded pub/sub (SPUBLISH), the way past one Redis (README, Production)
       redis: env.REDIS_URL ? { url: env.REDIS_URL, key: `${redisPrefix}#io`, sharded: env.REDIS_ADAPTER === 'sharded' } : null,
@@ -137,16 +154,24 @@ export default (appInfo: EggAppInfo) => {
       devicePolicy: (env.DEVICE_POLICY || 'kick-same-device') as DevicePolicy,
       /** argon2id cost; OWASP's minimum is m=19 MiB, t=2, p=1 */
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+      /** after rateLimit.accountFailures, the wait before an address's next attempt on the account, ms; doubles each time, up to the window */
+      failureDelayMs: 1000,
     },
 
-    // each is overridden by RATE_LIMIT_<NAME> (see withEnvLimits); config.local relaxes the per-IP ones
+    // Where each applies and what it counts per: config/rate-limits.ts. Each is overridden by
+    // RATE_LIMIT_<NAME> (see withEnvLimits); config.local relaxes the per-IP ones.
     rateLimit: withEnvLimits({
-      /** failed logins (or reset answers) per account in the window before 429 */
+      /**
+       * failed logins (or reset answers) per account in the window that cost nothing more; after them
+       * each attempt from one address waits a doubling delay (auth.failureDelayMs) after its previous one
+       */
       accountFailures: { points: 5, duration: 15 * 60 },
       /** failed logins (or reset answers) per client IP in the window before 429 */
       ipFailures: { points: 50, duration: 15 * 60 },
       /** signups per client IP */
       signup: { points: 20, duration: 60 * 60 },
+      /** token refreshes per client IP */
+      refresh: { points: 60, duration: 60 },
       /** events per /chat socket (kept in the socket's own process); over it → 20009 */
       socketEvents: { points: 100, duration: 1 },
       /** `to_typing` per /chat socket */
@@ -157,12 +182,24 @@ export default (appInfo: EggAppInfo) => {
       roomCreate: { points: 10, duration: 60 * 60 },
       /** QR-code login ids handed out per client IP (each is a pending login held in the store) */
       qrcode: { points: 30, duration: 60 },
+      /** `qrlogin` events per /sso socket */
+      qrlogin: { points: 10, duration: 10 },
+      /** new /chat and /sso sockets per client IP; over it the socket gets 20009 and is disconnected */
+      connections: { points: 120, duration: 60 },
       /**
        * messages an ack or a read names that this worker does not know and must look up in the
        * store, per /chat socket; over it → 20009 (a client acks what it received, which is known)
        */
       messageLookups: { points: 2000, duration: 10 },
     }),
+
+    /** Open sockets at once (app/io/middleware); one more is refused with 20009 and disconnected */
+    sockets: {
+      /** /chat sockets of one user, on all workers together */
+      perUser: int(env.MAX_SOCKETS_PER_USER, 20),
+      /** /chat and /sso sockets from one client address, per worker (sticky sessions keep an address on one worker) */
+      perAddress: int(env.MAX_SOCKETS_PER_ADDRESS, 500),
+    },
 
     /** Work in progress per /chat socket and per process (app/io/middleware/chat_packet.ts) */
     chatPending: {

@@ -10,6 +10,8 @@ export default () => {
     signup: { points: 1000, duration: 60 * 60 },
     ipFailures: { points: 1000, duration: 15 * 60 },
     qrcode: { points: 1000, duration: 60 },
+    refresh: { points: 1000, duration: 60 },
+    connections: { points: 1000, duration: 60 },
   });
   // the default watch list lacks lib/ and app.ts (it names app.js)
   config.development = { watchDirs: [ 'lib', 'app.ts' ] };

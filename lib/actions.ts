@@ -24,4 +24,4 @@ export const Actions = {
 export type WireEvent = keyof typeof Actions;
 
 /** The action key of a wire event; unknown events are reported as IMERROR. */
-export const actionOf = (event: string): string => (Actions as Record<string, string>)[event] ?? 'IMERROR';
+export const actionOf = (event: string): string => (Object.hasOwn(Actions, event) ? (Actions as Record<string, string>)[event] : 'IMERROR');

@@ -2,7 +2,7 @@ import { Controller } from 'egg';
 import parseRange from 'range-parser';
 import { create as contentDisposition } from 'content-disposition';
 import { AppError, ErrorCode } from '../../lib/errors';
-import { objectId } from '../../lib/schemas/common';
+import { fileId } from '../../lib/schemas/common';
 
 /** Shown in the browser: images, audio and text; anything else (PDF) is downloaded, never rendered on our origin. */
 const INLINE = /^(image\/|audio\/|text\/plain$)/;
@@ -15,15 +15,17 @@ export default class FileController extends Controller {
 
   async download() {
     const { ctx } = this;
-    const id = ctx.validate(objectId, ctx.params.id);
+    const id = ctx.validate(fileId, ctx.params.id);
     const file = await ctx.service.file.info(id);
     // a file never changes, so its id is a strong validator
     const etag = `"${file.id}"`;
     ctx.set({
       ETag: etag,
       'Accept-Ranges': 'bytes',
-      'Cache-Control': 'public, max-age=31536000, immutable',
+      // the URL is the file's only secret: browsers may keep it, shared caches (proxies, CDNs) may not
+      'Cache-Control': 'private, max-age=31536000, immutable',
       'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
       'Content-Disposition': contentDisposition(file.filename, { type: INLINE.test(file.mime) ? 'inline' : 'attachment' }),
     });
     const inm = ctx.get('if-none-match');

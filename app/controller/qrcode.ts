@@ -1,11 +1,17 @@
 import { Controller } from 'egg';
-import { deviceIdBody } from '../../lib/schemas/qrcode';
+import { deviceIdBody, deviceIdParam } from '../../lib/schemas/qrcode';
 
 export default class QrcodeController extends Controller {
   async create() {
     const { ctx } = this;
-    await this.app.rateLimit('qrcode', ctx.ip);
     ctx.ok(await ctx.service.qrcode.create());
+  }
+
+  /** For the confirm page, before the user acts: which computer asks (address, browser) and when. */
+  async show() {
+    const { ctx } = this;
+    const { deviceId } = ctx.validate(deviceIdParam, ctx.params);
+    ctx.ok(await ctx.service.qrcode.describe(deviceId));
   }
 
   async scan() {

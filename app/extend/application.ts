@@ -1,7 +1,7 @@
 import type { Application, IModel } from 'egg';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { Stores, type PresenceRegistry } from '../../lib/stores';
-import { tooManyRequests } from '../../lib/errors';
+import { Stores, type PresenceRegistry, type QrLogins } from '../../lib/stores';
+import { RateLimits } from '../../lib/rate-limits';
+import { rateLimits } from '../../config/rate-limits';
 import { PresenceCache } from '../../lib/presence-cache';
 import { Outbox } from '../io/outbox';
 import { MessageEngine } from '../message/engine';
@@ -16,7 +16,8 @@ const OUTBOX = Symbol('outbox');
 const MESSAGES = Symbol('messages');
 const PRESENCE_CACHE = Symbol('presenceCache');
 const PRESENCE_REGISTRY = Symbol('presenceRegistry');
-const LIMITERS = Symbol('limiters');
+const LIMITS = Symbol('rateLimits');
+const QR_LOGINS = Symbol('qrLogins');
 
 interface Singletons {
   [STORES]?: Stores;
@@ -24,10 +25,9 @@ interface Singletons {
   [MESSAGES]?: MessageEngine;
   [PRESENCE_CACHE]?: PresenceCache;
   [PRESENCE_REGISTRY]?: PresenceRegistry;
-  [LIMITERS]?: Map<string, RateLimiterAbstract>;
+  [LIMITS]?: RateLimits;
+  [QR_LOGINS]?: QrLogins;
 }
-
-type RateLimitName = keyof Application['config']['rateLimit'];
 
 /** What this file adds to `app` (declared, not inferred: the accessors use each other through `app`). */
 export interface AppSingletons {
@@ -36,8 +36,8 @@ export interface AppSingletons {
   readonly messages: MessageEngine;
   readonly presenceCache: PresenceCache;
   readonly presenceRegistry: PresenceRegistry;
-  limiter(name: RateLimitName, scope?: 'shared' | 'process'): RateLimiterAbstract;
-  rateLimit(name: RateLimitName, key: string, scope?: 'shared' | 'process'): Promise<void>;
+  readonly rateLimits: RateLimits;
+  readonly qrLogins: QrLogins;
 }
 
 type App = Application & AppSingletons & Singletons;
@@ -73,7 +73,7 @@ const extension: AppSingletons & ThisType<Application> = {
       presence: () => self.presenceRegistry,
       outbox: self.outbox,
       config: self.config.message,
-      lookupLimiter: self.limiter('messageLookups', 'process'),
+      spendLookups: async (key, n) => { await self.rateLimits.take(rateLimits.engine.lookups, key, '', n); },
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
     });
   },
@@ -93,29 +93,20 @@ const extension: AppSingletons & ThisType<Application> = {
     return self[PRESENCE_REGISTRY] ??= self.stores.presenceRegistry({ staleMs: self.config.presence.staleMs });
   },
 
-  /**
-   * A named rate limiter from config.rateLimit (app.stores decides where it counts). Made once per
-   * process and per setting. `process` counts in this process: for keys that live in one process
-   * anyway, like a socket id.
-   */
-  limiter(name, scope = 'shared') {
+  /** Pending QR-code logins (lib/stores/qr-logins.ts): in Redis when configured. */
+  get qrLogins(): QrLogins {
     const self = held(this);
-    const cache = self[LIMITERS] ??= new Map();
-    const limit = self.config.rateLimit[name];
-    const key = `${name}:${limit.points}:${limit.duration}:${scope}`;
-    let limiter = cache.get(key);
-    if (!limiter) cache.set(key, limiter = self.stores.rateLimiter(name, limit, scope));
-    return limiter;
+    return self[QR_LOGINS] ??= self.stores.qrLogins();
   },
 
-  /** Consumes one point of a named limiter for `key`; over the limit → 429 / 20009 with when to retry. */
-  async rateLimit(name, key, scope = 'shared') {
-    try {
-      await held(this).limiter(name, scope).consume(key);
-    } catch (res) {
-      if (res instanceof Error) throw res;
-      throw tooManyRequests((res as { msBeforeNext: number }).msBeforeNext);
-    }
+  /** The rate limits of config/rate-limits.ts, counted in app.stores (lib/rate-limits.ts). */
+  get rateLimits(): RateLimits {
+    const self = held(this);
+    return self[LIMITS] ??= new RateLimits({
+      stores: self.stores,
+      limits: () => self.config.rateLimit,
+      delayMs: () => self.config.auth.failureDelayMs,
+    });
   },
 };
 

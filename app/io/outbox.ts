@@ -51,11 +51,9 @@ export const socketRooms = {
   device: (userId: string, device: string) => `device:${userId}:${device}`,
   /** the members of a chat room (group) */
   room: (roomId: string) => `room:${roomId}`,
-  /** /sso: the PC sockets waiting on one QR-code login id */
-  qr: (deviceId: string) => `qr:${deviceId}`,
 };
 
-/** Who gets an event: one socket, a user's sockets (all but one), users, a chat room's members (all but one user), a login session, a QR login's PC, everyone on /chat. */
+/** Who gets an event: one socket, a user's sockets (all but one), users, a chat room's members (all but one user), a login session, a QR login's PC (its /sso socket), everyone on /chat. */
 export type Target =
   | { socket: Socket }
   | { user: string; exceptSocket?: string }
@@ -66,7 +64,8 @@ export type Target =
    */
   | { room: string; exceptUser?: string; alsoUsers?: string[] }
   | { session: string | string[] }
-  | { qr: string }
+  /** a /sso socket by its id, on whichever worker it is */
+  | { sso: string }
   | { everyone: true };
 
 /** The Socket.IO ack callback a client passed with an event. */
@@ -189,6 +188,11 @@ export class Outbox {
   /** Refuses and disconnects the target's sockets: told why first (`im_error`), then dropped. */
   dropWith(target: Target, err: AppError) {
     this.refuse(target, 'IMERROR', err);
+    this.disconnect(target);
+  }
+
+  /** Disconnects the target's sockets (on every node). */
+  disconnect(target: Target) {
     if ('socket' in target) target.socket.disconnect(true);
     else this.select(target).disconnectSockets(true);
   }
@@ -201,7 +205,7 @@ export class Outbox {
     if ('socket' in target) return target.socket as unknown as Selection;
     // Socket.IO reads no rooms as "everyone": an empty list must reach nobody
     if (('users' in target && !target.users.length) || ('session' in target && Array.isArray(target.session) && !target.session.length)) return NOBODY;
-    if ('qr' in target) return this.io.of('/sso').nsp.to(socketRooms.qr(target.qr)) as unknown as Selection;
+    if ('sso' in target) return this.io.of('/sso').nsp.to(target.sso) as unknown as Selection;
     const chat = this.io.of('/chat').nsp;
     if ('everyone' in target) return chat as unknown as Selection;
     if ('user' in target) {

@@ -14,8 +14,7 @@
 import type { Model } from 'mongoose';
 import type { Collection } from 'mongodb';
 import { LRUCache } from 'lru-cache';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { AppError, ErrorCode, tooManyRequests } from '../../lib/errors';
+import { AppError, ErrorCode } from '../../lib/errors';
 import { isObjectId, oid } from '../../lib/ids';
 import { GroupCommit, type Outcome } from '../../lib/group-commit';
 import { CoalescingLoader } from '../../lib/coalescing-loader';
@@ -69,8 +68,11 @@ export interface EngineDeps {
   presence: () => PresenceRegistry;
   outbox: Outbox;
   config: EngineConfig;
-  /** store look-ups of messages this process does not know (acks, reads), per socket */
-  lookupLimiter: RateLimiterAbstract;
+  /**
+   * spends `n` of `key`'s budget of store look-ups of messages this process does not know (acks,
+   * reads); throws 20009 with when to retry past it
+   */
+  spendLookups: (key: string, n: number) => Promise<void>;
   logError: (msg: string, err: unknown) => void;
 }
 
@@ -476,10 +478,7 @@ export class MessageEngine {
     }
     const fps = [ ...new Set(refs.filter(r => !r._id && r.fp).map(r => r.fp!)) ];
     if (!missing.size && !fps.length) return out;
-    await this.deps.lookupLimiter.consume(budgetKey, missing.size + fps.length).catch((res: unknown) => {
-      if (res instanceof Error) throw res;
-      throw tooManyRequests((res as { msBeforeNext: number }).msBeforeNext, 'too many messages to look up, try again later');
-    });
+    await this.deps.spendLookups(budgetKey, missing.size + fps.length);
     const projection = { conversationId: 1, seq: 1, from: 1 };
     const ids = [ ...missing ];
     for (let i = 0; i < ids.length; i += LOOKUP_CONCURRENCY) {

@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Service } from 'egg';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
-import { AppError, ErrorCode, tooManyRequests } from '../../lib/errors';
+import { AppError, ErrorCode } from '../../lib/errors';
 import { KeyedMutex } from '../../lib/keyed-mutex';
-import type { SessionDoc } from '../model/session';
+import { ROTATED_KEPT, SESSION_ID, type SessionDoc } from '../model/session';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
 
 export interface AccessClaims {
@@ -20,8 +20,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /**
  * Tokens and sessions. A session starts at signup or login; its access tokens (JWT, short-lived)
- * carry its id, and its refresh token (opaque `<sessionId>.<secret>`, stored hashed) rotates on
- * every use. Presenting a refresh token that was already rotated away is reuse: the session is
+ * carry its random id, and its refresh token (opaque `<sessionId>.<secret>`, stored hashed) rotates
+ * on every use. Presenting a refresh token that this session issued before is reuse: the session is
  * revoked, which ends every token of that family.
  */
 export default class AuthService extends Service {
@@ -46,7 +46,6 @@ export default class AuthService extends Service {
   }
 
   async signup(input: SignupInput) {
-    await this.app.rateLimit('signup', this.ctx.ip);
     const [ passwordHash, answerHash ] = await Promise.all([
       this.hashSecret(input.password),
       input.answer ? this.hashAnswer(input.answer) : Promise.resolve(''),
@@ -57,16 +56,30 @@ export default class AuthService extends Service {
 
   async login(input: LoginInput) {
     const user = await this.service.user.findForLogin(input);
-    // counted per account whatever identifier named it, or per identifier when there is no such account
-    const accountKey = user ? `user:${user._id}` : `name:${(input.username ?? input.email ?? input.id ?? '').toLowerCase()}`;
-    const known = await this.checkSecretLimited(user, accountKey, user?.passwordHash, input.password, 'wrong credentials');
+    const known = await this.checkSecret(user, user?.passwordHash, input.password, 'wrong credentials');
     return { user: known, ...await this.startSession(String(known._id)) };
+  }
+
+  /**
+   * The account a password or security-answer check is about, as a rate-limit key (config/rate-limits.ts):
+   * the signed-in caller's own (`me`), else the one the body names by username, e-mail or id, counted
+   * by its id whatever identifier named it, or by the identifier when there is no such account (so
+   * the answer does not tell which exist). Null for a body that names none (validation refuses it).
+   */
+  async accountKey(body: unknown, me?: string): Promise<string | null> {
+    if (me) return `user:${me}`;
+    const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const named = ([ 'username', 'email', 'id' ] as const).find(k => typeof b[k] === 'string');
+    if (!named) return null;
+    const user = await this.service.user.findForLogin({ [named]: b[named] as string });
+    return user ? `user:${user._id}` : `name:${(b[named] as string).trim().toLowerCase().slice(0, 254)}`;
   }
 
   async startSession(userId: string) {
     const { Session } = this.ctx.model;
     const secret = randomBytes(32).toString('base64url');
     const session = await Session.create({
+      _id: randomBytes(16).toString('hex'),
       user: userId,
       refreshHash: sha256(secret),
       expiresAt: new Date(Date.now() + this.config.auth.refreshTokenTtl * 1000),
@@ -96,7 +109,7 @@ export default class AuthService extends Service {
     } catch {
       throw new AppError(ErrorCode.AUTH_FAILED, 'invalid or expired token');
     }
-    if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || !/^[0-9a-f]{24}$/.test(payload.sid)) {
+    if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || !SESSION_ID.test(payload.sid)) {
       throw new AppError(ErrorCode.AUTH_FAILED, 'invalid token');
     }
     const session = await this.ctx.model.Session.findById(payload.sid, { user: 1, revokedAt: 1, expiresAt: 1 }).lean<SessionDoc>();
@@ -108,10 +121,16 @@ export default class AuthService extends Service {
 
   async refresh(refreshToken: string) {
     const [ sessionId, secret ] = refreshToken.split('.');
-    if (!secret || !/^[0-9a-f]{24}$/.test(sessionId)) throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
+    if (!secret || !SESSION_ID.test(sessionId)) throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
     return rotationLock.run(sessionId, () => this.rotate(sessionId, secret));
   }
 
+  /**
+   * Rotates the session's refresh token. The current token → new tokens. A token this session issued
+   * before (or the current one, used twice at once: the second use loses the swap) → reuse: someone
+   * else holds it, so the session is revoked. Anything else is just a wrong token (401 / 20001) and
+   * changes nothing: a guess at a session id must not end someone's session.
+   */
   private async rotate(sessionId: string, secret: string) {
     const { Session } = this.ctx.model;
     const session = await Session.findById(sessionId).lean<SessionDoc>();
@@ -119,23 +138,27 @@ export default class AuthService extends Service {
       throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
     }
     const presented = sha256(secret);
-    const nextSecret = randomBytes(32).toString('base64url');
-    // compare-and-swap (atomic on MongoDB across processes): of two uses of one token only one
-    // rotates it; the other is reuse
-    const rotated = safeEqual(presented, session.refreshHash) && (await Session.updateOne(
-      { _id: sessionId, refreshHash: presented, revokedAt: null },
-      { $set: { refreshHash: sha256(nextSecret) } },
-    )).modifiedCount === 1;
-    if (!rotated) {
-      await this.revokeSessions({ _id: sessionId }, 'refresh token reuse');
-      throw new AppError(ErrorCode.AUTH_FAILED, 'refresh token was already used; the session is revoked');
+    const earlier = session.rotatedHashes ?? [];
+    if (safeEqual(presented, session.refreshHash)) {
+      const nextSecret = randomBytes(32).toString('base64url');
+      // compare-and-swap (atomic on MongoDB across processes): of two uses of one token only one rotates it
+      const { modifiedCount } = await Session.updateOne(
+        { _id: sessionId, refreshHash: presented, revokedAt: null },
+        { $set: { refreshHash: sha256(nextSecret), rotatedHashes: [ ...earlier, presented ].slice(-ROTATED_KEPT) } },
+      );
+      if (modifiedCount === 1) {
+        const userId = String(session.user);
+        return {
+          token: this.issueAccessToken(userId, sessionId),
+          refreshToken: `${sessionId}.${nextSecret}`,
+          expiresIn: this.config.auth.accessTokenTtl,
+        };
+      }
+    } else if (!earlier.some(h => safeEqual(presented, h))) {
+      throw new AppError(ErrorCode.AUTH_FAILED, 'invalid refresh token');
     }
-    const userId = String(session.user);
-    return {
-      token: this.issueAccessToken(userId, sessionId),
-      refreshToken: `${sessionId}.${nextSecret}`,
-      expiresIn: this.config.auth.accessTokenTtl,
-    };
+    await this.revokeSessions({ _id: sessionId }, 'refresh token reuse');
+    throw new AppError(ErrorCode.AUTH_FAILED, 'refresh token was already used; the session is revoked');
   }
 
   logout(sessionId: string) {
@@ -164,35 +187,27 @@ export default class AuthService extends Service {
 
   async resetPassword(input: { username: string; answer: string; newPassword: string }) {
     const user = await this.service.user.findByUsername(input.username);
-    // counted apart from login failures, so guessing answers does not lock the owner's login
-    const accountKey = `reset:${user ? user._id : input.username.toLowerCase()}`;
-    const known = await this.checkSecretLimited(user, accountKey, user?.answerHash || undefined, normalizeAnswer(input.answer), 'wrong answer');
+    const known = await this.checkSecret(user, user?.answerHash || undefined, normalizeAnswer(input.answer), 'wrong answer');
     known.passwordHash = await this.hashSecret(input.newPassword);
     await known.save();
     // a reset ends every session of the account: whoever knew the old password is out
     await this.revokeSessions({ user: known._id }, 'password reset');
   }
 
+  /** Whether `password` is the user's (PATCH /api/users/me asks for it before sensitive changes): 401 / 20007 when not. */
+  async checkPassword(userId: string, password: string) {
+    const user = await this.ctx.model.User.findById(userId, { passwordHash: 1 });
+    await this.checkSecret(user, user?.passwordHash, password, 'wrong current password');
+  }
+
   /**
-   * Verifies a secret (password or security answer) under the failure limits: refused with 429 while
-   * the client IP or the account is over its limit, 401 / 20007 when wrong (the failure is counted
-   * for both), and on success the account's count is cleared. A missing account verifies against a
-   * dummy hash and fails the same way, so neither the answer nor its timing tells that it is missing.
-   * Returns the account, which exists once the check has passed.
+   * Verifies a secret (password or security answer): 401 / 20007 when wrong. A missing account
+   * verifies against a dummy hash and fails the same way, so neither the answer nor its timing tells
+   * that it is missing. Returns the account, which exists once the check has passed. The failure
+   * limits are the route's (config/rate-limits.ts), consumed before this runs.
    */
-  private async checkSecretLimited<T>(account: T | null, accountKey: string, stored: string | undefined, secret: string, wrongMessage: string): Promise<T> {
-    const ip = this.ctx.ip;
-    const byIp = this.app.limiter('ipFailures');
-    const byAccount = this.app.limiter('accountFailures');
-    for (const [ limiter, key ] of [ [ byIp, ip ], [ byAccount, accountKey ] ] as const) {
-      const res = await limiter.get(key);
-      if (res && res.consumedPoints >= limiter.points) throw tooManyRequests(res.msBeforeNext, 'too many attempts, try again later');
-    }
-    if (!await this.verifySecret(stored, secret) || !account) {
-      await Promise.all([ byIp.penalty(ip), byAccount.penalty(accountKey) ]);
-      throw new AppError(ErrorCode.CODE_VALID_FAILED, wrongMessage);
-    }
-    await byAccount.delete(accountKey);
+  private async checkSecret<T>(account: T | null, stored: string | undefined, secret: string, wrongMessage: string): Promise<T> {
+    if (!await this.verifySecret(stored, secret) || !account) throw new AppError(ErrorCode.CODE_VALID_FAILED, wrongMessage);
     return account;
   }
 

@@ -1,11 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { Service } from 'egg';
-import FileType from 'file-type';
 import type { mongo } from 'mongoose';
 import { AppError, ErrorCode } from '../../lib/errors';
+import { sniff } from '../../lib/sniff';
 
-/** file-type reads at most this many bytes to decide */
+/** the head read before anything is stored: the type is decided from it (lib/sniff.ts) */
 const SNIFF_BYTES = 4100;
 const TEXT_MIME = 'text/plain';
 
@@ -16,9 +17,18 @@ export interface StoredFile {
   mime: string;
 }
 
+/**
+ * A file's id, which is its URL's secret: 128 random bits as 32 hex digits. `GET /files/:id` needs no
+ * token (an <img src> cannot send one), so the URL must not be guessable (ObjectIds were).
+ */
+export const FILE_KEY = /^[0-9a-f]{32}$/;
+
+/** GridFS takes any _id (ours are strings); the driver's types only name ObjectId. */
+const gridId = (key: string) => key as unknown as mongo.ObjectId;
+
 /** What `GET /files/:id` needs to answer. */
 export interface FileInfo {
-  id: mongo.ObjectId;
+  id: string;
   filename: string;
   size: number;
   mime: string;
@@ -88,21 +98,21 @@ export default class FileService extends Service {
     if (first.length === 0) throw fileError('the file is empty', 400);
 
     const filename = cleanFilename(part.filename);
-    const detected = await FileType.fromBuffer(first);
+    const detected = sniff(first);
     let mime: string;
     let text: TextDecoder | null = null;
     if (detected) {
       if (!allow.includes(detected.ext)) throw badType();
       mime = detected.mime;
     } else {
-      // text has no magic bytes: only what says it is text and really is UTF-8 without NULs
+      // not one of the sniffed types: only text may be, when it says so and is UTF-8 without NULs
       const declared = String(part.mimeType ?? part.mime ?? '').toLowerCase();
       if (!allow.includes('txt') || (declared !== TEXT_MIME && !/\.txt$/i.test(filename))) throw badType();
       mime = TEXT_MIME;
       text = new TextDecoder('utf-8', { fatal: true });
     }
 
-    const upload = this.bucket.openUploadStream(filename, { metadata: { owner: ownerId, mime } });
+    const upload = this.bucket.openUploadStreamWithId(gridId(randomBytes(16).toString('hex')), filename, { metadata: { owner: ownerId, mime } });
     // Each chunk is checked before it is written and each write is awaited (the driver calls back
     // once a full GridFS chunk is stored), so on a refusal nothing is in flight and abort() removes
     // every chunk already written; the file document is only written by end().
@@ -127,17 +137,16 @@ export default class FileService extends Service {
     return { url: `/files/${upload.id}`, filename, size, mime };
   }
 
-  /** The stored file, or 404 / 10005. */
+  /** The stored file, or 404 / 10005 (also for any id that is not a file key, such as the old ObjectIds). */
   async info(id: string): Promise<FileInfo> {
-    const { Types } = this.app.mongoose;
-    const doc = await this.bucket.find({ _id: new Types.ObjectId(id) }, { limit: 1 }).next();
+    const doc = FILE_KEY.test(id) ? await this.bucket.find({ _id: gridId(id) }, { limit: 1 }).next() : null;
     if (!doc) throw new AppError(ErrorCode.NOT_FOUND, 'file not found');
-    return { id: doc._id, filename: doc.filename, size: doc.length, mime: String(doc.metadata?.mime || 'application/octet-stream') };
+    return { id: String(doc._id), filename: doc.filename, size: doc.length, mime: String(doc.metadata?.mime || 'application/octet-stream') };
   }
 
   /** The bytes `start`..`end` (inclusive) of a stored file. */
   open(file: FileInfo, range?: { start: number; end: number }) {
-    return this.bucket.openDownloadStream(file.id, range ? { start: range.start, end: range.end + 1 } : undefined);
+    return this.bucket.openDownloadStream(gridId(file.id), range ? { start: range.start, end: range.end + 1 } : undefined);
   }
 }
 

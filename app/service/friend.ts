@@ -18,7 +18,6 @@ export default class FriendService extends Service {
   async request(me: string, to: string, message = '') {
     const { Friendship, FriendRequest, Block } = this.ctx.model;
     if (to === me) throw new AppError(ErrorCode.MISS_PARAMS, 'to: you cannot befriend yourself');
-    await this.app.rateLimit('friendRequest', me);
     await this.service.user.publicProfile(to);
     const [ friends, blocked ] = await Promise.all([
       Friendship.exists({ user: me, friend: to }),

@@ -1,6 +1,7 @@
 import { Service } from 'egg';
 import type { Model, Types } from 'mongoose';
-import { AppError, ErrorCode } from '../../lib/errors';
+import { AppError, ErrorCode, tooManyRequests } from '../../lib/errors';
+import { CAP_RETRY_MS } from '../io/socket-limits';
 import { socketRooms as rooms, type ChatSocket } from '../io/outbox';
 import { TypeU, timelineIdOf } from '../../lib/conversation-ids';
 import { oid } from '../../lib/ids';
@@ -50,8 +51,14 @@ export default class PresenceService extends Service {
     // joined at once, so nothing sent to this user from now on misses the socket
     socket.join([ rooms.user(userId), rooms.session(sessionId), rooms.device(userId, device) ]);
     // registered before older sockets are kicked, so a replaced login never looks like going offline
-    const { first, gen } = await this.app.presenceRegistry.add(userId, socket.id);
+    const { first, gen, live } = await this.app.presenceRegistry.add(userId, socket.id);
     socket.data.gen = gen;
+    if (live > this.config.sockets.perUser) {
+      // one socket too many for the account (config.sockets.perUser): this one goes, before it kicks
+      // or announces anything; the connection middleware's cleanup unregisters it
+      this.app.outbox.dropWith({ socket }, tooManyRequests(CAP_RETRY_MS, 'too many open connections for this account'));
+      return;
+    }
     const policy = this.config.auth.devicePolicy;
     if (policy !== 'allow-all') {
       const kick: Kick = {

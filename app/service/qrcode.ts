@@ -1,85 +1,103 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Service } from 'egg';
-import type { Application } from 'egg';
 import { AppError, ErrorCode } from '../../lib/errors';
-import type { QrLogin } from '../../lib/schemas/wire';
+import type { QrRequest } from '../../lib/stores';
 
 /** What we issue: 128 random bits as 32 hex digits; anything else cannot be one of ours. */
 const DEVICE_ID = /^[0-9a-f]{32}$/;
 
-/** Pending QR-code login ids: put with a lifetime, looked up, consumed exactly once. */
-interface QrStore {
-  put(deviceId: string, ttlSeconds: number): Promise<void>;
-  exists(deviceId: string): Promise<boolean>;
-  /** true for the one caller that removed a live id */
-  consume(deviceId: string): Promise<boolean>;
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function safeEqual(a: string, b: string) {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Redis (every worker and machine sees the same ids): SET EX, and GETDEL as the atomic consume (Redis ≥ 6.2). */
-const redisStore = (app: Application): QrStore => {
-  const key = (deviceId: string) => app.stores.key('qr', deviceId);
-  return {
-    async put(deviceId, ttl) { await app.stores.redis!.set(key(deviceId), '1', 'EX', ttl); },
-    async exists(deviceId) { return (await app.stores.redis!.exists(key(deviceId))) === 1; },
-    async consume(deviceId) { return (await app.stores.redis!.getdel(key(deviceId))) !== null; },
-  };
-};
-
-/** One process without Redis: a map of expiry times, swept when an id is added so it stays bounded. */
-const memory = new Map<string, number>();
-const memoryStore: QrStore = {
-  async put(deviceId, ttl) {
-    const now = Date.now();
-    for (const [ id, expiresAt ] of memory) if (expiresAt <= now) memory.delete(id);
-    memory.set(deviceId, now + ttl * 1000);
-  },
-  async exists(deviceId) { return (memory.get(deviceId) ?? 0) > Date.now(); },
-  async consume(deviceId) {
-    const live = (memory.get(deviceId) ?? 0) > Date.now();
-    memory.delete(deviceId);
-    return live;
-  },
-};
-
 /**
- * QR-code login (PROTOCOL §5). The PC gets a random id and waits on /sso in the room `qr:<id>`;
- * the logged-in phone scans and confirms it, and the PC receives a new session of the phone's user.
- * Rooms reach the PC's socket from any worker (Redis adapter), and the id store is shared the same way.
+ * QR-code login (PROTOCOL §5). The PC gets a random id and a secret only it holds, and waits on /sso;
+ * the logged-in phone sees who asks (address, browser, time), then scans and confirms the id, and the
+ * PC's one socket receives a new session of the phone's user and is closed. An id read off the screen
+ * is not enough to receive it: only the first socket without the secret (the PC connects right after
+ * asking, before the code is shown), or a socket with the secret, waits on an id.
  */
 export default class QrcodeService extends Service {
-  private get store(): QrStore {
-    return this.app.stores.shared ? redisStore(this.app) : memoryStore;
+  private get store() {
+    return this.app.qrLogins;
   }
 
   async create() {
     const deviceId = randomBytes(16).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
     const expiresIn = this.config.qrcode.ttl;
-    await this.store.put(deviceId, expiresIn);
-    return { deviceId, expiresIn };
+    const now = Date.now();
+    await this.store.put(deviceId, {
+      secretHash: sha256(secret),
+      ip: this.ctx.ip,
+      userAgent: String(this.ctx.get('user-agent') || '').slice(0, 256),
+      requestedAt: now,
+      expiresAt: now + expiresIn * 1000,
+    });
+    return { deviceId, expiresIn, secret };
   }
 
-  /** Whether a PC may wait on this id (the /sso handshake). */
-  async isPending(deviceId: unknown): Promise<boolean> {
-    return typeof deviceId === 'string' && DEVICE_ID.test(deviceId) && this.store.exists(deviceId);
+  /** A pending id's request, or null (an id we cannot have issued is simply unknown). */
+  private async pending(deviceId: unknown): Promise<QrRequest | null> {
+    return typeof deviceId === 'string' && DEVICE_ID.test(deviceId) ? this.store.get(deviceId) : null;
+  }
+
+  /**
+   * The /sso handshake: may this socket wait on `deviceId`? With the secret it may at any time
+   * before expiry, and replaces the socket that waited before (told 20004, then closed); without it
+   * only the id's first socket may. Returns the ms until the id expires (the socket is closed then),
+   * or null when refused (unknown, expired, wrong secret, or already claimed: 20006).
+   */
+  async attach(deviceId: unknown, secret: unknown, socketId: string): Promise<number | null> {
+    const request = await this.pending(deviceId);
+    if (!request) return null;
+    const id = deviceId as string;
+    const ttlMs = request.expiresAt - Date.now();
+    if (ttlMs <= 0) return null;
+    if (secret === undefined) return await this.store.claimSocket(id, socketId, ttlMs) ? ttlMs : null;
+    if (typeof secret !== 'string' || !safeEqual(sha256(secret), request.secretHash)) return null;
+    const before = await this.store.replaceSocket(id, socketId, ttlMs);
+    if (before && before !== socketId) this.app.outbox.dropWith({ sso: before }, new AppError(ErrorCode.DUPLICATE_CLIENT, 'replaced by a newer connection for this QR code'));
+    return ttlMs;
+  }
+
+  /** What the confirm page shows before the user acts: which computer asks, and when. */
+  async describe(deviceId: string) {
+    const request = await this.pending(deviceId);
+    if (!request) throw expired();
+    return {
+      deviceId,
+      ip: request.ip,
+      userAgent: request.userAgent,
+      requestedAt: request.requestedAt,
+      expiresIn: Math.max(0, Math.ceil((request.expiresAt - Date.now()) / 1000)),
+    };
   }
 
   /** The phone read the code: the PC may show who is about to log in. */
   async scan(deviceId: string, userId: string) {
-    if (!await this.isPending(deviceId)) throw expired();
+    if (!await this.pending(deviceId)) throw expired();
     const user = await this.service.user.get(userId);
-    this.notify(deviceId, { status: 'scanned', user: publicUser(user) });
+    const socketId = await this.store.socketOf(deviceId);
+    if (socketId) this.app.outbox.send({ sso: socketId }, 'qrlogin', { status: 'scanned', user: publicUser(user) });
   }
 
-  /** The phone confirmed: the id is used up and the PC gets a new DESKTOP session of the phone's user. */
+  /**
+   * The phone confirmed: the id is used up and the PC's socket gets a new DESKTOP session of the
+   * phone's user, then is closed (it has nothing more to wait for).
+   */
   async confirm(deviceId: string, userId: string) {
     if (!DEVICE_ID.test(deviceId) || !await this.store.consume(deviceId)) throw expired();
     const user = await this.service.user.get(userId);
     const { token, refreshToken } = await this.service.auth.startSession(userId);
-    this.notify(deviceId, { status: 'confirmed', token, refreshToken, user: publicUser(user) });
-  }
-
-  private notify(deviceId: string, payload: QrLogin) {
-    this.app.outbox.send({ qr: deviceId }, 'qrlogin', payload);
+    const socketId = await this.store.takeSocket(deviceId);
+    if (!socketId) return;
+    this.app.outbox.send({ sso: socketId }, 'qrlogin', { status: 'confirmed', token, refreshToken, user: publicUser(user) });
+    this.app.outbox.disconnect({ sso: socketId });
   }
 }
 

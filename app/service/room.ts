@@ -52,10 +52,10 @@ export default class RoomService extends Service {
   }
 
   async create(ownerId: string, input: CreateRoomInput) {
-    await this.app.rateLimit('roomCreate', ownerId);
     const members = unique([ ownerId, ...input.members ?? [] ]);
     this.checkSize(members.length);
     await this.service.user.requireExisting(members);
+    await this.refuseBlockers(ownerId, members);
     let room;
     try {
       room = await this.ctx.model.Room.create({
@@ -222,6 +222,7 @@ export default class RoomService extends Service {
       const added = unique(input.add ?? []).filter(id => !current.has(id) && !removed.includes(id));
       this.checkSize(current.size + added.length - removed.length);
       await this.service.user.requireExisting(added);
+      await this.refuseBlockers(me, added);
 
       if (removed.length) {
         for (const user of removed) this.notice(roomId, 'kick', { user });
@@ -287,6 +288,17 @@ export default class RoomService extends Service {
   /** `g_notice` to the room's members; `joined`: members who just joined (see Outbox targets). */
   private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }, joined?: string[]) {
     this.outbox.send({ room: roomId, alsoUsers: joined }, 'g_notice', { room: roomId, event, ...extra });
+  }
+
+  /**
+   * Nobody is put into a room by someone they blocked (403 / 10006, as for friend requests): a block
+   * would otherwise stop 1:1 messages only, and the blocked user could reach the blocker in a room.
+   */
+  private async refuseBlockers(me: string, userIds: string[]) {
+    const others = userIds.filter(id => id !== me);
+    if (!others.length) return;
+    const blocker = await this.ctx.model.Block.findOne({ user: { $in: others.map(oid) }, blocked: oid(me) }, { _id: 1 }).lean();
+    if (blocker) throw new AppError(ErrorCode.FORBIDDEN, 'you cannot add this user to a room');
   }
 
   private requireOwner(room: RoomDoc, me: string) {

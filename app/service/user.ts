@@ -74,6 +74,8 @@ export default class UserService extends Service {
 
   /** Changes the caller's own account; the schema allows only the fields a user may change. */
   async updateMe(userId: string, input: UpdateMeInput) {
+    // the schema asks for it with these fields; wrong → 401 / 20007 (counted like a login failure)
+    if (input.email !== undefined || input.question !== undefined) await this.service.auth.checkPassword(userId, input.currentPassword ?? '');
     const set: Record<string, unknown> = {};
     if (input.nickname !== undefined) Object.assign(set, { nickname: input.nickname, nicknameLower: input.nickname.toLowerCase() });
     if (input.email !== undefined) Object.assign(set, { email: input.email, emailLower: input.email.toLowerCase() });

@@ -11,7 +11,11 @@ export const userIdParam = z.object({ userId: objectId });
 
 // Users and presence
 
-/** the only fields a user may change on their own account; anything else is 20002 */
+/**
+ * the only fields a user may change on their own account; anything else is 20002. E-mail and the
+ * security question lead to a password reset, so changing them takes the current password: a stolen
+ * access token alone must not become a takeover.
+ */
 export const updateMeBody = z.strictObject({
   nickname: shortText(32).min(1).optional(),
   avatar: z.string().max(1024).optional(),
@@ -20,8 +24,11 @@ export const updateMeBody = z.strictObject({
   question: shortText(200).min(1).optional(),
   answer: z.string().min(1).max(200).optional(),
   profile: freeObject(4096).optional(),
-}).refine(nonEmpty, 'nothing to change')
-  .refine(b => !b.question === !b.answer, { message: 'question and answer go together', path: [ 'answer' ] });
+  currentPassword: z.string().min(1).max(128).optional(),
+}).refine(b => Object.keys(b).some(k => k !== 'currentPassword'), 'nothing to change')
+  .refine(b => !b.question === !b.answer, { message: 'question and answer go together', path: [ 'answer' ] })
+  .refine(b => (b.email === undefined && b.question === undefined) || b.currentPassword !== undefined,
+    { message: 'changing email, question or answer needs the current password', path: [ 'currentPassword' ] });
 
 export const SEARCH_LIMIT_MAX = 30;
 export const searchQuery = z.object({

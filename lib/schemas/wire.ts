@@ -124,3 +124,7 @@ export type ServerEvent = keyof ServerEventPayloads;
 
 /** Socket.IO's typed-events map of what the server emits. */
 export type ServerToClientEvents = { [E in ServerEvent]: (envelope: SocketEnvelope<ServerEventPayloads[E]>) => void };
+/** `GET /api/qrcode`: the id to show, and the secret only the asking PC keeps (it opens /sso with it) */
+export interface QrCode { deviceId: string; expiresIn: number; secret: string }
+/** `GET /api/qrcode/:deviceId`: which computer asks to be signed in, for the confirm page */
+export interface QrAsk { deviceId: string; ip: string; userAgent: string; requestedAt: number; expiresIn: number }

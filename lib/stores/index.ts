@@ -3,8 +3,10 @@ import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'r
 import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from './seq-registry';
 import { MemoryRecentMessages, RedisRecentMessages, type RecentMessages } from './recent-messages';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from './presence-registry';
+import { MemoryQrLogins, RedisQrLogins, type QrLogins } from './qr-logins';
 
-export type { SeqRegistry, RecentMessages, PresenceRegistry };
+export type { SeqRegistry, RecentMessages, PresenceRegistry, QrLogins };
+export type { QrRequest } from './qr-logins';
 
 /** A rate limit: `points` per `duration` seconds. */
 export interface Limit {
@@ -46,6 +48,11 @@ export class Stores {
   /** Each user's live sockets. */
   presenceRegistry(opts: { staleMs: number }): PresenceRegistry {
     return this.redis ? new RedisPresenceRegistry(this.redis, { key: id => this.key('presence', id), staleMs: opts.staleMs }) : new MemoryPresenceRegistry();
+  }
+
+  /** Pending QR-code logins and the socket waiting on each. */
+  qrLogins(): QrLogins {
+    return this.redis ? new RedisQrLogins(this.redis, id => this.key('qr', id)) : new MemoryQrLogins();
   }
 
   /**

@@ -8,9 +8,9 @@ export interface PresenceRegistry {
   /**
    * registers a socket: `first` when the user had no live socket before; `gen` numbers the user's
    * connections in the order the registry saw them, also across a restart of the registry (the device
-   * policy kicks only lower numbers)
+   * policy kicks only lower numbers); `live` counts the user's live sockets, this one included
    */
-  add(userId: string, socketId: string): Promise<{ first: boolean; gen: number }>;
+  add(userId: string, socketId: string): Promise<{ first: boolean; gen: number; live: number }>;
   /** forgets a socket; true when the user has no live socket left */
   remove(userId: string, socketId: string): Promise<boolean>;
   /** the users among `userIds` with at least one live socket */
@@ -28,7 +28,7 @@ export class MemoryPresenceRegistry implements PresenceRegistry {
     let set = this.sockets.get(userId);
     if (!set) this.sockets.set(userId, set = new Set());
     set.add(socketId);
-    return { first: set.size === 1, gen: Date.now() * 1000 + (++this.gen % 1000) };
+    return { first: set.size === 1, gen: Date.now() * 1000 + (++this.gen % 1000), live: set.size };
   }
 
   async remove(userId: string, socketId: string) {
@@ -119,7 +119,7 @@ return live(KEYS[1], tonumber(ARGV[1]))`,
 
   async add(userId: string, socketId: string) {
     const [ live, gen ] = await (this.redis as any).imPresenceAdd(this.key(userId), socketId, Date.now(), this.cutoff, this.opts.staleMs);
-    return { first: Number(live) === 1, gen: Number(gen) };
+    return { first: Number(live) === 1, gen: Number(gen), live: Number(live) };
   }
 
   async remove(userId: string, socketId: string) {

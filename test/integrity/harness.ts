@@ -23,6 +23,7 @@ const jwt = require('jsonwebtoken');
 
 const root = path.resolve(__dirname, '../..');
 export const JWT_SECRET = crypto.randomBytes(32).toString('hex');
+const COOKIE_KEYS = crypto.randomBytes(32).toString('hex');
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 export const log = (msg: string) => process.stdout.write(`      [integrity] ${msg}\n`);
 
@@ -164,7 +165,13 @@ export async function startCluster(opts: { workers: number; mongoUrl: string; re
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'im-integrity-home-'));
   const env: Record<string, string> = {
     ...process.env as Record<string, string>, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', EGG_HOME: home,
-    MONGODB_URL: opts.mongoUrl, REDIS_URL: opts.redisUrl, JWT_SECRET, PORT: String(port), HOST: '127.0.0.1', ...opts.env,
+    MONGODB_URL: opts.mongoUrl, REDIS_URL: opts.redisUrl, JWT_SECRET, PORT: String(port), HOST: '127.0.0.1',
+    // production refuses to start without them (config/config.prod.ts)
+    COOKIE_KEYS, CORS_ORIGIN: '*',
+    // every client of the run comes from 127.0.0.2..9 and reconnects at random: the per-address
+    // connection limits would refuse them (the suite is about delivery, not about those limits)
+    RATE_LIMIT_CONNECTIONS: '1000000/60', MAX_SOCKETS_PER_ADDRESS: '1000000',
+    ...opts.env,
   };
   if (opts.prefix) env.REDIS_PREFIX = opts.prefix; else delete env.REDIS_PREFIX;
   const title = `im-integrity-${process.pid}-${port}`;
@@ -225,8 +232,9 @@ export async function seedUsers(mongoUrl: string, n: number, opts: { admin?: boo
       };
     });
     await db.collection('users').insertMany(users);
-    const sessions = users.map(u => ({ _id: new mongoose.mongo.ObjectId(), user: u._id, refreshHash: 'x', revokedAt: null, revokedReason: '', expiresAt: new Date(Date.now() + 3600e3), userAgent: 'integrity', ip: '127.0.0.1', createdAt: now, updatedAt: now }));
-    await db.collection('sessions').insertMany(sessions);
+    // session ids are 128 random bits as 32 hex digits, like the server's (app/model/session.ts)
+    const sessions = users.map(u => ({ _id: crypto.randomBytes(16).toString('hex'), user: u._id, rotatedHashes: [], refreshHash: 'x', revokedAt: null, revokedReason: '', expiresAt: new Date(Date.now() + 3600e3), userAgent: 'integrity', ip: '127.0.0.1', createdAt: now, updatedAt: now }));
+    await db.collection<{ _id: string }>('sessions').insertMany(sessions);
     return users.map((u, i) => ({
       id: String(u._id), username: u.username,
       token: jwt.sign({ sub: String(u._id), sid: String(sessions[i]._id) }, JWT_SECRET, { algorithm: 'HS256', expiresIn: 3600 }),

@@ -109,7 +109,8 @@ describe('integrity: two nodes on one database and one Redis', function() {
     const [ phone ] = await seedUsers(db.url, 1);
     const qr = await api(n1.url, 'GET', '/api/qrcode');
     const deviceId = qr.body.data.deviceId;
-    const pc = await connectOk(n1.url, { nsp: '/sso', query: { device_id: deviceId } });
+    // with the PC's secret, as the web client does (without it the id's first socket would do too)
+    const pc = await connectOk(n1.url, { nsp: '/sso', query: { device_id: deviceId, secret: qr.body.data.secret } });
     open.push(pc);
     const scanned = waitFor(pc, 'qrlogin');
     assert.strictEqual((await api(n2.url, 'POST', '/api/qrcode/scan', { token: phone.token, body: { deviceId } })).status, 200);

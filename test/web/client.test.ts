@@ -267,7 +267,7 @@ describe('web client in a real browser', function() {
     await cdp.detach();
     const img = bob.page.locator('.msg img.inline-img').last();
     await img.waitFor();
-    assert.match(await img.getAttribute('src') ?? '', /^\/files\/[0-9a-f]{24}$/);
+    assert.match(await img.getAttribute('src') ?? '', /^\/files\/[0-9a-f]{32}$/);
     await bob.page.waitForFunction(() => {
       const all = document.querySelectorAll<HTMLImageElement>('.msg img.inline-img');
       const el = all[all.length - 1];
@@ -324,8 +324,12 @@ describe('web client in a real browser', function() {
     await shot(desk, '11-qr-login');
     await bob.page.goto(link!);
     await bob.page.waitForSelector('[data-testid=qr-confirm] button.primary');
-    await desk.page.waitForSelector('[data-testid=qr] .ok:has-text("scanned")');
+    // opening the link shows which computer asks and tells that computer nothing
+    assert.strictEqual(await bob.page.textContent('[data-testid=qr-ip]'), '127.0.0.1');
+    assert.match(await bob.page.textContent('[data-testid=qr-browser]') ?? '', /^Chrome on Linux$/);
     await shot(bob, '12-qr-confirm');
+    await desk.page.waitForTimeout(300);
+    assert.strictEqual(await desk.page.locator('[data-testid=qr] .ok').count(), 0);
     await bob.page.click('[data-testid=qr-confirm] button.primary');
     await bob.page.waitForSelector('[data-testid=qr-confirm] .ok');
     await online(desk).catch(async err => { await shot(desk, 'debug-desk'); throw err; });

@@ -24,7 +24,7 @@ export function Avatar({ user, size = 36 }: { user?: { nickname?: string; userna
   const [ broken, setBroken ] = useState(false);
   const name = user?.nickname || user?.name || user?.username || '?';
   const src = user?.avatar ?? '';
-  const ok = !broken && (/^https:\/\/([a-z0-9-]+\.)?gravatar\.com\//.test(src) || /^\/files\/[0-9a-f]{24}$/.test(src));
+  const ok = !broken && (/^https:\/\/([a-z0-9-]+\.)?gravatar\.com\//.test(src) || /^\/files\/[0-9a-f]{32}$/.test(src));
   const cls = `avatar s${size}`;
   return ok
     ? <img class={cls} src={src} alt="" onError={() => setBroken(true)} referrerpolicy="no-referrer" />

@@ -3,7 +3,7 @@ import { io } from 'socket.io-client';
 import { useEffect, useState } from 'preact/hooks';
 import { renderSVG } from 'uqr';
 import { loginBody, signupBody } from '../../lib/schemas/auth';
-import type { AuthResult, PublicUser, QrLogin, SocketEnvelope } from '../../lib/schemas/wire';
+import type { AuthResult, PublicUser, QrAsk, QrCode, QrLogin, SocketEnvelope } from '../../lib/schemas/wire';
 import { ApiError, api, setSession } from './api';
 import { store } from './chat';
 
@@ -156,7 +156,7 @@ function QrPanel({ onDone }: { onDone: () => void }) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     (async () => {
       try {
-        const { deviceId, expiresIn } = await api<{ deviceId: string; expiresIn: number }>('GET', '/api/qrcode');
+        const { deviceId, expiresIn, secret } = await api<QrCode>('GET', '/api/qrcode');
         if (gone) return;
         const url = `${location.origin}/#/qr/${encodeURIComponent(deviceId)}`;
         setLink(url);
@@ -164,7 +164,8 @@ function QrPanel({ onDone }: { onDone: () => void }) {
         setScanned(null);
         // a new code shortly before this one expires
         timer = setTimeout(() => setRound(r => r + 1), Math.max(5, expiresIn - 5) * 1000);
-        socket = io('/sso', { path: '/ws', query: { device_id: deviceId }, reconnection: false, forceNew: true });
+        // the secret proves this page asked for the code: whoever reads the id off the screen cannot wait on it
+        socket = io('/sso', { path: '/ws', query: { device_id: deviceId }, auth: { secret }, reconnection: false, forceNew: true });
         socket.on('qrlogin', (env: SocketEnvelope<QrLogin | 'pong'>) => {
           const p = env.data.payload;
           if (p === 'pong' || !p) return;
@@ -194,15 +195,34 @@ function QrPanel({ onDone }: { onDone: () => void }) {
   );
 }
 
-/** The "phone" side: a signed-in user opened a QR link and confirms who logs in on the other device. */
+/** "Chrome on Linux" from a user agent, or the start of it when it is none we know. */
+function browserOf(userAgent: string) {
+  const browser = [ [ /Edg\//, 'Edge' ], [ /OPR\/|Opera/, 'Opera' ], [ /Firefox\//, 'Firefox' ], [ /Chrome\/|Chromium\//, 'Chrome' ], [ /Safari\//, 'Safari' ] ] as const;
+  const system = [ [ /Android/, 'Android' ], [ /iPhone|iPad|iPod/, 'iOS' ], [ /Windows/, 'Windows' ], [ /Mac OS X|Macintosh/, 'macOS' ], [ /Linux/, 'Linux' ] ] as const;
+  const b = browser.find(([ re ]) => re.test(userAgent))?.[1];
+  const o = system.find(([ re ]) => re.test(userAgent))?.[1];
+  if (b && o) return `${b} on ${o}`;
+  return userAgent ? userAgent.slice(0, 60) : 'an unknown browser';
+}
+
+/**
+ * The "phone" side: a signed-in user opened a QR link. Opening it tells the other computer nothing:
+ * the page shows which computer asks (address, browser, time), and signs it in only when the user
+ * says so (scan, then confirm).
+ */
 export function QrConfirm({ deviceId }: { deviceId: string }) {
-  const [ state, setState ] = useState<'ask' | 'done' | 'error'>('ask');
+  const [ state, setState ] = useState<'loading' | 'ask' | 'busy' | 'done' | 'error'>('loading');
+  const [ ask, setAsk ] = useState<QrAsk | null>(null);
   const [ error, setError ] = useState('');
   useEffect(() => {
-    api('POST', '/api/qrcode/scan', { deviceId }).catch(err => { setState('error'); setError(errorText(err)); });
+    api<QrAsk>('GET', `/api/qrcode/${encodeURIComponent(deviceId)}`)
+      .then(found => { setAsk(found); setState('ask'); })
+      .catch(err => { setState('error'); setError(errorText(err)); });
   }, [ deviceId ]);
   const confirm = async () => {
+    setState('busy');
     try {
+      await api('POST', '/api/qrcode/scan', { deviceId });
       await api('POST', '/api/qrcode/confirm', { deviceId });
       setState('done');
     } catch (err) {
@@ -214,14 +234,20 @@ export function QrConfirm({ deviceId }: { deviceId: string }) {
   return (
     <div class="auth">
       <div class="card" data-testid="qr-confirm">
-        <h1>Sign in on another device?</h1>
-        {state === 'ask' && <>
-          <p>A computer showing this code will be signed in as <b>{me?.nickname ?? me?.username}</b> ({me?.username}).
-            Only confirm if it is yours.</p>
-          <button class="primary" onClick={confirm}>Confirm sign-in</button>{' '}
+        <h1>Sign in on another computer?</h1>
+        {state === 'loading' && <p class="hint">Looking up the request...</p>}
+        {(state === 'ask' || state === 'busy') && ask && <>
+          <p>A computer asks to be signed in as <b>{me?.nickname ?? me?.username}</b> ({me?.username}):</p>
+          <ul class="qr-ask" data-testid="qr-ask">
+            <li>Address: <b data-testid="qr-ip">{ask.ip}</b></li>
+            <li>Browser: <b data-testid="qr-browser" title={ask.userAgent}>{browserOf(ask.userAgent)}</b></li>
+            <li>Asked at: <b>{new Date(ask.requestedAt).toLocaleString()}</b></li>
+          </ul>
+          <p>Only continue if that computer is yours and in front of you.</p>
+          <button class="primary" onClick={confirm} disabled={state === 'busy'}>Sign that computer in</button>{' '}
           <a href="#/">Cancel</a>
         </>}
-        {state === 'done' && <p class="ok">Done: the other device is signed in. <a href="#/">Back to chats</a></p>}
+        {state === 'done' && <p class="ok">Done: the other computer is signed in. <a href="#/">Back to chats</a></p>}
         {state === 'error' && <p class="error" role="alert">{error} <a href="#/">Back</a></p>}
       </div>
     </div>

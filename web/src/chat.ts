@@ -294,8 +294,13 @@ onSession(() => {
   }
 });
 
+/** set when the server refused the connection for a while (20009 at the handshake, with retryAfterMs) */
+let retryAfterMs = 0;
+
 async function recover(s: Socket) {
-  await new Promise(r => setTimeout(r, 500));
+  const wait = Math.max(500, retryAfterMs);
+  retryAfterMs = 0;
+  await new Promise(r => setTimeout(r, wait));
   if (socket !== s || store.conn === 'replaced') return;
   s.connect();
 }
@@ -305,6 +310,10 @@ function onError(s: Socket, env: Ack<unknown>) {
     store.conn = 'replaced';
     store.changed();
     return;
+  }
+  if (env.code === 20009 && env.data.action === 'IMERROR') {
+    // too many connections for now: the reconnect waits as long as the server asks
+    retryAfterMs = Math.min(env.meta.retryAfterMs ?? 5000, 60000);
   }
   if (env.code === 20001) {
     // an expired or revoked token: one refresh, else back to the login page

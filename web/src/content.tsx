@@ -5,7 +5,7 @@
 import type { Item } from './chat';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+[^\s<>"'`.,;:!?)\]}]/gi;
-const OWN_FILE = /^\/files\/[0-9a-f]{24}$/;
+const OWN_FILE = /^\/files\/[0-9a-f]{32}$/;
 
 /** `/files/<id>` when the text names one of our files (relative, or absolute on our origin), else null. */
 export function ownFile(text: string): string | null {

@@ -61,10 +61,7 @@ export default class ChatController extends Controller {
   }
 
   async typing() {
-    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing }, async input => {
-      await this.app.rateLimit('typing', this.socket.id, 'process');
-      await this.service.presence.typing(this.me, input.to);
-    });
+    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing }, input => this.service.presence.typing(this.me, input.to));
   }
 
   async recall() {

@@ -2,6 +2,7 @@ import type { Application, Context } from 'egg';
 import { handshakeParam, ioSocket } from '../../../lib/plugin/io/lib/server';
 import { AppError, ErrorCode, isAppError } from '../../../lib/errors';
 import type { ChatSocket, ChatSocketData, DeviceClass } from '../outbox';
+import { admitConnection } from '../socket-limits';
 
 const DEVICE_CLASSES: DeviceClass[] = [ 'DESKTOP', 'MOBILE', 'WEB' ];
 
@@ -19,6 +20,12 @@ export function deviceFromUserAgent(ua: string): DeviceClass {
  */
 export default (_options: unknown, app: Application) => async function chatAuth(ctx: Context, next: () => Promise<void>) {
   const socket = ioSocket<ChatSocket>(ctx);
+  // connection limits first: a flood is refused before any database work
+  const limited = await admitConnection(app, ctx, '/chat');
+  if (limited) {
+    app.outbox.dropWith({ socket }, limited);
+    return;
+  }
   let data: ChatSocketData;
   try {
     const token = handshakeParam(socket, 'token');
@@ -45,10 +52,21 @@ export default (_options: unknown, app: Application) => async function chatAuth(
   if (!socket.connected) return; // the client left while we were checking
 
   socket.data = data;
+  // the token's end closes the socket even if it never sends an event (the packet middleware checks
+  // events as they come); Node's timers take at most 2^31-1 ms, so a longer wait is taken in steps
+  let expiry: NodeJS.Timeout | undefined;
+  const watchExpiry = () => {
+    expiry = setTimeout(() => {
+      if (Date.now() < data.tokenExpiresAt) return watchExpiry();
+      app.outbox.dropWith({ socket }, new AppError(ErrorCode.AUTH_FAILED, 'access token expired'));
+    }, Math.min(Math.max(0, data.tokenExpiresAt - Date.now()), 2 ** 31 - 1));
+  };
+  watchExpiry();
   try {
     await ctx.service.presence.connect(socket);
     await next(); // resolves when the socket disconnects
   } finally {
+    clearTimeout(expiry);
     // also when connect failed half-way, so the registry never keeps a socket that is gone
     await ctx.service.presence.disconnect(socket);
   }

@@ -1,6 +1,7 @@
 import type { Application, Context } from 'egg';
 import type { Socket } from 'socket.io';
-import { AppError, ErrorCode, isAppError } from '../../../lib/errors';
+import { AppError, ErrorCode } from '../../../lib/errors';
+import { admitByRate } from '../socket-limits';
 
 /** The ws connection under a socket when its transport is websocket (polling has none to pause). */
 function wsOf(socket: Socket): { pause(): void; resume(): void } | null {
@@ -11,8 +12,8 @@ function wsOf(socket: Socket): { pause(): void; resume(): void } | null {
 /**
  * Runs before every /chat event: an access token that expired while the socket was open stops
  * working here (PROTOCOL §4): the event gets `im_error` 20001 and the socket is disconnected.
- * Then the socket's event rate (config.rateLimit.socketEvents): over it, the event is refused with
- * 20009 and the socket stays connected.
+ * Then the event's rate limits (config/rate-limits.ts: every event, and some by name): over one, the
+ * event is refused with 20009 and the socket stays connected.
  *
  * It also bounds the work in progress (config.chatPending), which the rate limit alone does not:
  * 100 events/s per socket is more than the store can take from many sockets at once, and every
@@ -61,13 +62,7 @@ export default (_options: unknown, app: Application) => {
       app.outbox.dropWith({ socket }, err);
       return;
     }
-    try {
-      await app.rateLimit('socketEvents', socket.id, 'process');
-    } catch (err) {
-      if (!isAppError(err)) throw err;
-      app.outbox.refuseReply(socket, ctx.socketAck, String(ctx.packet[0]), err);
-      return;
-    }
+    if (!await admitByRate(app, ctx, '/chat')) return;
     await next();
   }
 };

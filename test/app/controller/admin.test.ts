@@ -37,15 +37,15 @@ describe('admin (PROTOCOL §7 Admin)', () => {
   });
 
   describe('the admin CLI', () => {
-    it('promotes an existing user (any case of the name) without creating one', async () => {
+    it('promotes an existing user (any case of the name) when told to, without creating one', async () => {
       const u = await signup();
-      const result = await createOrPromoteAdmin({ url: process.env.MONGODB_URL!, username: u.username.toUpperCase() });
+      const result = await createOrPromoteAdmin({ url: process.env.MONGODB_URL!, username: u.username.toUpperCase(), promote: true });
       assert.deepStrictEqual(result, { id: u.id, username: u.username, created: false });
     });
 
     it('a promoted user logs in with their old password as an admin and reaches the admin routes', async () => {
       const u = await signup();
-      await createOrPromoteAdmin({ url: process.env.MONGODB_URL!, username: u.username });
+      await createOrPromoteAdmin({ url: process.env.MONGODB_URL!, username: u.username, promote: true });
       const login = await api('POST', '/api/login', { body: { username: u.username, password: u.password } });
       assert.strictEqual(login.body.data.user.role, 'admin');
       assert.strictEqual((await api('GET', '/api/admin/stats', { token: login.body.data.token })).status, 200);

@@ -68,7 +68,7 @@ describe('files (PROTOCOL §7 Files)', () => {
     it('is stored: 201 with its url, name, size and type', async () => {
       assert.strictEqual(uploaded.status, 201, JSON.stringify(uploaded.body));
       const { url, filename, size, mime } = uploaded.body.data;
-      assert.match(url, /^\/files\/[0-9a-f]{24}$/);
+      assert.match(url, /^\/files\/[0-9a-f]{32}$/);
       assert.deepStrictEqual({ filename, size, mime }, { filename: 'holiday.png', size: image.length, mime: 'image/png' });
     });
 
@@ -130,7 +130,7 @@ describe('files (PROTOCOL §7 Files)', () => {
   it('sends an ETag made of the file id', async () => {
     const { url } = (await upload(png(2, 2), 'e.png', { token: u.token })).body.data;
     const etag = (await download(url)).headers.get('etag');
-    assert.ok(etag && /^"[0-9a-f]{24}"$/.test(etag), String(etag));
+    assert.ok(etag && /^"[0-9a-f]{32}"$/.test(etag), String(etag));
   });
 
   it('answers If-None-Match with 304 and no body only when the ETag matches', async () => {
@@ -247,7 +247,7 @@ describe('files (PROTOCOL §7 Files)', () => {
     });
 
     it('an unknown id is 404 / 10005', async () => {
-      const res = await api('GET', `/files/${'a'.repeat(24)}`);
+      const res = await api('GET', `/files/${'a'.repeat(32)}`);
       assert.strictEqual(res.status, 404);
       assert.strictEqual(res.body.code, 10005);
     });

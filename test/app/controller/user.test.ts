@@ -57,12 +57,12 @@ describe('REST users and presence (PROTOCOL §7 "Users and presence")', () => {
       const email = `${uniqueName('t')}@example.com`;
       await signup({ email });
       const u = await signup();
-      expectError(await api('PATCH', '/api/users/me', { token: u.token, body: { email: email.toUpperCase() } }), 409, 10004);
+      expectError(await api('PATCH', '/api/users/me', { token: u.token, body: { email: email.toUpperCase(), currentPassword: u.password } }), 409, 10004);
     });
 
     it('a new security question and answer is what a password reset then asks', async () => {
       const u = await signup();
-      assert.strictEqual((await api('PATCH', '/api/users/me', { token: u.token, body: { question: 'colour?', answer: ' Blue ' } })).status, 200);
+      assert.strictEqual((await api('PATCH', '/api/users/me', { token: u.token, body: { question: 'colour?', answer: ' Blue ', currentPassword: u.password } })).status, 200);
       const reset = await api('POST', '/api/password/reset', { body: { username: u.username, answer: 'blue', newPassword: 'another password' } });
       assert.strictEqual(reset.status, 200, JSON.stringify(reset.body));
     });

@@ -20,7 +20,7 @@ describe('app/message/engine: two processes on one database', () => {
     presence: () => app.presenceRegistry,
     outbox: app.outbox,
     config: app.config.message,
-    lookupLimiter: new Stores(null, 'test').rateLimiter('lookups', { points: 1000, duration: 10 }, 'process'),
+    spendLookups: async () => undefined,
     logError: fail,
   });
   const msg = (to: string, fp: string) => ({ type: 1, to, content: fp, fp, typeu: 1 as const });

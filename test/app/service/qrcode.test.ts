@@ -13,28 +13,47 @@ describe('QR-code id store on Redis (several workers)', () => {
   });
   after(() => redis.quit());
 
-  beforeEach(() => mm(app, 'stores', new Stores(redis, app.config.redisPrefix)));
+  beforeEach(() => mm(app, 'qrLogins', new Stores(redis, app.config.redisPrefix).qrLogins()));
+  const qr = () => app.mockContext().service.qrcode;
 
   it('keeps a new id in Redis for its lifetime', async () => {
-    const { deviceId, expiresIn } = await app.mockContext().service.qrcode.create();
-    const ttl = await redis.ttl(`im:qr:${deviceId}`);
+    const { deviceId, expiresIn } = await qr().create();
+    const ttl = await redis.ttl(`${app.config.redisPrefix}:qr:${deviceId}`);
     assert.ok(ttl > 0 && ttl <= expiresIn, `ttl ${ttl}`);
   });
 
-  it('a kept id is pending, an unknown one is not', async () => {
-    const ctx = app.mockContext();
-    const { deviceId } = await ctx.service.qrcode.create();
-    assert.strictEqual(await ctx.service.qrcode.isPending(deviceId), true);
-    assert.strictEqual(await ctx.service.qrcode.isPending('0'.repeat(32)), false);
+  it('describes a kept id; an unknown one is 20006', async () => {
+    const { deviceId } = await qr().create();
+    assert.strictEqual((await qr().describe(deviceId)).deviceId, deviceId);
+    await assert.rejects(qr().describe('0'.repeat(32)), { code: 20006 });
   });
 
   it('of concurrent confirms exactly one uses the id; the others are 20006 and the id is gone', async () => {
-    const ctx = app.mockContext();
-    const { deviceId } = await ctx.service.qrcode.create();
-    const phone = await ctx.model.User.create({ username: `qr${Date.now()}`, usernameLower: `qr${Date.now()}`, passwordHash: 'x' });
-    const outcomes = await Promise.allSettled([ 1, 2, 3 ].map(() => app.mockContext().service.qrcode.confirm(deviceId, String(phone._id))));
+    const { deviceId } = await qr().create();
+    const phone = await app.model.User.create({ username: `qr${Date.now()}`, usernameLower: `qr${Date.now()}`, passwordHash: 'x' });
+    const outcomes = await Promise.allSettled([ 1, 2, 3 ].map(() => qr().confirm(deviceId, String(phone._id))));
     assert.strictEqual(outcomes.filter(o => o.status === 'fulfilled').length, 1);
     for (const o of outcomes) if (o.status === 'rejected') assert.strictEqual(o.reason.code, 20006);
-    assert.strictEqual(await redis.exists(`im:qr:${deviceId}`), 0);
+    assert.strictEqual(await redis.exists(`${app.config.redisPrefix}:qr:${deviceId}`), 0);
+  });
+
+  it('lets the first socket without the secret wait and refuses the next', async () => {
+    const { deviceId } = await qr().create();
+    assert.ok(await qr().attach(deviceId, undefined, 'socket-a'));
+    assert.strictEqual(await qr().attach(deviceId, undefined, 'socket-b'), null);
+  });
+
+  it('refuses a wrong secret', async () => {
+    const { deviceId } = await qr().create();
+    assert.strictEqual(await qr().attach(deviceId, 'not the secret', 'socket-c'), null);
+  });
+
+  it('lets the secret replace the waiting socket, for the id\'s lifetime', async () => {
+    const { deviceId, secret } = await qr().create();
+    await qr().attach(deviceId, undefined, 'socket-a');
+    const ttl = await qr().attach(deviceId, secret, 'socket-d');
+    assert.ok(ttl! > 0 && ttl! <= 120000, String(ttl));
+    assert.strictEqual(await redis.get(`${app.config.redisPrefix}:qr:${deviceId}:socket`), 'socket-d');
+    assert.ok(await redis.pttl(`${app.config.redisPrefix}:qr:${deviceId}:socket`) > 0);
   });
 });

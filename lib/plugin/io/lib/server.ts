@@ -10,6 +10,7 @@
  *   can still tell the client why (emit `im_error`) before disconnecting it; a refused socket's packets
  *   are dropped, and packets that arrive while connection middleware is still running wait for it.
  * - handlers get the context both as `this` (controller methods) and as their first argument.
+ * - the default namespace `/` refuses every socket unless the app serves it (`app.io.of('/')`).
  */
 import { ServerResponse } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
@@ -65,6 +66,18 @@ export class IoServer {
     this.server = new Server(config.init);
     // before any namespace exists, so every namespace gets the Redis adapter
     if (config.redis?.url) this.useRedisAdapter(config.redis);
+    // Socket.IO always has the default namespace `/`: it keeps nobody unless the app serves it (calls
+    // app.io.of('/')), so it cannot hold sockets no middleware checks. A 4.x client asking for it is
+    // refused (connect_error). A 2.x client is put on it by the server with every connection, and a
+    // refusal there would reach its other namespaces' sockets as an `error` (socket.io-client 2
+    // hands root-namespace errors to every socket): that socket is disconnected instead, which only
+    // a client that asked for `/` itself notices.
+    const root = this.server.of('/');
+    root.use((socket, next) => {
+      if (this.namespaces.has('/') || socket.conn.protocol === 3) return next();
+      next(new Error('namespace "/" is not served'));
+    });
+    root.on('connection', socket => { if (!this.namespaces.has('/')) socket.disconnect(); });
   }
 
   private useRedisAdapter({ url, key = 'socket.io', sharded = false }: NonNullable<IoConfig['redis']>) {

@@ -128,15 +128,14 @@ describe('/chat handshake (PROTOCOL §4)', () => {
 
   describe('access token expiry', () => {
     for (const version of [ 'v2', 'v4' ] as ClientVersion[]) {
-      it(`${version}: the next event after expiry gets im_error 20001 and a disconnect`, async () => {
+      it(`${version}: at expiry the socket gets im_error 20001 and a disconnect`, async () => {
         mm(app.config.auth, 'accessTokenTtl', 1);
         const u = await signup();
         const login = await api('POST', '/api/login', { body: { username: u.username, password: u.password } });
         assert.strictEqual(login.body.data.expiresIn, 1);
-        const socket = await connectOk({ version, token: login.body.data.token });
-        await sleep(1300);
-        const refused = Promise.all([ waitFor(socket, 'im_error'), waitFor(socket, 'disconnect') ]);
-        socket.emit('recent_conversation');
+        const socket = await connect({ version, token: login.body.data.token });
+        const refused = Promise.all([ waitFor(socket, 'im_error', 5000), waitFor(socket, 'disconnect', 5000) ]);
+        await waitFor(socket, 'connect', 5000);
         const [ err ] = await refused;
         assert.strictEqual(err.code, 20001);
       });
