@@ -73,6 +73,8 @@ const extension: AppSingletons & ThisType<Application> = {
       presence: () => self.presenceRegistry,
       outbox: self.outbox,
       config: self.config.message,
+      features: { changes: self.config.changes, search: self.config.search, roomLimit: () => self.config.presence.roomLimit },
+      changeRegistry: self.stores.changeRegistry({ inflightMs: self.config.changes.inflightMs }),
       lookupLimiter: self.limiter('messageLookups', 'process'),
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
     });

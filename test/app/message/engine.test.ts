@@ -20,6 +20,8 @@ describe('app/message/engine: two processes on one database', () => {
     presence: () => app.presenceRegistry,
     outbox: app.outbox,
     config: app.config.message,
+    features: { changes: app.config.changes, search: app.config.search, roomLimit: () => app.config.presence.roomLimit },
+    changeRegistry: new Stores(null, 'test').changeRegistry({ inflightMs: app.config.changes.inflightMs }),
     lookupLimiter: new Stores(null, 'test').rateLimiter('lookups', { points: 1000, duration: 10 }, 'process'),
     logError: fail,
   });

@@ -381,7 +381,9 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
     const got = await typing;
     assert.strictEqual(got.data.action, 'CHAT_TO_TYPING');
     assert.deepStrictEqual(got.data.payload, { timelineId: `${a.id}@${b.id}`, from: a.id });
-    assert.strictEqual((await emitAck(sa, 'to_typing', { to: b.id, typeu: 2 })).code, 20002);
+    // typeu 2 is room typing since §8: a user id is no room of theirs
+    assert.strictEqual((await emitAck(sa, 'to_typing', { to: b.id, typeu: 2 })).code, 20003);
+    assert.strictEqual((await emitAck(sa, 'to_typing', { to: b.id, typeu: 3 })).code, 20002);
     const replies = await Promise.all(Array.from({ length: 8 }, () => emitAck(sa, 'to_typing', { to: b.id })));
     assert.ok(replies.some(r => r.code === 20009), 'typing is rate-limited');
   });
