@@ -40,6 +40,8 @@ export interface ChangeRecord {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
+/** records removed per round by `trim` */
+const TRIM_CHUNK = 500;
 
 /** The oldest change id still kept `keepDays` after `nowMs`. */
 export const keptSince = (nowMs: number, keepDays: number) => (nowMs - keepDays * DAY_MS) * IDS_PER_MS;
@@ -155,6 +157,23 @@ export class ChangeFeed {
       return doc ? toWire(doc) : { _id: id, removed: true };
     });
     return { changes, cursor: String(next), more };
+  }
+
+  /**
+   * Removes records older than `keepDays` (an hour more, against clocks that differ a little), in
+   * chunks; a cursor from before then is refused by `page`. Resolves with how many went.
+   */
+  async trim(): Promise<number> {
+    const { Change } = this.deps.models();
+    const cutoff = keptSince(Date.now() - 3600 * 1000, this.deps.config.keepDays);
+    let removed = 0;
+    for (;;) {
+      const old = await Change.find({ changeId: { $lt: cutoff } }, { _id: 1 }).limit(TRIM_CHUNK).lean<Array<{ _id: Types.ObjectId }>>();
+      if (!old.length) return removed;
+      await Change.deleteMany({ _id: { $in: old.map(r => r._id) } });
+      removed += old.length;
+      if (old.length < TRIM_CHUNK) return removed;
+    }
   }
 
   /** The last change of these conversations as the conversation documents have it. */

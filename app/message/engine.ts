@@ -607,6 +607,11 @@ export class MessageEngine {
     return { membership: { ...membership, ...set }, head };
   }
 
+  /** Change feed records older than `changes.keepDays` go (a schedule); how many. */
+  trimChanges(): Promise<number> {
+    return this.feed.trim();
+  }
+
   /** Members of a room (cached a few seconds): room typing and delivery ticks stop at `presence.roomLimit`. */
   roomSize(roomId: string): Promise<number> {
     return this.roomSizes.of(roomId);
