@@ -99,12 +99,12 @@ export class DeliveryWriter {
     });
   }
 
-  /** Marks seqs of a conversation delivered to `userId`; resolves once stored. */
-  markAcked(userId: string, conversationId: string, seqs: number[]): Promise<void> {
+  /** Marks seqs of a conversation delivered to `userId`; resolves once stored, false when the user has no place there. */
+  markAcked(userId: string, conversationId: string, seqs: number[]): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const entry = this.entry(userId, conversationId);
       for (const s of seqs) entry.seqs.add(s);
-      entry.waiters.push({ resolve, reject });
+      entry.waiters.push({ resolve: () => resolve(entry.member !== false), reject });
       this.schedule();
     });
   }

@@ -273,13 +273,16 @@ export class MessageEngine {
       const seqs = bySeq.get(m.conversationId);
       if (seqs) seqs.push(m.seq); else bySeq.set(m.conversationId, [ m.seq ]);
     }
+    const member = new Set<string>();
     await Promise.all([
       others.length ? this.notices.ack(userId, others) : null,
       // the membership decides: a conversation this user is not in has none, and nothing is marked
-      ...[ ...bySeq ].map(([ conversationId, seqs ]) => this.delivery.markAcked(userId, conversationId, seqs)),
+      ...[ ...bySeq ].map(async ([ conversationId, seqs ]) => {
+        if (await this.delivery.markAcked(userId, conversationId, seqs)) member.add(conversationId);
+      }),
     ]);
-    // §8: the senders' online devices see it reached this user
-    this.ticks.acked(userId, messages);
+    // §8: the senders' online devices see it reached this user (a member: a stranger's ack tells nothing)
+    this.ticks.acked(userId, messages.filter(m => member.has(m.conversationId) && (isRoom(m.typeu) || isC2cParty(m.conversationId, userId))));
   }
 
   /**
