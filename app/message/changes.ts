@@ -42,6 +42,8 @@ export interface ChangeRecord {
 const DAY_MS = 24 * 3600 * 1000;
 /** records removed per round by `trim` */
 const TRIM_CHUNK = 500;
+/** when a change record that could not be stored is tried again */
+const REPUBLISH_DELAYS_MS = [ 1000, 5000, 30_000, 120_000, 600_000 ];
 
 /** The oldest change id still kept `keepDays` after `nowMs`. */
 export const keptSince = (nowMs: number, keepDays: number) => (nowMs - keepDays * DAY_MS) * IDS_PER_MS;
@@ -52,6 +54,7 @@ export class ChangeFeed {
     models: () => { Change: Model<ChangeDoc>; Conversation: Model<ConversationDoc>; Message: Model<MessageDoc> };
     pointers: PointerWriter;
     config: { pageSize: number; keepDays: number };
+    logError: (msg: string, err: unknown) => void;
   }) {}
 
   /** A change is about to be made: its id, in flight (readers stop below it) until `publish` or `drop`. */
@@ -67,9 +70,21 @@ export class ChangeFeed {
   /**
    * The change is made: its record is stored, then readers may pass it. `raise` is called for a new
    * id when the first one was held too long (a change of one user's must be raised where that user's
-   * reader looks, their membership, before it is released).
+   * reader looks, their membership, before it is released). The change is made whatever happens
+   * here: a record that cannot be stored now (the database or Redis failing) is published again
+   * later, under a new id, rather than failing the change.
    */
   async publish(changeId: number, record: ChangeRecord, raise?: (changeId: number) => Promise<void>) {
+    try {
+      await this.publishAs(changeId, record, raise);
+    } catch (err) {
+      this.deps.logError('[message] change record not stored, publishing it again later', err);
+      await this.deps.registry.release(changeId, new Map()).catch(() => undefined);
+      this.publishLater(record, raise, 0);
+    }
+  }
+
+  private async publishAs(changeId: number, record: ChangeRecord, raise?: (changeId: number) => Promise<void>) {
     let id = changeId;
     for (;;) {
       await this.deps.models().Change.collection.insertOne({ _id: new Types.ObjectId(), changeId: id, ...record, at: new Date() });
@@ -79,6 +94,25 @@ export class ChangeFeed {
       id = await this.deps.registry.allocate(1);
       await raise?.(id);
     }
+  }
+
+  private publishLater(record: ChangeRecord, raise: ((changeId: number) => Promise<void>) | undefined, attempt: number) {
+    if (attempt >= REPUBLISH_DELAYS_MS.length) {
+      this.deps.logError(`[message] change record of ${record.message} given up after ${attempt} attempts`, null);
+      return;
+    }
+    setTimeout(async () => {
+      let id: number | null = null;
+      try {
+        id = await this.deps.registry.allocate(1);
+        await raise?.(id);
+        await this.publishAs(id, record, raise);
+      } catch (err) {
+        if (id !== null) await this.deps.registry.release(id, new Map()).catch(() => undefined);
+        this.deps.logError('[message] change record still not stored', err);
+        this.publishLater(record, raise, attempt + 1);
+      }
+    }, REPUBLISH_DELAYS_MS[attempt]).unref();
   }
 
   /** Many changes at once (retention removals): consecutive ids, one insert, one release. */

@@ -163,7 +163,7 @@ export class MessageEngine {
     this.receipts = new Receipts({ models, recent: deps.recent, seqs: this.seqs, presence: deps.presence, outbox: deps.outbox });
     this.notices = new Notices(models, deps.outbox);
     this.extras = new SendExtras(models, config);
-    this.feed = new ChangeFeed({ registry: deps.changeRegistry, models, pointers: this.seqs.pointers, config: deps.features.changes });
+    this.feed = new ChangeFeed({ registry: deps.changeRegistry, models, pointers: this.seqs.pointers, config: deps.features.changes, logError: deps.logError });
     const mutations = new MessageMutations({
       messages: () => models().Message.collection as unknown as Collection<MessageDoc>,
       feed: this.feed, recent: deps.recent, pointers: this.seqs.pointers, outbox: deps.outbox, logError: deps.logError,

@@ -3,6 +3,15 @@ import { api, app, emitAck, signup, waitFor, type ClientVersion } from '../../..
 import { makeRoom, ok, online, roomText, send, text } from '../../../message-helpers';
 import { IDS_PER_MS } from '../../../../lib/stores/change-registry';
 
+/** Resolves once `check` does, polling; rejects after `ms`. */
+async function until(check: () => Promise<boolean>, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+}
+
 /** §8 `sync_changes`: the change feed. */
 describe('/chat sync_changes (PROTOCOL §8)', () => {
   for (const version of [ 'v2', 'v4' ] as ClientVersion[]) {
@@ -154,6 +163,25 @@ describe('/chat sync_changes (PROTOCOL §8)', () => {
       assert.deepStrictEqual([ res.code, res.data.action ], [ 20002, 'CHAT_SYNC_CHANGES' ], String(cursor));
       assert.ok(res.meta.msg, 'says why');
     }
+  });
+
+  it('a change whose record cannot be stored at once is still made, and its record comes a moment later', async () => {
+    const [ a, b ] = await Promise.all([ signup(), signup() ]);
+    const sa = await online(a);
+    const m = await send(sa, text(b.id));
+    const sb = await online(b);
+    const { cursor } = await ok(sb, 'sync_changes');
+    const collection = app.model.Change.collection;
+    const insertOne = collection.insertOne;
+    let failed = 0;
+    collection.insertOne = (async () => { failed++; throw new Error('database unavailable (test)'); }) as never;
+    try {
+      assert.strictEqual((await ok(sa, 'to_edit', { _id: m._id, content: 'made anyway' })).content, 'made anyway');
+    } finally {
+      collection.insertOne = insertOne;
+    }
+    assert.strictEqual(failed, 1);
+    await until(async () => (await ok(sb, 'sync_changes', { cursor })).changes.some((c: any) => c._id === m._id && c.content === 'made anyway'), 5000);
   });
 
   it('without an ack callback the reply comes as the sync_changes event', async () => {
