@@ -55,6 +55,7 @@ import { Reactions } from './reactions';
 import { Pins } from './pins';
 import { DeliveryTicks, RoomSizes } from './ticks';
 import { MessageSearch } from './search';
+import { indexTerms } from './search-index';
 
 export interface EngineModels {
   Message: Model<MessageDoc>;
@@ -156,8 +157,8 @@ export class MessageEngine {
     const onError = (err: unknown) => deps.logError('[message] write failed', err);
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
     this.rules = new SendRules(models);
-    const terms = (content: string) => this.edits.terms(content);
-    this.committer = new MessageCommitter(models, this.seqs, terms);
+    const { indexedChars, maxTerms } = deps.features.search;
+    this.committer = new MessageCommitter(models, this.seqs, content => indexTerms(content, { maxChars: indexedChars, maxTerms }));
     // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
     this.delivery = new DeliveryWriter(() => models().Membership.collection as unknown as Collection<MembershipDoc>, err => deps.logError('[message] delivery state write failed', err));
     this.receipts = new Receipts({ models, recent: deps.recent, seqs: this.seqs, presence: deps.presence, outbox: deps.outbox });
