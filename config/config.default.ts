@@ -226,6 +226,11 @@ export default (appInfo: EggAppInfo) => {
       indexedChars: 4096,
       /** distinct index terms kept per message */
       maxTerms: 512,
+      /**
+       * the store's time for one search query, ms: past it the search is answered 503 / 50000 (on
+       * FerretDB a search is a scan of every message; this keeps one from holding the database)
+       */
+      maxTimeMs: 10 * 1000,
     },
 
     presence: {

@@ -87,7 +87,7 @@ export interface EngineConfig {
 /** §8's settings (config.changes, config.search, presence.roomLimit). */
 export interface FeatureConfig {
   changes: { pageSize: number; keepDays: number };
-  search: { defaultLimit: number; indexedChars: number; maxTerms: number };
+  search: { defaultLimit: number; indexedChars: number; maxTerms: number; maxTimeMs: number };
   /** rooms with more members get no delivery ticks (and no typing) */
   roomLimit: () => number;
 }
@@ -174,7 +174,7 @@ export class MessageEngine {
     this.pins = new Pins({ mutations, models, config });
     this.roomSizes = new RoomSizes(() => models().Room);
     this.ticks = new DeliveryTicks({ outbox: deps.outbox, roomSizes: this.roomSizes, roomLimit: deps.features.roomLimit, logError: deps.logError });
-    this.searcher = new MessageSearch(models);
+    this.searcher = new MessageSearch(models, deps.features.search);
     this.sends = new GroupCommit<SendRequest, WireMessage>({
       key: r => `${r.from}\0${r.input.fp}`,
       commit: batch => this.commitSends(batch),

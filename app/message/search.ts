@@ -1,4 +1,5 @@
 import type { Model } from 'mongoose';
+import { AppError, ErrorCode } from '../../lib/errors';
 import { oid } from '../../lib/ids';
 import type { SearchHit, SearchResult } from '../../lib/schemas/wire';
 import type { MembershipDoc } from '../model/membership';
@@ -7,6 +8,8 @@ import { match, parseQuery, storeTerms } from './search-index';
 
 /** store reads of one search when many candidates turn out not to match (hidden, or a CJK run not contiguous) */
 const ROUNDS = 5;
+/** MongoDB's (and FerretDB's) error code for a query past its `maxTimeMS` */
+const MAX_TIME_EXPIRED = 50;
 
 /**
  * Message search (§8 `GET /api/messages/search`): text messages of the given memberships that this
@@ -17,9 +20,19 @@ const ROUNDS = 5;
  * the user hid is left out. `next` is the `_id` to continue before.
  */
 export class MessageSearch {
-  constructor(private readonly models: () => { Message: Model<MessageDoc> }) {}
+  constructor(private readonly models: () => { Message: Model<MessageDoc> }, private readonly config: { maxTimeMs: number }) {}
 
+  /** The search; a store that takes longer than `maxTimeMs` for it makes it 503 / 50000. */
   async search(memberships: MembershipDoc[], input: { q: string; before?: string; limit: number }): Promise<SearchResult> {
+    try {
+      return await this.run(memberships, input);
+    } catch (err) {
+      if ((err as { code?: number }).code !== MAX_TIME_EXPIRED) throw err;
+      throw new AppError(ErrorCode.SERVER_ERROR, `the search took longer than ${this.config.maxTimeMs / 1000} s; search one conversation (timelineId) instead`, 503);
+    }
+  }
+
+  private async run(memberships: MembershipDoc[], input: { q: string; before?: string; limit: number }): Promise<SearchResult> {
     const query = parseQuery(input.q);
     const terms = storeTerms(query);
     if (!terms || !memberships.length) return { docs: [] };
@@ -42,7 +55,7 @@ export class MessageSearch {
     let exhausted = false;
     for (let round = 0; round < ROUNDS && hits.length <= limit; round++) {
       if (before) filter._id = { $lt: oid(before) };
-      const docs = await this.models().Message.find(filter, { terms: 0 }).sort({ _id: -1 }).limit(batch).lean<MessageDoc[]>();
+      const docs = await this.models().Message.find(filter, { terms: 0 }).sort({ _id: -1 }).limit(batch).maxTimeMS(this.config.maxTimeMs).lean<MessageDoc[]>();
       for (const d of docs) {
         before = String(d._id);
         if (hidden.has(before)) continue;

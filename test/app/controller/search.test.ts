@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { Types } from 'mongoose';
 import { api, app, signup, type TestUser } from '../../helpers';
 import { makeRoom, ok, online, roomText, send, text } from '../../message-helpers';
 
@@ -148,6 +149,24 @@ describe('GET /api/messages/search (PROTOCOL §8)', () => {
 
   it('a query of no words finds nothing', async () => {
     assert.deepStrictEqual(await search(b, { q: '!!! ...' }), { docs: [] });
+  });
+
+  it('a search the store takes longer than search.maxTimeMs for is 503 / 50000 saying so', async () => {
+    // enough messages that a scan outlasts 1 ms
+    const { insertedIds } = await app.model.Message.collection.insertMany(Array.from({ length: 3000 }, (_, i) => ({
+      fp: `filler-${Date.now()}-${i}`, from: new Types.ObjectId(), to: new Types.ObjectId(), type: 1, typeu: 1, content: 'filler',
+      conversationId: `filler-${i % 50}`, seq: i + 1, sendTime: new Date(), terms: [ 'filler' ],
+    })));
+    const original = app.config.search.maxTimeMs;
+    app.config.search.maxTimeMs = 1;
+    try {
+      const res = await api('GET', '/api/messages/search?q=filler', { token: b.token });
+      assert.deepStrictEqual([ res.status, res.body.code ], [ 503, 50000 ], JSON.stringify(res.body));
+      assert.match(res.body.msg, /took longer/);
+    } finally {
+      app.config.search.maxTimeMs = original;
+      await app.model.Message.collection.deleteMany({ _id: { $in: Object.values(insertedIds) } });
+    }
   });
 
   it('refusals are 400 / 20002: q empty or over 100 characters, limit over 50, a bad before, timelineId without typeu, unknown fields', async () => {
