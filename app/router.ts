@@ -22,7 +22,10 @@ export default (app: Application) => {
   router.post('/api/password/reset', limited, controller.auth.resetPassword);
 
   router.get('/api/conversations', auth, controller.message.conversations);
+  router.patch('/api/conversations/:timelineId', auth, controller.message.settings);
   router.get('/api/messages', auth, controller.message.history);
+  router.get('/api/messages/pinned', auth, controller.message.pinned);
+  router.get('/api/messages/search', auth, controller.message.search);
   router.delete('/api/messages/:id', auth, controller.message.hide);
 
   const chat = app.io.controller.chat;
@@ -35,7 +38,11 @@ export default (app: Application) => {
     .route('to_reader', chat.read)
     .route('readed_message', chat.receipts)
     .route('to_typing', chat.typing)
-    .route('to_undo', chat.recall);
+    .route('to_undo', chat.recall)
+    .route('to_edit', chat.edit)
+    .route('to_react', chat.react)
+    .route('to_pin', chat.pin)
+    .route('sync_changes', chat.syncChanges);
   router.get('/api/users/me', auth, controller.user.me);
   router.patch('/api/users/me', auth, limited, controller.user.updateMe);
   router.put('/api/users/me/presence', auth, controller.user.presence);

@@ -21,6 +21,15 @@
  * server is too slow to reach the next size in time it says how far it got. Exit code 1 on setup
  * failure or when anything acked is missing or delivered twice; slowness alone is not a failure.
  *
+ * BENCH_SCALE_SEARCH=1 measures message search (PROTOCOL §8, `GET /api/messages/search`) instead, at
+ * 10k and 100k stored messages by default; one message in 8 carries a Chinese phrase:
+ *
+ *   search: common word      a word in every message ("benchmark"): the newest 20 of the user's
+ *   search: rare word        a number that is in one message of the user's, then "message" (a prefix)
+ *   search: 2 words, prefix  "scale bench" (the last word a prefix)
+ *   search: CJK run          "北京开会" (bigrams) in the user's messages
+ *   search: one conversation the common word in one conversation (timelineId)
+ *
  * Options (environment): BENCH_SCALE_SIZES (default 1000,10000,50000,100000), BENCH_SCALE_TRIES (per
  * operation and size, default 20), BENCH_SCALE_OP_SECONDS (time per operation and size, default 8),
  * BENCH_SCALE_CONCURRENCY (messages in flight while filling, default 64), BENCH_SCALE_FILLERS
@@ -41,7 +50,8 @@ const {
 const { now, connectChat, call, request, EventBudget } = require('./client');
 
 const log = logger('scale');
-const SIZES = (process.env.BENCH_SCALE_SIZES || '1000,10000,50000,100000').split(',').map(Number).filter(n => n > 0).sort((a, b) => a - b);
+const SEARCH = process.env.BENCH_SCALE_SEARCH === '1';
+const SIZES = (process.env.BENCH_SCALE_SIZES || (SEARCH ? '10000,100000' : '1000,10000,50000,100000')).split(',').map(Number).filter(n => n > 0).sort((a, b) => a - b);
 const TRIES = envNumber('BENCH_SCALE_TRIES', 20);
 const OP_SECONDS = envNumber('BENCH_SCALE_OP_SECONDS', 8);
 const CONCURRENCY = envNumber('BENCH_SCALE_CONCURRENCY', 64);
@@ -59,7 +69,9 @@ const runId = crypto.randomBytes(3).toString('hex');
 const started = Date.now();
 const deadline = started + LIMIT_MS - RESERVE_MS;
 
-const OPS = [ 'connect', 'recent_conversation', 'offline (none)', `offline (${PENDING} pending)`, 'history (newest 20)', 'to → to_ack' ];
+const OPS = SEARCH
+  ? [ 'search: common word', 'search: rare word', 'search: 2 words, prefix', 'search: CJK run', 'search: one conversation' ]
+  : [ 'connect', 'recent_conversation', 'offline (none)', `offline (${PENDING} pending)`, 'history (newest 20)', 'to → to_ack' ];
 
 /** Bookkeeping of every acked message: who must get it, who got it. */
 const book = {
@@ -72,6 +84,7 @@ const book = {
   received: new Map(), // `${user}|${fp}` → count
   dup: 0,
   lastInConversation: new Map(), // conversation key → fp of its newest acked message
+  ownNumbers: new Set(), // n of the messages in "me"'s conversations (search: a rare word)
   pullMissing: [], // what a pull should have shown and did not
   notes: [],
 };
@@ -138,7 +151,7 @@ async function send(route, n, timeoutMs = 60000) {
   const t0 = now();
   let reply;
   try {
-    reply = await call(route.from.socket, 'to', { type: 1, to: route.to, typeu: route.typeu, content: `scale benchmark message ${n} ${'·'.repeat(40)}`, fp }, timeoutMs);
+    reply = await call(route.from.socket, 'to', { type: 1, to: route.to, typeu: route.typeu, content: contentOf(n), fp }, timeoutMs);
   } catch {
     book.unanswered++;
     return null;
@@ -153,11 +166,53 @@ async function send(route, n, timeoutMs = 60000) {
   book.acked++;
   book.ids.add(String(m._id));
   book.need.set(fp, route.recipients);
-  if (route.conversation) book.lastInConversation.set(route.conversation, fp);
+  if (route.conversation) {
+    book.lastInConversation.set(route.conversation, fp);
+    book.ownNumbers.add(n);
+  }
   return ms;
 }
 
 let counter = 0;
+
+/** A filling message's text; in search mode one in 8 carries a Chinese phrase too. */
+const contentOf = n => `scale benchmark message ${n} ${SEARCH && n % 8 === 0 ? '我们明天去北京开会 ' : ''}${'·'.repeat(40)}`;
+
+/**
+ * Search as "me" does it (`GET /api/messages/search`): the newest 20 of the common word, a rare word
+ * (a number of one of "me"'s messages), two words with a prefix, a CJK run, one conversation.
+ */
+async function measureSearch(ctx) {
+  const { url, db, me, conversations } = ctx;
+  const query = async (params, timeoutMs, expectSome = true) => {
+    const t0 = now();
+    let res;
+    try {
+      res = await fetch(`${url}/api/messages/search?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${me.user.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      throw new Error(`search: no reply within ${timeoutMs} ms (${err.message})`);
+    }
+    const body = await res.json();
+    const ms = now() - t0;
+    // 50000 when the store did not answer within the driver's bounds (a scan of FerretDB): slow, not wrong
+    if (res.status === 500) {
+      book.notes.push(`search ${JSON.stringify(params)}: the server gave up after ${fmt(ms, 0)} ms (50000: the database's socket timeout)`);
+      throw new Error('search: the server gave up');
+    }
+    if (res.status !== 200 || body.code !== 0) throw new Error(`search ${JSON.stringify(params)}: HTTP ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+    if (expectSome && !body.data.docs.length) book.notes.push(`search ${JSON.stringify(params)} found nothing`);
+    return ms;
+  };
+  const mine = [ ...book.ownNumbers ];
+  const c = conversations[0];
+  return {
+    'search: common word': await timeOp(db, (_i, t) => query({ q: 'benchmark', limit: '20' }, t)),
+    'search: rare word': await timeOp(db, (i, t) => query({ q: `${mine[(i * 7919) % mine.length]} message`, limit: '20' }, t)),
+    'search: 2 words, prefix': await timeOp(db, (_i, t) => query({ q: 'scale bench', limit: '20' }, t)),
+    'search: CJK run': await timeOp(db, (_i, t) => query({ q: '北京开会', limit: '20' }, t)),
+    'search: one conversation': await timeOp(db, (_i, t) => query({ q: 'benchmark', timelineId: c.timelineId, typeu: String(c.typeu), limit: '20' }, t)),
+  };
+}
 
 /** Fills the store to `target` acked messages with CONCURRENCY in flight, until `until` at the latest. */
 async function fill(routes, target, until) {
@@ -218,10 +273,12 @@ async function timeOp(db, fn) {
   for (let i = 0; i < TRIES; i++) {
     if (i > 0 && (Date.now() - t0 > OP_SECONDS * 1000 || Date.now() > deadline)) break;
     const timeoutMs = Math.max(5000, Math.min(60000, deadline - Date.now()));
+    const started = now();
     try {
       samples.push(await fn(i, timeoutMs));
     } catch (err) {
-      if (/no reply within|could not connect/.test(err.message)) { timeouts++; samples.push(timeoutMs); } else throw err;
+      // counted, at the time it took: a server that gives up (its database bounds) is as slow as that
+      if (/no reply within|could not connect|gave up/.test(err.message)) { timeouts++; samples.push(Math.max(now() - started, 1)); } else throw err;
     }
   }
   const cmds = commandDelta(c0, await dbCommands(db.metricsUrl));
@@ -400,7 +457,7 @@ async function main() {
       }
       log(`measuring at ${book.acked} messages`);
       const m0 = Date.now();
-      const ops = await measure(ctx);
+      const ops = SEARCH ? await measureSearch(ctx) : await measure(ctx);
       await settle(clients);
       lastMeasureMs = Date.now() - m0;
       rows.push({ size: book.acked, target: size, ops });
@@ -430,7 +487,7 @@ async function main() {
     removeBuild();
   }
 
-  const cell = r => (r.n ? `${fmt(r.p50, 0)} / ${fmt(r.p99, 0)}${r.timeouts ? ` (${r.timeouts} timed out)` : ''}` : '-');
+  const cell = r => (r.n ? `${fmt(r.p50, 0)} / ${fmt(r.p99, 0)}${r.timeouts ? ` (${r.timeouts} of ${r.n} ${SEARCH ? 'gave up' : 'timed out'})` : ''}` : '-');
   process.stdout.write(`\n${table([ 'messages stored', ...OPS.map(o => `${o} p50 / p99 ms`) ], rows.map(r => [ r.size, ...OPS.map(o => cell(r.ops[o])) ]))}\n\n`);
   process.stdout.write(`${table([ 'messages stored', ...OPS.map(o => `${o}: db cmds/call`) ], rows.map(r => [ r.size, ...OPS.map(o => fmt(r.ops[o].cmdsPerCall, 1)) ]))}\n\n`);
   const tries = rows.length ? `${Math.min(...rows.flatMap(r => OPS.map(o => r.ops[o].n)))}..${Math.max(...rows.flatMap(r => OPS.map(o => r.ops[o].n)))}` : '0';

@@ -228,6 +228,46 @@ export default (appInfo: EggAppInfo) => {
       replyTimeoutMs: 10 * 1000,
       /** the recent-messages cache in a worker's memory (without Redis), bytes */
       recentCacheBytes: 64 * 1024 * 1024,
+      // §8 message features
+      /** a sender may edit their text message this long after it was stored, seconds; 0 = no limit */
+      editWindowS: int(env.MESSAGE_EDIT_WINDOW_S, 86400),
+      /** distinct emoji on one message, and reactions of one user on one message (20003 past them) */
+      reactionsMaxEmoji: 20,
+      reactionsPerUser: 10,
+      /** users named per emoji on the wire (the count stays exact) */
+      reactionUsersShown: 20,
+      /** a reply quotes this many characters of a text message */
+      excerptChars: 100,
+      /** pinned messages per conversation (20003 past it) */
+      pinsMax: 100,
+    },
+
+    /** the change feed (`sync_changes`, app/message/changes.ts) */
+    changes: {
+      /** changes per `sync_changes` page */
+      pageSize: 200,
+      /** change records are kept this long; an older cursor gets 20002 (the client reloads history) */
+      keepDays: int(env.CHANGES_KEEP_DAYS, 30),
+      /**
+       * a change being written longer than this is taken for abandoned by readers (its writer died);
+       * a writer that was merely slow publishes its change again under a new id, ms
+       */
+      inflightMs: 10 * 1000,
+    },
+
+    /** message search (`GET /api/messages/search`, app/message/search.ts) */
+    search: {
+      /** results per page unless `limit` says otherwise (at most 50) */
+      defaultLimit: 20,
+      /** only this many first characters of a message are indexed (the index is built on the send path) */
+      indexedChars: 4096,
+      /** distinct index terms kept per message */
+      maxTerms: 512,
+      /**
+       * the store's time for one search query, ms: past it the search is answered 503 / 50000 (on
+       * FerretDB a search is a scan of every message; this keeps one from holding the database)
+       */
+      maxTimeMs: 10 * 1000,
     },
 
     presence: {

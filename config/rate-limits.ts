@@ -52,6 +52,8 @@ export const rateLimits: {
       connect: [ { limit: 'connections', by: 'ip' } ],
       '*': [ { limit: 'socketEvents', by: 'socket', store: 'memory' } ],
       to_typing: [ { limit: 'typing', by: 'socket', store: 'memory' } ],
+      // a mention makes work for others (§8): it counts once more against the socket's event rate
+      to: [ { limit: 'socketEvents', by: 'socket', store: 'memory', whenBodyHas: 'mentions' } ],
     },
     '/sso': {
       connect: [ { limit: 'connections', by: 'ip' } ],

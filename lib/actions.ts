@@ -1,4 +1,4 @@
-/** Wire events of PROTOCOL.md §4 and their action keys (the envelope's `data.action`). */
+/** Wire events of PROTOCOL.md §4 (and §8) and their action keys (the envelope's `data.action`). */
 export const Actions = {
   im_error: 'IMERROR',
   c_online: 'CHAT_ONLINE',
@@ -13,6 +13,14 @@ export const Actions = {
   readed_message: 'CHAT_PULL_READED_MESSAGE',
   to_typing: 'CHAT_TO_TYPING',
   to_undo: 'CHAT_TO_UNDO',
+  // §8 message features
+  to_edit: 'CHAT_TO_EDIT',
+  to_react: 'CHAT_TO_REACT',
+  to_pin: 'CHAT_TO_PIN',
+  to_delivered: 'CHAT_MESSAGE_DELIVERED',
+  sync_changes: 'CHAT_SYNC_CHANGES',
+  c_message_update: 'CHAT_MESSAGE_UPDATE',
+  conversation_update: 'CHAT_CONVERSATION_UPDATE',
   g_notice: 'CHAT_GROUP_NOTICE',
   f_notice: 'CHAT_FRIEND_NOTICE',
   presence: 'CHAT_PRESENCE',

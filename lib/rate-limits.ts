@@ -36,7 +36,7 @@ export interface LimitUse<Name extends string = string> {
   progressive?: true;
   /** keeps counts of one limit apart by purpose (login and password-reset failures) */
   scope?: string;
-  /** applies only when the request body has this field (PATCH /api/users/me with `currentPassword`) */
+  /** applies only when the request body (or the event's payload) has this field (PATCH /api/users/me with `currentPassword`, `to` with `mentions`) */
   whenBodyHas?: string;
 }
 

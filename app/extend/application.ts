@@ -74,6 +74,8 @@ const extension: AppSingletons & ThisType<Application> = {
       outbox: self.outbox,
       config: self.config.message,
       spendLookups: async (key, n) => { await self.rateLimits.take(rateLimits.engine.lookups, key, '', n); },
+      features: { changes: self.config.changes, search: self.config.search, roomLimit: () => self.config.presence.roomLimit },
+      changeRegistry: self.stores.changeRegistry({ inflightMs: self.config.changes.inflightMs }),
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
     });
   },

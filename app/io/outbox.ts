@@ -56,13 +56,14 @@ export const socketRooms = {
 /** Who gets an event: one socket, a user's sockets (all but one), users, a chat room's members (all but one user), a login session, a QR login's PC (its /sso socket), everyone on /chat. */
 export type Target =
   | { socket: Socket }
-  | { user: string; exceptSocket?: string }
-  | { users: string[] }
+  /** `exceptSession`: the user's other devices than the one of that login (a REST caller's) */
+  | { user: string; exceptSocket?: string; exceptSession?: string }
+  | { users: string[]; exceptSocket?: string }
   /**
    * `alsoUsers`: users who just joined (their sockets are added to the room through the adapter,
    * which with Redis takes a round trip): reached either way, each socket once
    */
-  | { room: string; exceptUser?: string; alsoUsers?: string[] }
+  | { room: string; exceptUser?: string; alsoUsers?: string[]; exceptSocket?: string }
   | { session: string | string[] }
   /** a /sso socket by its id, on whichever worker it is */
   | { sso: string }
@@ -173,6 +174,15 @@ export class Outbox {
     this.send({ user: wire.from, exceptSocket }, 'c_message', wire, { sync: true });
   }
 
+  /**
+   * A stored message changed (§8): `c_message_update` with the whole message to every online device
+   * of the conversation's members but `exceptSocket` (the one that changed it, which gets its reply).
+   */
+  messageUpdate(wire: WireMessage, exceptSocket?: string) {
+    const members: Target = isRoom(wire.typeu) ? { room: wire.to, exceptSocket } : { users: [ wire.from, wire.to ], exceptSocket };
+    this.send(members, 'c_message_update', wire);
+  }
+
   /** The target's sockets join Socket.IO rooms (on every node). */
   join(target: Target, rooms: string | string[]) {
     if ('socket' in target) target.socket.join(rooms);
@@ -210,12 +220,18 @@ export class Outbox {
     if ('everyone' in target) return chat as unknown as Selection;
     if ('user' in target) {
       const sel = chat.to(socketRooms.user(target.user));
+      const except = [ target.exceptSocket, target.exceptSession && socketRooms.session(target.exceptSession) ].filter(Boolean) as string[];
+      return (except.length ? sel.except(except) : sel) as unknown as Selection;
+    }
+    if ('users' in target) {
+      const sel = chat.to(target.users.map(socketRooms.user));
+      // a socket is in the Socket.IO room named by its id
       return (target.exceptSocket ? sel.except(target.exceptSocket) : sel) as unknown as Selection;
     }
-    if ('users' in target) return chat.to(target.users.map(socketRooms.user)) as unknown as Selection;
     if ('room' in target) {
       const sel = chat.to([ socketRooms.room(target.room), ...(target.alsoUsers ?? []).map(socketRooms.user) ]);
-      return (target.exceptUser ? sel.except(socketRooms.user(target.exceptUser)) : sel) as unknown as Selection;
+      const except = [ target.exceptUser && socketRooms.user(target.exceptUser), target.exceptSocket ].filter(Boolean) as string[];
+      return (except.length ? sel.except(except) : sel) as unknown as Selection;
     }
     const sessions = Array.isArray(target.session) ? target.session : [ target.session ];
     return chat.to(sessions.map(socketRooms.session)) as unknown as Selection;

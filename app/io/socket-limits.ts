@@ -16,7 +16,8 @@ function usesOf(nsp: string, name: string): readonly LimitUse[] {
   return Object.hasOwn(table, name) ? table[name] : [];
 }
 
-function keyOf(use: LimitUse, socket: Socket, ip: string): string {
+function keyOf(use: LimitUse, socket: Socket, ip: string, payload: unknown): string | null {
+  if (use.whenBodyHas && !(payload && typeof payload === 'object' && Object.hasOwn(payload, use.whenBodyHas))) return null;
   switch (use.by) {
     case 'ip': return ip;
     case 'socket': return socket.id;
@@ -40,7 +41,8 @@ export async function admitByRate(app: Application, ctx: Context, nsp: string): 
   const uses = [ ...usesOf(nsp, '*'), ...usesOf(nsp, event) ];
   if (!uses.length) return true;
   try {
-    await takeAll(app.rateLimits, uses, use => keyOf(use, socket, ctx.ip), ctx.ip);
+    const payload = ctx.socketAck ? ctx.args.slice(0, -1)[0] : ctx.args[0];
+    await takeAll(app.rateLimits, uses, use => keyOf(use, socket, ctx.ip, payload), ctx.ip);
     return true;
   } catch (err) {
     if (!isAppError(err)) throw err;
@@ -62,7 +64,7 @@ export async function admitConnection(app: Application, ctx: Context, nsp: strin
   const socket = ioSocket(ctx);
   const ip = ctx.ip;
   try {
-    await takeAll(app.rateLimits, usesOf(nsp, 'connect'), use => keyOf(use, socket, ip), ip);
+    await takeAll(app.rateLimits, usesOf(nsp, 'connect'), use => keyOf(use, socket, ip, null), ip);
   } catch (err) {
     if (!isAppError(err)) throw err;
     return err;

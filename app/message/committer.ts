@@ -18,14 +18,17 @@ import { oid } from '../../lib/ids';
 import { duplicateAt, insertIgnoringDuplicates } from '../../lib/duplicate-key';
 import { conversationIdOf, isRoom, membershipId, TypeU } from '../../lib/conversation-ids';
 import type { SendMessageInput } from '../../lib/schemas/message';
-import type { MessageDoc } from '../model/message';
+import { MessageType, type MessageDoc } from '../model/message';
 import type { ConversationDoc } from '../model/conversation';
 import type { MembershipDoc } from '../model/membership';
 import type { SeqKnowledge } from './seq-knowledge';
+import type { SendExtrasOf } from './send-extras';
 
 export interface AcceptedSend {
   from: string;
   input: SendMessageInput;
+  /** §8: the quote and mentions resolved by the send extras */
+  extras?: SendExtrasOf;
 }
 
 /** What became of each send of a batch, in order. */
@@ -40,6 +43,8 @@ export class MessageCommitter {
   constructor(
     private readonly models: () => { Message: Model<MessageDoc>; Conversation: Model<ConversationDoc>; Membership: Model<MembershipDoc> },
     private readonly seqs: SeqKnowledge,
+    /** §8 search: a text message's index terms, computed here in the batch (app/message/search-index.ts) */
+    private readonly terms?: (content: string) => string[],
   ) {}
 
   async store(sends: AcceptedSend[]): Promise<StoreOutcome[]> {
@@ -92,7 +97,7 @@ export class MessageCommitter {
   private allocate(sends: AcceptedSend[], conversationIds: string[]): MessageDoc[] {
     const next = new Map<string, number>();
     const now = new Date();
-    return sends.map(({ from, input }, i) => {
+    return sends.map(({ from, input, extras }, i) => {
       const conversationId = conversationIds[i];
       const seq = (next.get(conversationId) ?? this.seqs.counter(conversationId) ?? 0) + 1;
       next.set(conversationId, seq);
@@ -110,6 +115,12 @@ export class MessageCommitter {
       };
       if (input.extra !== undefined) doc.extra = input.extra;
       if (input.time !== undefined) doc.time = input.time;
+      if (extras?.replyTo) doc.replyTo = extras.replyTo;
+      if (extras?.mentions) doc.mentions = extras.mentions;
+      if (this.terms && input.type === MessageType.TEXT) {
+        const terms = this.terms(input.content);
+        if (terms.length) doc.terms = terms;
+      }
       return doc;
     });
   }

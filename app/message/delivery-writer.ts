@@ -20,6 +20,14 @@ interface Entry {
   read: number;
   /** messages the user deleted for themselves */
   hidden: Set<string>;
+  // §8
+  /** seqs of messages that mention the user, to add; and stale ones to take out (a later flush if both) */
+  mentions: Set<number>;
+  unmention: Set<number>;
+  /** the user's conversation settings to set */
+  settings: Record<string, unknown> | null;
+  /** the newest change feed record of this user alone here (a hide) */
+  changeId: number;
   /** false once a write found no membership */
   member?: boolean;
   /** what the read write changed, handed to the first `markRead` caller (receipts go out once) */
@@ -91,25 +99,63 @@ export class DeliveryWriter {
     });
   }
 
-  /** Marks seqs of a conversation delivered to `userId`; resolves once stored. */
-  markAcked(userId: string, conversationId: string, seqs: number[]): Promise<void> {
+  /** Marks seqs of a conversation delivered to `userId`; resolves once stored, false when the user has no place there. */
+  markAcked(userId: string, conversationId: string, seqs: number[]): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const entry = this.entry(userId, conversationId);
       for (const s of seqs) entry.seqs.add(s);
+      entry.waiters.push({ resolve: () => resolve(entry.member !== false), reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Hides a message for this user (`DELETE /api/messages/:id`); it counts as delivered too, and
+   * `changeId` is where the user's change feed finds it (§8). Resolves once stored.
+   */
+  hide(userId: string, conversationId: string, messageId: string, seq: number, changeId = 0): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const entry = this.entry(userId, conversationId);
+      entry.hidden.add(messageId);
+      entry.seqs.add(seq);
+      entry.changeId = Math.max(entry.changeId, changeId);
       entry.waiters.push({ resolve, reject });
       this.schedule();
     });
   }
 
-  /** Hides a message for this user (`DELETE /api/messages/:id`); it counts as delivered too. Resolves once stored. */
-  hide(userId: string, conversationId: string, messageId: string, seq: number): Promise<void> {
+  /** A change of this user's alone in this conversation (§8 change feed), raised; resolves once stored. */
+  raiseChange(userId: string, conversationId: string, changeId: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const entry = this.entry(userId, conversationId);
-      entry.hidden.add(messageId);
-      entry.seqs.add(seq);
+      entry.changeId = Math.max(entry.changeId, changeId);
       entry.waiters.push({ resolve, reject });
       this.schedule();
     });
+  }
+
+  /** The user's settings of this conversation (§8: pinned, muted, archived); resolves once stored. */
+  settings(userId: string, conversationId: string, settings: Record<string, unknown>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const entry = this.entry(userId, conversationId);
+      entry.settings = { ...entry.settings, ...settings };
+      entry.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** A message mentions this user (§8); counted until read. Not awaited. */
+  mention(userId: string, conversationId: string, seq: number) {
+    this.entry(userId, conversationId).mentions.add(seq);
+    this.schedule();
+  }
+
+  /** These mentions no longer count: read, or the message was recalled. Not awaited. */
+  unmention(userId: string, conversationId: string, seqs: number[]) {
+    if (!seqs.length) return;
+    const entry = this.entry(userId, conversationId);
+    for (const s of seqs) entry.unmention.add(s);
+    this.schedule();
   }
 
   /** The sender's own message counts as delivered to them, and as seen (unread counts). Not awaited. */
@@ -147,7 +193,7 @@ export class DeliveryWriter {
   private entry(user: string, conversationId: string): Entry {
     const id = membershipId(user, conversationId);
     let entry = this.pending.get(id);
-    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, read: 0, hidden: new Set(), waiters: [] });
+    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, read: 0, hidden: new Set(), mentions: new Set(), unmention: new Set(), settings: null, changeId: 0, waiters: [] });
     return entry;
   }
 
@@ -194,7 +240,8 @@ export class DeliveryWriter {
    */
   private async flush(batch: Entry[]) {
     await inChunks(batch.filter(e => e.read), CONCURRENCY, e => this.writeRead(e));
-    const delivered = batch.filter(e => e.member !== false && (e.seqs.size || e.sent));
+    const writes = batch.filter(e => e.member !== false && (e.seqs.size || e.sent || e.mentions.size || e.unmention.size || e.settings || e.changeId));
+    const delivered = writes.filter(e => e.seqs.size || e.sent);
     await inChunks(delivered.filter(e => !this.views.has(e.id)), CONCURRENCY, async e => {
       const doc = await this.collection().findOne({ _id: e.id }, { projection: { deliveredSeq: 1, acked: 1 } });
       if (doc) this.observe(doc);
@@ -202,16 +249,20 @@ export class DeliveryWriter {
     });
     const ops: Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown> } }> = [];
     const followUps: Entry[] = [];
-    for (const e of delivered) {
+    for (const e of writes) {
       if (e.member === false) continue;
-      const update = this.update(e);
-      if (update) ops.push({ updateOne: { filter: { _id: e.id }, update } });
+      const update = e.seqs.size || e.sent ? this.update(e) ?? {} : {};
+      addFeatures(e, update);
+      if (Object.keys(update).length) ops.push({ updateOne: { filter: { _id: e.id }, update } });
       const view = this.views.get(e.id);
-      if (view?.stale.length) followUps.push(e);
+      if (view?.stale.length || (e.mentions.size && e.unmention.size)) followUps.push(e);
     }
     await bulkWriteInChunks(this.collection() as any, ops);
     // covered entries left in `acked` go in an update of their own (one may not add and pull at once)
-    for (const e of followUps) this.entry(e.user, membershipConversation(e.id));
+    for (const e of followUps) {
+      const next = this.entry(e.user, membershipConversation(e.id));
+      if (e.mentions.size) for (const s of e.unmention) next.unmention.add(s);
+    }
   }
 
   /** The update for an entry, from this process's view (updated to what it will be). */
@@ -251,7 +302,20 @@ export class DeliveryWriter {
     }
     const after = Math.max(before.readSeq ?? 0, before.joinedSeq ?? 0);
     if (after < entry.read) entry.newlyRead = { conversationId: before.conversationId, after, upTo: entry.read };
+    // mentions now read no longer count: out of the list (§8)
+    const read = (before.mentions ?? []).filter(s => s <= entry.read);
+    if (read.length) this.unmention(entry.user, before.conversationId, read);
   }
+}
+
+/** §8's part of a membership update: mentions added (or, without any to add, stale ones taken out), settings, the user's last change. */
+function addFeatures(e: Entry, update: Record<string, unknown>) {
+  const add = (update.$addToSet ?? {}) as Record<string, unknown>;
+  if (e.mentions.size) add.mentions = { $each: [ ...e.mentions ] };
+  else if (e.unmention.size) update.$pullAll = { ...(update.$pullAll as object), mentions: [ ...e.unmention ] };
+  if (Object.keys(add).length) update.$addToSet = add;
+  if (e.settings) update.$set = { ...(update.$set as object), ...e.settings };
+  if (e.changeId) update.$max = { ...(update.$max as object), lastChangeId: e.changeId };
 }
 
 /** Runs `fn` over `items`, `size` at a time. */

@@ -10,6 +10,9 @@
  * Parts: `SendRules` (may this be sent), `MessageCommitter` (seqs and the insert), `SeqKnowledge`
  * (each conversation's last seq and pointer), `DeliveryWriter` (acks, reads, hides), `Receipts`
  * (to_reader), `Notices` (system notices), the recent-messages store (lib/stores).
+ * §8 message features: `SendExtras` (replies, mentions), `MessageMutations` (every change of a
+ * stored message) with `Edits` (edit, recall), `Reactions`, `Pins`; `ChangeFeed` (sync_changes),
+ * `DeliveryTicks` (to_delivered), `MessageSearch`.
  */
 import type { Model } from 'mongoose';
 import type { Collection } from 'mongodb';
@@ -20,11 +23,12 @@ import { GroupCommit, type Outcome } from '../../lib/group-commit';
 import { CoalescingLoader } from '../../lib/coalescing-loader';
 import { c2cConversationId, c2cParties, isC2cParty, isRoom, membershipId, TypeU } from '../../lib/conversation-ids';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
-import type { PresenceRegistry, RecentMessages, SeqRegistry } from '../../lib/stores';
+import type { ChangeRegistry, PresenceRegistry, RecentMessages, SeqRegistry } from '../../lib/stores';
 import type { HistoryInput, MessageRef, ReadReceiptInput, SendMessageInput } from '../../lib/schemas/message';
 import type { NoticeInput } from '../../lib/schemas/admin';
-import type { Page, ReadReceipt, SystemNotice, WireMessage } from '../../lib/schemas/wire';
-import { MessageType, toWire, type MessageDoc } from '../model/message';
+import type { ChangesPage, Page, ReadReceipt, SearchResult, SystemNotice, WireMessage } from '../../lib/schemas/wire';
+import type { EditInput, PinInput, ReactInput, SearchInput, SettingsInput } from '../../lib/schemas/features';
+import { toWire, type MessageDoc } from '../model/message';
 import type { MembershipDoc } from '../model/membership';
 import type { ConversationDoc } from '../model/conversation';
 import type { ReceiptDoc } from '../model/receipt';
@@ -33,6 +37,8 @@ import type { NoticeReceiptDoc } from '../model/notice_receipt';
 import type { UserDoc } from '../model/user';
 import type { BlockDoc } from '../model/block';
 import type { RoomDoc } from '../model/room';
+import type { ChangeDoc } from '../model/change';
+import type { PinDoc } from '../model/pin';
 import type { Outbox } from '../io/outbox';
 import { SendRules } from './send-rules';
 import { MessageCommitter, type StoreOutcome } from './committer';
@@ -40,6 +46,15 @@ import { SeqKnowledge, type ConversationHead } from './seq-knowledge';
 import { DeliveryWriter } from './delivery-writer';
 import { Receipts } from './receipts';
 import { Notices } from './notices';
+import { SendExtras, type SendExtrasOf } from './send-extras';
+import { ChangeFeed } from './changes';
+import { MessageMutations } from './mutations';
+import { Edits } from './edits';
+import { Reactions } from './reactions';
+import { Pins } from './pins';
+import { DeliveryTicks, RoomSizes } from './ticks';
+import { MessageSearch } from './search';
+import { indexTerms } from './search-index';
 
 export interface EngineModels {
   Message: Model<MessageDoc>;
@@ -51,6 +66,8 @@ export interface EngineModels {
   User: Model<UserDoc>;
   Block: Model<BlockDoc>;
   Room: Model<RoomDoc>;
+  Change: Model<ChangeDoc>;
+  Pin: Model<PinDoc>;
 }
 
 export interface EngineConfig {
@@ -59,6 +76,19 @@ export interface EngineConfig {
   recallWindow: number;
   offlinePageSize: number;
   historyPageSize: number;
+  editWindowS: number;
+  reactionsMaxEmoji: number;
+  reactionsPerUser: number;
+  excerptChars: number;
+  pinsMax: number;
+}
+
+/** §8's settings (config.changes, config.search, presence.roomLimit). */
+export interface FeatureConfig {
+  changes: { pageSize: number; keepDays: number };
+  search: { defaultLimit: number; indexedChars: number; maxTerms: number; maxTimeMs: number };
+  /** rooms with more members get no delivery ticks (and no typing) */
+  roomLimit: () => number;
 }
 
 export interface EngineDeps {
@@ -73,6 +103,9 @@ export interface EngineDeps {
    * reads); throws 20009 with when to retry past it
    */
   spendLookups: (key: string, n: number) => Promise<void>;
+  features: FeatureConfig;
+  /** §8: change feed ids and each conversation's last change */
+  changeRegistry: ChangeRegistry;
   logError: (msg: string, err: unknown) => void;
 }
 
@@ -81,10 +114,12 @@ interface SendRequest {
   input: SendMessageInput;
   /** the sending socket, which gets no `meta.sync` copy */
   socketId?: string;
+  /** §8: its quote and mentions, once resolved */
+  extras?: SendExtrasOf;
 }
 
-/** Where a message is: what acks, reads and receipts need to know of it. */
-type Located = Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from'>;
+/** Where a message is: what acks, reads, receipts and delivery ticks need to know of it. */
+type Located = Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from' | 'fp' | 'typeu' | 'to'>;
 
 /** One user's place in one conversation, with its conversation's head (for the conversation list). */
 export interface ConversationEntry {
@@ -96,6 +131,8 @@ export interface ConversationEntry {
 const LOCATED_MAX = 100_000;
 /** store look-ups of one ack or read that run at once: one event cannot take the connection pool */
 const LOOKUP_CONCURRENCY = 8;
+/** §8: `all` mentions kept per conversation (and mention lists pruned past twice this) */
+const MENTIONS_KEPT = 50;
 
 export class MessageEngine {
   private readonly rules: SendRules;
@@ -108,17 +145,38 @@ export class MessageEngine {
   private readonly located = new LRUCache<string, Located>({ max: LOCATED_MAX });
   /** each user's memberships, read for many (re)connecting users at once */
   private readonly memberships: CoalescingLoader<string, MembershipDoc[]>;
+  private readonly extras: SendExtras;
+  private readonly feed: ChangeFeed;
+  private readonly edits: Edits;
+  private readonly reactions: Reactions;
+  private readonly pins: Pins;
+  private readonly roomSizes: RoomSizes;
+  private readonly ticks: DeliveryTicks;
+  private readonly searcher: MessageSearch;
 
   constructor(private readonly deps: EngineDeps) {
     const { models, config } = deps;
     const onError = (err: unknown) => deps.logError('[message] write failed', err);
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
     this.rules = new SendRules(models);
-    this.committer = new MessageCommitter(models, this.seqs);
+    const { indexedChars, maxTerms } = deps.features.search;
+    this.committer = new MessageCommitter(models, this.seqs, content => indexTerms(content, { maxChars: indexedChars, maxTerms }));
     // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
     this.delivery = new DeliveryWriter(() => models().Membership.collection as unknown as Collection<MembershipDoc>, err => deps.logError('[message] delivery state write failed', err));
     this.receipts = new Receipts({ models, recent: deps.recent, seqs: this.seqs, presence: deps.presence, outbox: deps.outbox });
     this.notices = new Notices(models, deps.outbox);
+    this.extras = new SendExtras(models, config);
+    this.feed = new ChangeFeed({ registry: deps.changeRegistry, models, pointers: this.seqs.pointers, config: deps.features.changes, logError: deps.logError });
+    const mutations = new MessageMutations({
+      messages: () => models().Message.collection as unknown as Collection<MessageDoc>,
+      feed: this.feed, recent: deps.recent, pointers: this.seqs.pointers, outbox: deps.outbox, logError: deps.logError,
+    });
+    this.edits = new Edits({ mutations, models, config, search: deps.features.search, outbox: deps.outbox, delivery: this.delivery, pointers: this.seqs.pointers, logError: deps.logError });
+    this.reactions = new Reactions({ mutations, models, config });
+    this.pins = new Pins({ mutations, models, config });
+    this.roomSizes = new RoomSizes(() => models().Room);
+    this.ticks = new DeliveryTicks({ outbox: deps.outbox, roomSizes: this.roomSizes, roomLimit: deps.features.roomLimit, logError: deps.logError });
+    this.searcher = new MessageSearch(models, deps.features.search);
     this.sends = new GroupCommit<SendRequest, WireMessage>({
       key: r => `${r.from}\0${r.input.fp}`,
       commit: batch => this.commitSends(batch),
@@ -157,6 +215,7 @@ export class MessageEngine {
   /** One batch of the group commit: rules, store, deliver, publish, then the senders are answered. */
   private async commitSends(batch: SendRequest[]): Promise<Array<Outcome<WireMessage>>> {
     const refusals = await this.rules.check(batch);
+    await this.extras.resolve(batch, refusals);
     const accepted = batch.filter((_, i) => !refusals[i]);
     const stored = accepted.length ? await this.committer.store(accepted) : [];
     const byRequest = new Map<SendRequest, StoreOutcome>(accepted.map((r, i) => [ r, stored[i] ]));
@@ -182,10 +241,14 @@ export class MessageEngine {
     // pulls read the registry to know what is pending: it is raised before anyone is acked
     await Promise.all([ this.seqs.stored(fresh), this.seqs.stored(earlier, false) ]);
     for (const doc of fresh) {
-      this.located.set(String(doc._id), { _id: doc._id, conversationId: doc.conversationId, seq: doc.seq, from: doc.from });
+      this.located.set(String(doc._id), { _id: doc._id, conversationId: doc.conversationId, seq: doc.seq, from: doc.from, fp: doc.fp, typeu: doc.typeu, to: doc.to });
       this.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
+      // §8: mentioned members count it until they read it (`all` is kept on the conversation)
+      for (const m of doc.mentions ?? []) if (m !== 'all') this.delivery.mention(m, doc.conversationId, doc.seq);
     }
     this.deps.recent.append(freshWires).catch(err => this.deps.logError('[message] recent messages not cached', err));
+    const replies = fresh.filter(d => d.replyTo);
+    if (replies.length) this.edits.checkQuotes(replies).catch(err => this.deps.logError('[message] reply quotes not checked', err));
     return outcomes;
   }
 
@@ -213,11 +276,16 @@ export class MessageEngine {
       const seqs = bySeq.get(m.conversationId);
       if (seqs) seqs.push(m.seq); else bySeq.set(m.conversationId, [ m.seq ]);
     }
+    const member = new Set<string>();
     await Promise.all([
       others.length ? this.notices.ack(userId, others) : null,
       // the membership decides: a conversation this user is not in has none, and nothing is marked
-      ...[ ...bySeq ].map(([ conversationId, seqs ]) => this.delivery.markAcked(userId, conversationId, seqs)),
+      ...[ ...bySeq ].map(async ([ conversationId, seqs ]) => {
+        if (await this.delivery.markAcked(userId, conversationId, seqs)) member.add(conversationId);
+      }),
     ]);
+    // §8: the senders' online devices see it reached this user (a member: a stranger's ack tells nothing)
+    this.ticks.acked(userId, messages.filter(m => member.has(m.conversationId) && (isRoom(m.typeu) || isC2cParty(m.conversationId, userId))));
   }
 
   /**
@@ -251,7 +319,16 @@ export class MessageEngine {
     const message = await Message.findById(messageId, { conversationId: 1, seq: 1 }).lean<MessageDoc>();
     const ms = message && await Membership.findById(membershipId(userId, message.conversationId), { joinedSeq: 1 }).lean<MembershipDoc>();
     if (!message || !ms || message.seq <= ms.joinedSeq) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
-    await this.delivery.hide(userId, message.conversationId, String(message._id), message.seq);
+    // §8: a change of this user's alone, where their change feed looks (their membership)
+    const changeId = await this.feed.begin();
+    try {
+      await this.delivery.hide(userId, message.conversationId, String(message._id), message.seq, changeId);
+    } catch (err) {
+      await this.feed.drop(changeId);
+      throw err;
+    }
+    await this.feed.publish(changeId, { conversationId: message.conversationId, message: message._id, seq: message.seq, kind: 'hide', user: oid(userId) },
+      id => this.delivery.raiseChange(userId, message.conversationId, id));
   }
 
   /**
@@ -259,25 +336,7 @@ export class MessageEngine {
    * message into a recall marker; recipients get it as `c_message` with the same `_id` and `fp`.
    */
   async recall(userId: string, ref: MessageRef, socketId?: string): Promise<WireMessage> {
-    const { Message, Room, Conversation } = this.deps.models();
-    const message = await Message.findOne(ref._id ? { _id: oid(ref._id) } : { from: oid(userId), fp: ref.fp! }).lean<MessageDoc>();
-    if (!message) throw new AppError(ErrorCode.NOT_FOUND, 'message not found');
-    const mine = String(message.from) === userId;
-    const inWindow = Date.now() - new Date(message.sendTime).getTime() <= this.deps.config.recallWindow * 1000;
-    let allowed = mine && inWindow;
-    if (!allowed && isRoom(message.typeu)) allowed = !!await Room.exists({ _id: message.to, owner: oid(userId) });
-    if (!allowed) throw new AppError(ErrorCode.CHAT_FAILED, mine ? 'too late to recall this message' : 'not your message');
-    if (message.type === MessageType.RECALLED_TEXT || message.type === MessageType.RECALLED_OTHER) return toWire(message);
-    const type = message.type === MessageType.TEXT ? MessageType.RECALLED_TEXT : MessageType.RECALLED_OTHER;
-    await Message.updateOne({ _id: message._id }, { $set: { type, content: '' }, $unset: { extra: 1 } });
-    await this.deps.recent.forget(message.conversationId);
-    // the conversation list shows the marker too when it was the last message
-    await Conversation.updateOne({ _id: message.conversationId, 'lastMessage._id': String(message._id) },
-      { $set: { 'lastMessage.type': type, 'lastMessage.content': '' }, $unset: { 'lastMessage.extra': 1 } });
-    const { extra: _dropped, ...rest } = message;
-    const wire = toWire({ ...rest, type, content: '' });
-    this.deps.outbox.message(wire, socketId);
-    return wire;
+    return this.edits.recall(userId, ref, socketId);
   }
 
   // ---- reading -------------------------------------------------------------------------------
@@ -345,7 +404,7 @@ export class MessageEngine {
     for (const [ conversationId, seqs ] of own) this.delivery.markAcked(userId, conversationId, seqs).catch(() => undefined);
     const page = out.slice(0, limit);
     // the acks that follow a pull name these: known here, they cost no look-up
-    for (const m of page) this.located.set(m._id, { _id: oid(m._id), conversationId: m.conversationId, seq: m.seq, from: oid(m.from) });
+    for (const m of page) this.located.set(m._id, { _id: oid(m._id), conversationId: m.conversationId, seq: m.seq, from: oid(m.from), fp: m.fp, typeu: m.typeu as TypeU, to: oid(m.to) });
     return page;
   }
 
@@ -364,7 +423,7 @@ export class MessageEngine {
         Message.countDocuments(filter),
         Message.find(filter).sort({ seq: -1 }).skip((input.page - 1) * size).limit(size).lean<MessageDoc[]>(),
       ]);
-      return { currentPage: input.page, lastPage: Math.max(1, Math.ceil(total / size)), docs: docs.map(toWire) };
+      return { currentPage: input.page, lastPage: Math.max(1, Math.ceil(total / size)), docs: await this.withDelivered(userId, conversationId, docs.map(toWire)) };
     }
     const limit = input.limit ?? 20;
     const joinedSeq = membership?.joinedSeq ?? 0;
@@ -372,12 +431,25 @@ export class MessageEngine {
     const lastSeq = (await this.deps.seqRegistry.get([ conversationId ])).get(conversationId);
     if (!hidden && lastSeq !== undefined) {
       const cached = await this.deps.recent.page(conversationId, lastSeq, joinedSeq, input.before ?? Infinity, limit);
-      if (cached) return cached;
+      if (cached) return this.withDelivered(userId, conversationId, cached);
     }
     if (input.before !== undefined) (filter.seq as Record<string, number>).$lt = input.before;
     const docs = (await Message.find(filter).sort({ seq: -1 }).limit(limit).lean<MessageDoc[]>()).map(toWire);
     if (!hidden && input.before === undefined && lastSeq !== undefined) await this.deps.recent.seed(conversationId, docs, lastSeq);
-    return docs;
+    return this.withDelivered(userId, conversationId, docs);
+  }
+
+  /**
+   * §8: in c2c history, the reader's own messages say whether the peer acked them (`delivered`),
+   * from the peer's membership (one read by `_id`, only for a page with own messages).
+   */
+  private async withDelivered(userId: string, conversationId: string, docs: WireMessage[]): Promise<WireMessage[]> {
+    const peer = c2cParties(conversationId)?.find(p => p !== userId);
+    if (!peer || !docs.some(d => d.from === userId)) return docs;
+    const state = await this.deps.models().Membership.findById(membershipId(peer, conversationId), { deliveredSeq: 1, acked: 1 }).lean<Pick<MembershipDoc, 'deliveredSeq' | 'acked'>>();
+    const acked = new Set(state?.acked ?? []);
+    // copies: cached pages share their objects with the cache
+    return docs.map(d => (d.from === userId ? { ...d, delivered: !!state && (d.seq <= state.deliveredSeq || acked.has(d.seq)) } : d));
   }
 
   /**
@@ -391,8 +463,23 @@ export class MessageEngine {
     const heads = await this.seqs.heads(memberships.map(m => m.conversationId));
     return memberships.flatMap(membership => {
       const head = heads.get(membership.conversationId);
+      if (head) this.pruneMentions(membership, head);
       return head ? [{ membership, head }] : [];
     });
+  }
+
+  /**
+   * §8: mention lists only grow between reads; long ones lose what no longer counts (read mentions;
+   * `all` mentions beyond the newest 50), written with the next flushes.
+   */
+  private pruneMentions(m: MembershipDoc, head: ConversationHead) {
+    if ((m.mentions?.length ?? 0) > MENTIONS_KEPT * 2) {
+      const seen = Math.max(m.readSeq ?? 0, m.sentSeq ?? 0, m.joinedSeq ?? 0);
+      this.delivery.unmention(String(m.user), m.conversationId, m.mentions!.filter(s => s <= seen));
+    }
+    if ((head.allMentions?.length ?? 0) > MENTIONS_KEPT * 2) {
+      this.seqs.pointers.unmentionAll(m.conversationId, [ ...head.allMentions! ].sort((a, b) => b - a).slice(MENTIONS_KEPT));
+    }
   }
 
   /**
@@ -449,15 +536,91 @@ export class MessageEngine {
     await this.deps.recent.forget(roomId);
   }
 
-  /** Messages were removed from the store (retention): cached runs of these conversations go. */
-  async removed(conversationIds: string[]) {
-    await Promise.all(conversationIds.map(id => this.deps.recent.forget(id)));
+  /**
+   * Messages are being removed from the store (retention): their change records first (§8: devices
+   * learn `{_id, removed: true}`), then the cached runs of their conversations go.
+   */
+  async removed(messages: Array<Pick<MessageDoc, '_id' | 'conversationId' | 'seq'>>) {
+    await this.feed.publishMany(messages.map(m => ({ conversationId: m.conversationId, message: m._id, seq: m.seq, kind: 'removed' as const })));
+    await Promise.all([ ...new Set(messages.map(m => m.conversationId)) ].map(id => this.deps.recent.forget(id)));
   }
 
   /** Writes what is pending (shutdown). */
   async flush() {
     await this.delivery.settled();
     await this.seqs.pointers.flush();
+  }
+
+  // ---- §8 message features --------------------------------------------------------------------
+
+  /** `to_edit`: the sender's own text message gets new content (app/message/edits.ts). */
+  edit(userId: string, input: EditInput, socketId?: string): Promise<WireMessage> {
+    return this.edits.edit(userId, input, socketId);
+  }
+
+  /** `to_react` (app/message/reactions.ts). */
+  react(userId: string, input: ReactInput, socketId?: string): Promise<WireMessage> {
+    return this.reactions.react(userId, input, socketId);
+  }
+
+  /** `to_pin` (app/message/pins.ts). */
+  pin(userId: string, input: PinInput, socketId?: string): Promise<WireMessage> {
+    return this.pins.pin(userId, input, socketId);
+  }
+
+  /** `GET /api/messages/pinned`: a conversation's pinned messages, newest pin first. */
+  async pinned(userId: string, timelineId: string, typeu: TypeU): Promise<WireMessage[]> {
+    const { conversationId, membership } = await this.resolveTimeline(userId, timelineId, typeu);
+    return this.pins.pinned(conversationId, membership);
+  }
+
+  /** `sync_changes`: what changed in this user's conversations after `cursor` (app/message/changes.ts). */
+  async syncChanges(userId: string, cursor: string | undefined): Promise<ChangesPage> {
+    // this user's hides still being written must count
+    await this.delivery.settled(userId);
+    return this.feed.page(userId, await this.memberships.load(userId) ?? [], cursor);
+  }
+
+  /** `GET /api/messages/search` (app/message/search.ts), in one conversation or all of this user's. */
+  async search(userId: string, input: SearchInput): Promise<SearchResult> {
+    let memberships: MembershipDoc[];
+    if (input.timelineId !== undefined) {
+      const { membership } = await this.resolveTimeline(userId, input.timelineId, input.typeu as TypeU);
+      memberships = membership ? [ membership ] : [];
+    } else {
+      memberships = await this.memberships.load(userId) ?? [];
+    }
+    return this.searcher.search(memberships, { q: input.q, before: input.before, limit: input.limit ?? this.deps.features.search.defaultLimit });
+  }
+
+  /**
+   * `PATCH /api/conversations/:timelineId`: this user's settings of a conversation they have (c2c
+   * without a message yet → 10005). Archiving keeps the conversation's last seq: a newer message
+   * un-archives it with no write. Resolves with the conversation's entry once stored.
+   */
+  async updateSettings(userId: string, timelineId: string, typeu: TypeU, input: SettingsInput): Promise<ConversationEntry> {
+    const { conversationId, membership } = await this.resolveTimeline(userId, timelineId, typeu);
+    if (!membership) throw new AppError(ErrorCode.NOT_FOUND, 'no such conversation yet');
+    const set: Record<string, unknown> = {};
+    if (input.pinned !== undefined) set.pinned = input.pinned;
+    if (input.muted !== undefined) set.muted = input.muted;
+    if (input.archived !== undefined) {
+      set.archived = input.archived;
+      set.archivedSeq = input.archived ? await this.seqs.last(conversationId) : 0;
+    }
+    if (Object.keys(set).length) await this.delivery.settings(userId, conversationId, set);
+    const head = (await this.seqs.heads([ conversationId ])).get(conversationId) ?? { lastSeq: 0, lastMessage: null, updatedAt: new Date(0) };
+    return { membership: { ...membership, ...set }, head };
+  }
+
+  /** Change feed records older than `changes.keepDays` go (a schedule); how many. */
+  trimChanges(): Promise<number> {
+    return this.feed.trim();
+  }
+
+  /** Members of a room (cached a few seconds): room typing and delivery ticks stop at `presence.roomLimit`. */
+  roomSize(roomId: string): Promise<number> {
+    return this.roomSizes.of(roomId);
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -479,7 +642,7 @@ export class MessageEngine {
     const fps = [ ...new Set(refs.filter(r => !r._id && r.fp).map(r => r.fp!)) ];
     if (!missing.size && !fps.length) return out;
     await this.deps.spendLookups(budgetKey, missing.size + fps.length);
-    const projection = { conversationId: 1, seq: 1, from: 1 };
+    const projection = { conversationId: 1, seq: 1, from: 1, fp: 1, typeu: 1, to: 1 };
     const ids = [ ...missing ];
     for (let i = 0; i < ids.length; i += LOOKUP_CONCURRENCY) {
       // by `_id` alone: the lookup FerretDB does without a scan

@@ -8,8 +8,22 @@ import { toWire, type MessageDoc } from '../model/message';
 export interface Pointer {
   seq: number;
   sendTime: Date;
-  /** the wire message with `seq` first: `$max` on a document compares its fields in order */
+  /** the wire message with `seq` then `rev` first: `$max` on a document compares its fields in order */
   wire: WireMessage;
+}
+
+/** What is waiting to be written to one conversation document. */
+interface Pending {
+  /** the newest message stored */
+  pointer?: Pointer;
+  /** a stored message that changed (§8): it replaces `lastMessage` if it is that message, newer by `rev` */
+  changed?: WireMessage;
+  /** the newest change feed record (§8), for readers the change registry cannot answer */
+  lastChangeId?: number;
+  /** seqs of messages that mention `all` (§8), added */
+  allMentions?: Set<number>;
+  /** seqs to take out of `allMentions` (recalled, or old ones beyond what counts) */
+  unmention?: Set<number>;
 }
 
 /**
@@ -19,11 +33,16 @@ export interface Pointer {
  * reads them (the seq registry does that). Every field is raised with `$max` on a filter by `_id`
  * alone: correct whichever worker writes last, and the one update FerretDB finds without a scan.
  * Owned by the seq knowledge (app/message/seq-knowledge.ts).
+ *
+ * It is the one writer of conversation documents in this process, so §8's additions go through it
+ * too (FerretDB applies updates as read-modify-write: two writers of one document would lose each
+ * other's fields): a changed last message (`$max` compares `seq`, then `rev`), the conversation's
+ * last change feed id, and the seqs of messages that mention `all`.
  */
 export class PointerWriter {
-  private dirty = new Map<string, Pointer>();
+  private dirty = new Map<string, Pending>();
   /** the batch being written: still "not written yet" for readers until its write is done */
-  private inflight = new Map<string, Pointer>();
+  private inflight = new Map<string, Pending>();
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   private nextDelay: number;
@@ -34,18 +53,55 @@ export class PointerWriter {
 
   mark(messages: MessageDoc[]) {
     for (const m of messages) {
-      const prev = this.dirty.get(m.conversationId);
-      if (!prev || prev.seq < m.seq) this.dirty.set(m.conversationId, { seq: m.seq, sendTime: m.sendTime, wire: lastMessageOf(m) });
+      const entry = this.entry(m.conversationId);
+      const prev = entry.pointer;
+      if (!prev || prev.seq < m.seq) entry.pointer = { seq: m.seq, sendTime: m.sendTime, wire: lastMessageOf(toWire(m)) };
+      if (m.mentions?.includes('all')) (entry.allMentions ??= new Set()).add(m.seq);
     }
-    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
+    this.schedule();
+  }
+
+  /** A stored message changed: if it is its conversation's last one, `lastMessage` follows. */
+  changed(wire: WireMessage) {
+    const entry = this.entry(wire.conversationId);
+    if (!entry.changed || isNewer(wire, entry.changed)) entry.changed = lastMessageOf(wire);
+    this.schedule();
+  }
+
+  /** The conversation's newest change feed record (raised, never lowered). */
+  changeRecorded(conversationId: string, changeId: number) {
+    const entry = this.entry(conversationId);
+    entry.lastChangeId = Math.max(entry.lastChangeId ?? 0, changeId);
+    this.schedule();
+  }
+
+  /** These messages no longer count as mentioning `all` (a recall; or old ones). */
+  unmentionAll(conversationId: string, seqs: number[]) {
+    if (!seqs.length) return;
+    const entry = this.entry(conversationId);
+    entry.unmention ??= new Set();
+    for (const s of seqs) entry.unmention.add(s);
+    this.schedule();
   }
 
   /** The newest message of each of these conversations that is not written yet (or being written). */
   pending(conversationIds: string[]): Map<string, Pointer> {
     const out = new Map<string, Pointer>();
     for (const id of conversationIds) {
-      const p = this.dirty.get(id) ?? this.inflight.get(id);
+      const p = this.dirty.get(id)?.pointer ?? this.inflight.get(id)?.pointer;
       if (p) out.set(id, p);
+    }
+    return out;
+  }
+
+  /** Changed messages of these conversations not written yet (each may or may not be its conversation's last). */
+  pendingChanges(conversationIds: string[]): Map<string, WireMessage> {
+    const out = new Map<string, WireMessage>();
+    for (const id of conversationIds) {
+      const a = this.dirty.get(id)?.changed;
+      const b = this.inflight.get(id)?.changed;
+      const c = a && b ? (isNewer(a, b) ? a : b) : a ?? b;
+      if (c) out.set(id, c);
     }
     return out;
   }
@@ -60,24 +116,49 @@ export class PointerWriter {
     this.dirty = new Map();
     if (!batch.length) return;
     const started = Date.now();
-    this.writing = bulkWriteInChunks(this.model(), batch.map(([ conversationId, p ]) => ({
-      updateOne: {
-        filter: { _id: conversationId },
-        update: { $max: { lastSeq: p.seq, lastMessage: p.wire, updatedAt: p.sendTime } },
-      },
-    }))).catch(this.onError).finally(() => {
-      this.writing = null;
-      this.inflight = new Map();
-    });
+    this.writing = bulkWriteInChunks(this.model(), batch.flatMap(([ conversationId, p ]) => updatesOf(conversationId, p)))
+      .catch(this.onError).finally(() => {
+        this.writing = null;
+        this.inflight = new Map();
+      });
     await this.writing;
     // pointers take at most about a third of the database's time: after a slow flush the next waits longer
     this.nextDelay = Math.max(this.intervalMs, 2 * (Date.now() - started));
+    this.schedule();
+  }
+
+  private entry(conversationId: string): Pending {
+    let entry = this.dirty.get(conversationId);
+    if (!entry) this.dirty.set(conversationId, entry = {});
+    return entry;
+  }
+
+  private schedule() {
     if (this.dirty.size && !this.timer) this.timer = setTimeout(() => void this.flush(), this.nextDelay);
   }
 }
 
-/** The wire message with `seq` first: `$max` on a document compares its fields in order. */
-function lastMessageOf(msg: MessageDoc): WireMessage {
-  const { seq, ...rest } = toWire(msg);
-  return { seq, ...rest };
+/** One conversation's updates: `$max` of the pointer fields, then (another op: same field) what leaves `allMentions`. */
+function updatesOf(conversationId: string, p: Pending) {
+  const max: Record<string, unknown> = {};
+  if (p.pointer) Object.assign(max, { lastSeq: p.pointer.seq, updatedAt: p.pointer.sendTime });
+  const last = p.pointer && p.changed ? (isNewer(p.changed, p.pointer.wire) ? p.changed : p.pointer.wire) : p.pointer?.wire ?? p.changed;
+  if (last) max.lastMessage = last;
+  if (p.lastChangeId) max.lastChangeId = p.lastChangeId;
+  const update: Record<string, unknown> = {};
+  if (Object.keys(max).length) update.$max = max;
+  if (p.allMentions?.size) update.$addToSet = { allMentions: { $each: [ ...p.allMentions ] } };
+  const ops: Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown> } }> = [];
+  if (Object.keys(update).length) ops.push({ updateOne: { filter: { _id: conversationId }, update } });
+  if (p.unmention?.size) ops.push({ updateOne: { filter: { _id: conversationId }, update: { $pullAll: { allMentions: [ ...p.unmention ] } } } });
+  return ops;
+}
+
+/** Whether `a` is a later state of the conversation's end than `b`: a later message, or the same one changed since. */
+const isNewer = (a: WireMessage, b: WireMessage) => a.seq > b.seq || (a.seq === b.seq && (a.rev ?? 0) > (b.rev ?? 0));
+
+/** The wire message with `seq` then `rev` first: `$max` on a document compares its fields in order. */
+function lastMessageOf(wire: WireMessage): WireMessage {
+  const { seq, rev, ...rest } = wire;
+  return { seq, rev: rev ?? 0, ...rest };
 }

@@ -15,6 +15,8 @@ export interface ConversationHead {
   lastSeq: number;
   lastMessage?: WireMessage | null;
   updatedAt: Date;
+  /** §8: seqs of messages that mention `all` */
+  allMentions?: number[];
 }
 
 /**
@@ -134,11 +136,15 @@ export class SeqKnowledge {
       this.deps.registry.get(ids),
     ]);
     const pending = this.pointers.pending(ids);
+    const changes = this.pointers.pendingChanges(ids);
     const out = new Map<string, ConversationHead & { doc: ConversationDoc }>();
     for (const doc of docs) {
-      const head = { lastSeq: doc.lastSeq, lastMessage: doc.lastMessage, updatedAt: new Date(doc.updatedAt), doc };
+      const head = { lastSeq: doc.lastSeq, lastMessage: doc.lastMessage, updatedAt: new Date(doc.updatedAt), allMentions: doc.allMentions, doc };
       const newer = pending.get(doc._id);
       if (newer && (head.lastMessage?.seq ?? 0) < newer.seq) Object.assign(head, { lastMessage: newer.wire, updatedAt: newer.sendTime });
+      // a change of the last message not written yet (§8)
+      const changed = changes.get(doc._id);
+      if (changed && head.lastMessage && changed.seq === head.lastMessage.seq && (changed.rev ?? 0) > (head.lastMessage.rev ?? 0)) head.lastMessage = changed;
       head.lastSeq = Math.max(head.lastSeq, head.lastMessage?.seq ?? 0, registry.get(doc._id) ?? 0);
       out.set(doc._id, head);
     }

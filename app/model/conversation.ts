@@ -19,6 +19,10 @@ export interface ConversationDoc {
   /** the newest message as clients see it (`seq` first) */
   lastMessage?: WireMessage | null;
   updatedAt: Date;
+  /** §8: seqs of messages that mention `all` (a room owner's) */
+  allMentions?: number[];
+  /** §8: the newest change feed record of this conversation, as far as the pointer writer wrote it (the change registry leads) */
+  lastChangeId?: number;
 }
 
 export default (app: Application): Model<ConversationDoc> => {
@@ -31,6 +35,8 @@ export default (app: Application): Model<ConversationDoc> => {
     lastSeq: { type: Number, default: 0 },
     lastMessage: { type: Schema.Types.Mixed },
     updatedAt: { type: Date, default: () => new Date() },
+    allMentions: { type: [ Number ], default: undefined },
+    lastChangeId: { type: Number },
   }, { versionKey: false, _id: false });
   return app.mongoose.model<ConversationDoc>('Conversation', ConversationSchema);
 };

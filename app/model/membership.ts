@@ -31,6 +31,16 @@ export interface MembershipDoc {
   joinedSeq: number;
   /** messages this user deleted for themselves */
   hidden: Types.ObjectId[];
+  // §8, this user's settings and what concerns them alone
+  pinned?: boolean;
+  muted?: boolean;
+  /** archived while the conversation has nothing past `archivedSeq`: a new message un-archives it */
+  archived?: boolean;
+  archivedSeq?: number;
+  /** seqs of messages that mention this user (those at or below the read cursors are stale) */
+  mentions?: number[];
+  /** the newest change feed record of this user alone here (a hide) */
+  lastChangeId?: number;
 }
 
 export default (app: Application): Model<MembershipDoc> => {
@@ -48,6 +58,12 @@ export default (app: Application): Model<MembershipDoc> => {
     sentSeq: { type: Number, default: 0 },
     joinedSeq: { type: Number, default: 0 },
     hidden: { type: [ Schema.Types.ObjectId ], default: [] },
+    pinned: { type: Boolean },
+    muted: { type: Boolean },
+    archived: { type: Boolean },
+    archivedSeq: { type: Number },
+    mentions: { type: [ Number ], default: undefined },
+    lastChangeId: { type: Number },
   }, { versionKey: false, _id: false });
   // "my conversations"
   MembershipSchema.index({ user: 1 });

@@ -11,7 +11,8 @@ const CHUNK = BULK_CHUNK;
 
 /**
  * Removes messages older than `message.retentionDays` (0 keeps everything), with what points at
- * them: conversations' `lastMessage`, queued read receipts and per-user hidden marks. In bounded
+ * them: conversations' `lastMessage`, queued read receipts, per-user hidden marks and pins; each
+ * removal is a change feed record (§8), so devices drop them too. In bounded
  * chunks so a large backlog never holds the event loop or the database for long. A scheduled job
  * rather than a TTL index, which FerretDB does not implement; on MongoDB it is the same queries.
  * `seq` counters are kept: a conversation's next message continues its numbering.
@@ -25,14 +26,16 @@ export default class MessageRetention extends Subscription {
     const days = this.config.message.retentionDays;
     if (!days) return;
     const cutoff = new Date(Date.now() - days * 24 * 3600 * 1000);
-    const { Message, Conversation, Receipt, Membership } = this.ctx.model;
+    const { Message, Conversation, Receipt, Membership, Pin } = this.ctx.model;
     let removed = 0;
     for (;;) {
-      const old = await Message.find({ sendTime: { $lt: cutoff } }, { _id: 1, conversationId: 1 }).limit(CHUNK).lean<Array<{ _id: Types.ObjectId; conversationId: string }>>();
+      const old = await Message.find({ sendTime: { $lt: cutoff } }, { _id: 1, conversationId: 1, seq: 1 }).limit(CHUNK).lean<Array<{ _id: Types.ObjectId; conversationId: string; seq: number }>>();
       if (!old.length) break;
-      await this.app.messages.removed([ ...new Set(old.map(m => m.conversationId)) ]);
+      // their change records (§8: devices learn they are gone) and cached copies first
+      await this.app.messages.removed(old);
       const ids = old.map(m => m._id);
       await Message.deleteMany({ _id: { $in: ids } });
+      await Pin.deleteMany({ _id: { $in: ids } });
       // one after the other: two updateMany of up to 50 each at once could reach FerretDB's deadlock
       await Conversation.updateMany({ 'lastMessage._id': { $in: ids.map(String) } }, { $unset: { lastMessage: 1 } });
       await Receipt.deleteMany({ message: { $in: ids } });

@@ -3,7 +3,7 @@ import type { Model, Types } from 'mongoose';
 import { AppError, ErrorCode, tooManyRequests } from '../../lib/errors';
 import { CAP_RETRY_MS } from '../io/socket-limits';
 import { socketRooms as rooms, type ChatSocket } from '../io/outbox';
-import { TypeU, timelineIdOf } from '../../lib/conversation-ids';
+import { TypeU, membershipId, timelineIdOf } from '../../lib/conversation-ids';
 import { oid } from '../../lib/ids';
 import { findByIds } from '../../lib/coalescing-loader';
 import { PRESENCE_STALE_EVENT, type PresenceProfile } from '../../lib/presence-cache';
@@ -150,6 +150,16 @@ export default class PresenceService extends Service {
     if (peerId === userId) return;
     if (await this.ctx.model.Block.exists({ user: oid(peerId), blocked: oid(userId) })) return;
     this.app.outbox.send({ user: peerId }, 'to_typing', { timelineId: timelineIdOf(TypeU.C2C, userId, peerId), from: userId });
+  }
+
+  /**
+   * `to_typing` in a room (§8): a member's typing goes to the other members, in rooms of at most
+   * `presence.roomLimit` members (larger rooms get none, as with presence); not a member → 20003.
+   */
+  async roomTyping(userId: string, roomId: string) {
+    if (!await this.ctx.model.Membership.exists({ _id: membershipId(userId, roomId) })) throw new AppError(ErrorCode.CHAT_FAILED, 'not a member of this room');
+    if (await this.app.messages.roomSize(roomId) > this.config.presence.roomLimit) return;
+    this.app.outbox.send({ room: roomId, exceptUser: userId }, 'to_typing', { timelineId: roomId, from: userId });
   }
 
   /** Each user's contacts that others see online (a live socket, not invisible). */

@@ -16,18 +16,27 @@ export interface MessageLimits {
   maxExtraBytes: number;
 }
 
+/** a message's `content` under the configured cap (UTF-8 bytes) */
+export const content = (maxContentBytes: number) => z.string().refine(s => s.length <= maxContentBytes && Buffer.byteLength(s) <= maxContentBytes,
+  `must be at most ${maxContentBytes} bytes`);
+
+/** most users one message may mention (§8) */
+export const MENTIONS_MAX = 50;
+
 /** `to` (§6); built per limits since the content cap is configurable. */
 export const sendMessage = (limits: MessageLimits) => z.object({
   type: z.number().int().min(1).max(5),
   to: objectId,
-  content: z.string().refine(s => s.length <= limits.maxContentBytes && Buffer.byteLength(s) <= limits.maxContentBytes,
-    `must be at most ${limits.maxContentBytes} bytes`),
+  content: content(limits.maxContentBytes),
   fp,
   // clients cannot send system (3) or notice (4) messages
   typeu: typeu.default(1),
   from: objectId.optional(),
   time: z.number().finite().optional(),
   extra: freeObject(limits.maxExtraBytes).optional(),
+  // §8: the message this one answers (same conversation), and in rooms who it mentions
+  replyTo: objectId.optional(),
+  mentions: z.array(z.union([ objectId, z.literal('all') ])).max(MENTIONS_MAX).optional(),
 });
 export type SendMessageInput = z.infer<ReturnType<typeof sendMessage>>;
 
@@ -79,4 +88,5 @@ export const readReceipt = z.union([
 ]);
 export type ReadReceiptInput = z.infer<typeof readReceipt>;
 
-export const typing = z.object({ to: objectId, typeu: z.literal(1).default(1) });
+/** `to_typing`: a peer (typeu 1) or, §8, a room (typeu 2) */
+export const typing = z.object({ to: objectId, typeu: typeu.default(1) });

@@ -18,7 +18,39 @@ export interface WireMessage {
   seq: number;
   sendTime: number;
   time?: number;
+  // §8: present when the message has them
+  /** the message this one answers, as it was when quoted (`excerpt` '' once that message is recalled) */
+  replyTo?: ReplyQuote;
+  /** room mentions: user ids, or `['all']` */
+  mentions?: string[];
+  /** when the content was last edited, ms */
+  editedAt?: number;
+  reactions?: Reaction[];
+  /** 0 as stored, +1 on every change (edit, reaction, recall, pin) */
+  rev?: number;
+  /** who pinned it, while pinned */
+  pinnedBy?: string;
+  /** c2c history only, on the reader's own messages: whether the peer acked it */
+  delivered?: boolean;
 }
+
+export interface ReplyQuote { _id: string; from: string; type: number; excerpt: string }
+
+/** `count` is exact; `users` names at most 20 of them, first come first */
+export interface Reaction { emoji: string; count: number; users: string[] }
+
+/** `to_delivered` item: recipients acked a message of the sender's (§8) */
+export interface DeliveryTick { _id: string; fp: string; timelineId: string; typeu: number; seq: number; delivered: string[] }
+
+/** `sync_changes` item: a changed message as stored now, or what became of it for this user */
+export type MessageChange = WireMessage | { _id: string; hidden: true } | { _id: string; removed: true };
+
+/** `sync_changes` reply: changes after the cursor, oldest first; `cursor` is opaque, `more` when another page waits */
+export interface ChangesPage { changes: MessageChange[]; cursor: string; more: boolean }
+
+/** `GET /api/messages/search`: each doc carries where the query matched (UTF-16 offsets in `content`) */
+export interface SearchHit extends WireMessage { highlights: Array<[number, number]> }
+export interface SearchResult { docs: SearchHit[]; next?: string }
 
 export interface SystemNotice { _id: string; content: string; event?: string; from: 'system'; time: number }
 
@@ -71,6 +103,11 @@ export interface Conversation {
   lastMessage: WireMessage | null;
   unread: number;
   updateTime: number;
+  // §8: this user's settings, and unread messages that mention them (or `all`)
+  pinned: boolean;
+  muted: boolean;
+  archived: boolean;
+  mentions: number;
 }
 
 export interface Friend { user: PublicUser; group: string; alias: string; presence: string }
@@ -98,7 +135,7 @@ export interface Typing { timelineId: string; from: string }
 export interface PresenceChange { id: string; presence: string }
 
 /**
- * The payload of every server → client event (PROTOCOL §4, §5). Each goes out wrapped in a
+ * The payload of every server → client event (PROTOCOL §4, §5, §8). Each goes out wrapped in a
  * `SocketEnvelope`; `im_error` carries null or the offending item's `fp`.
  */
 export interface ServerEventPayloads {
@@ -112,6 +149,10 @@ export interface ServerEventPayloads {
   history_message: WireMessage[] | Page<WireMessage>;
   to_reader: ReadReceipt[] | null;
   to_typing: Typing | null;
+  to_delivered: DeliveryTick[];
+  sync_changes: ChangesPage;
+  c_message_update: WireMessage;
+  conversation_update: Conversation;
   g_notice: GroupNotice;
   f_notice: FriendNotice;
   presence: PresenceChange;

@@ -4,8 +4,9 @@ import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from './seq-reg
 import { MemoryRecentMessages, RedisRecentMessages, type RecentMessages } from './recent-messages';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from './presence-registry';
 import { MemoryQrLogins, RedisQrLogins, type QrLogins } from './qr-logins';
+import { MemoryChangeRegistry, RedisChangeRegistry, type ChangeRegistry } from './change-registry';
 
-export type { SeqRegistry, RecentMessages, PresenceRegistry, QrLogins };
+export type { SeqRegistry, RecentMessages, PresenceRegistry, QrLogins, ChangeRegistry };
 export type { QrRequest } from './qr-logins';
 
 /** A rate limit: `points` per `duration` seconds. */
@@ -43,6 +44,12 @@ export class Stores {
   recentMessages(opts: { maxBytes: number }): RecentMessages {
     // {…} is the key's hash tag: one conversation's list stays in one slot of a Redis Cluster
     return this.redis ? new RedisRecentMessages(this.redis, id => this.key('recent', `{${id}}`)) : new MemoryRecentMessages({ maxBytes: opts.maxBytes });
+  }
+
+  /** The change feed's ids, what is in flight and each conversation's last change (§8). */
+  changeRegistry(opts: { inflightMs: number }): ChangeRegistry {
+    // {feed}: the feed's keys share one hash slot, so its scripts run on a Redis Cluster too
+    return this.redis ? new RedisChangeRegistry(this.redis, part => this.key('changes', '{feed}', part), opts) : new MemoryChangeRegistry(opts);
   }
 
   /** Each user's live sockets. */

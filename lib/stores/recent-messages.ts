@@ -17,8 +17,13 @@ export interface RecentMessages {
   seed(conversationId: string, newestFirst: WireMessage[], lastSeq: number): Promise<void>;
   /** newest first, seq in (after, before), at most `limit`; null when the run cannot answer for certain */
   page(conversationId: string, lastSeq: number, after: number, before: number, limit: number): Promise<WireMessage[] | null>;
-  /** the conversation's stored messages changed (recall, retention) */
+  /** the conversation's stored messages changed (retention, a dissolved room) */
   forget(conversationId: string): Promise<void>;
+  /**
+   * A stored message changed (§8: edit, reaction, recall, pin): its copy in the run, if there is one,
+   * is replaced when this one is newer by `rev`; one grown too large for the run drops the run.
+   */
+  replace(message: WireMessage): Promise<void>;
 }
 
 /** messages kept per conversation: the largest history page */
@@ -106,6 +111,20 @@ export class MemoryRecentMessages implements RecentMessages {
   async forget(conversationId: string) {
     this.runs.delete(conversationId);
   }
+
+  async replace(m: WireMessage) {
+    const run = this.runs.peek(m.conversationId);
+    const i = run ? run.messages.findIndex(x => x.seq === m.seq) : -1;
+    if (!run || i < 0 || (run.messages[i].rev ?? 0) >= (m.rev ?? 0)) return;
+    if (!cacheable(m)) {
+      this.runs.delete(m.conversationId);
+      return;
+    }
+    run.bytes += approxBytes(m) - approxBytes(run.messages[i]);
+    // a new array: pages handed out earlier keep what they had
+    run.messages = run.messages.map((x, k) => (k === i ? m : x));
+    this.runs.set(m.conversationId, run); // its size changed
+  }
 }
 
 // Appends "<seq>|<json>" items to one conversation's list, keeping it a contiguous run: an item
@@ -136,6 +155,22 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1
+`;
+
+// Replaces the item of one seq when the new copy's rev is higher (ARGV: seq, rev, item, or '' to drop
+// the list: the new copy is too large to keep).
+const REPLACE = `
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, item in ipairs(items) do
+  if tonumber(string.match(item, '^(%d+)|')) == tonumber(ARGV[1]) then
+    local ok, cur = pcall(cjson.decode, string.sub(item, string.find(item, '|', 1, true) + 1))
+    local rev = (ok and type(cur) == 'table' and tonumber(cur.rev)) or 0
+    if tonumber(ARGV[2]) <= rev then return 0 end
+    if ARGV[3] == '' then redis.call('DEL', KEYS[1]) else redis.call('LSET', KEYS[1], i - 1, ARGV[3]) end
+    return 1
+  end
+end
+return 0
 `;
 
 export class RedisRecentMessages implements RecentMessages {
@@ -169,5 +204,9 @@ export class RedisRecentMessages implements RecentMessages {
 
   async forget(conversationId: string) {
     await this.redis.del(this.key(conversationId));
+  }
+
+  async replace(m: WireMessage) {
+    await this.redis.eval(REPLACE, 1, this.key(m.conversationId), m.seq, m.rev ?? 0, cacheable(m) ? `${m.seq}|${JSON.stringify(m)}` : '');
   }
 }

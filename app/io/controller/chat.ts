@@ -1,6 +1,7 @@
 import { Controller } from 'egg';
 import { SocketReply } from '../outbox';
 import * as schemas from '../../../lib/schemas/message';
+import * as features from '../../../lib/schemas/features';
 
 /**
  * The `to` schema for the configured limits, built once per limits: building a zod schema is far
@@ -13,7 +14,13 @@ function sendSchemaFor(limits: schemas.MessageLimits) {
   return cachedSend.schema;
 }
 
-/** /chat messaging events (PROTOCOL §4). Each parses, calls the message engine and replies. */
+let cachedEdit: { max: number; schema: ReturnType<typeof features.edit> } | null = null;
+function editSchemaFor(maxContentBytes: number) {
+  if (cachedEdit?.max !== maxContentBytes) cachedEdit = { max: maxContentBytes, schema: features.edit(maxContentBytes) };
+  return cachedEdit.schema;
+}
+
+/** /chat messaging events (PROTOCOL §4, §8). Each parses, calls the message engine and replies. */
 export default class ChatController extends Controller {
   private get socket() {
     return this.ctx.chatSocket;
@@ -61,11 +68,36 @@ export default class ChatController extends Controller {
   }
 
   async typing() {
-    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing }, input => this.service.presence.typing(this.me, input.to));
+    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing }, async input => {
+      if (input.typeu === 2) await this.service.presence.roomTyping(this.me, input.to);
+      else await this.service.presence.typing(this.me, input.to);
+    });
   }
 
   async recall() {
     await this.app.outbox.answer(this.ctx, { event: 'to_undo', reply: 'to_ack', schema: schemas.recall },
       ref => this.app.messages.recall(this.me, ref, this.socket.id));
+  }
+
+  // ---- §8 message features
+
+  async edit() {
+    await this.app.outbox.answer(this.ctx, { event: 'to_edit', reply: 'to_ack', schema: editSchemaFor(this.config.message.maxContentBytes) },
+      input => this.app.messages.edit(this.me, input, this.socket.id));
+  }
+
+  async react() {
+    await this.app.outbox.answer(this.ctx, { event: 'to_react', reply: 'to_ack', schema: features.react },
+      input => this.app.messages.react(this.me, input, this.socket.id));
+  }
+
+  async pin() {
+    await this.app.outbox.answer(this.ctx, { event: 'to_pin', reply: 'to_ack', schema: features.pin },
+      input => this.app.messages.pin(this.me, input, this.socket.id));
+  }
+
+  async syncChanges() {
+    await this.app.outbox.answer(this.ctx, { event: 'sync_changes', reply: 'sync_changes', schema: features.syncChanges },
+      input => this.app.messages.syncChanges(this.me, input.cursor));
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { connectOk, emitAck, signup, sleep, type TestUser } from '../../helpers';
+import { baseUrl, connectOk, emitAck, signup, sleep, type TestUser } from '../../helpers';
 import { commandsDuring, describeCommands, quiet } from '../../db-commands';
 
 /**
@@ -107,6 +107,39 @@ describe('database commands per event', () => {
       await receipt;
     });
     assert.strictEqual(seen.length, 1, describeCommands(seen));
+  });
+
+  it('sync_changes with nothing changed: the memberships only, no read of the change records', async () => {
+    const socket = await fifty.socket();
+    const { data: { payload: { cursor } } } = await emitAck(socket, 'sync_changes');
+    const seen = await commandsDuring(() => emitAck(socket, 'sync_changes', { cursor }));
+    assert.ok(seen.length <= 1, describeCommands(seen));
+    assert.ok(!seen.some(c => c.collection === 'changes' || c.collection === 'messages'), describeCommands(seen));
+  });
+
+  it('sync_changes with 2 of 50 conversations changed: one read of their records, their messages by _id', async () => {
+    const socket = await fifty.socket();
+    const { data: { payload: { cursor } } } = await emitAck(socket, 'sync_changes');
+    for (const i of [ 11, 12 ]) {
+      const peer = await online(fifty.peers[i]);
+      assert.strictEqual((await emitAck(peer, 'to_react', { _id: fifty.messages[i]._id, emoji: '👍', on: true })).code, 0);
+    }
+    let page: any;
+    const seen = await commandsDuring(async () => { page = await emitAck(socket, 'sync_changes', { cursor }); });
+    assert.strictEqual(page.data.payload.changes.length, 2);
+    assert.strictEqual(seen.filter(c => c.collection === 'changes').length, 1, describeCommands(seen));
+    assert.ok(seen.filter(c => c.collection === 'messages').length <= 2, describeCommands(seen));
+    assert.ok(seen.length <= 4, describeCommands(seen));
+  });
+
+  it('search in all of 50 conversations: the memberships and one read of the messages', async () => {
+    const seen = await commandsDuring(async () => {
+      const r = await fetch(`${await baseUrl()}/api/messages/search?q=pending`, { headers: { authorization: `Bearer ${fifty.me.token}` } });
+      assert.strictEqual(r.status, 200);
+    });
+    // the auth middleware reads the session; the search: memberships, then the messages
+    assert.ok(seen.filter(c => c.collection === 'messages').length === 1, describeCommands(seen));
+    assert.ok(seen.length <= 3, describeCommands(seen));
   });
 
   it('connect (handshake, rooms, presence to contacts): at most 4 once the user\'s contacts are known', async () => {

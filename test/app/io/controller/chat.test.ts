@@ -637,9 +637,14 @@ describe('/chat messaging (PROTOCOL §4, §6)', () => {
       assert.deepStrictEqual(got.data.payload, { timelineId: `${a.id}@${b.id}`, from: a.id });
     });
 
-    it('is c2c only: typeu 2 is 20002', async () => {
+    it('typeu 2 is room typing since §8: a user id is no room of the typer\'s (20003)', async () => {
       const { b, sa } = await pair();
-      assert.strictEqual((await emitAck(sa, 'to_typing', { to: b.id, typeu: 2 })).code, 20002);
+      assert.strictEqual((await emitAck(sa, 'to_typing', { to: b.id, typeu: 2 })).code, 20003);
+    });
+
+    it('a typeu other than 1 or 2 is 20002', async () => {
+      const { b, sa } = await pair();
+      assert.strictEqual((await emitAck(sa, 'to_typing', { to: b.id, typeu: 3 })).code, 20002);
     });
 
     it('is rate-limited with 20009', async () => {
