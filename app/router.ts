@@ -1,4 +1,5 @@
 import type { Application } from 'egg';
+import type { ApiScope } from './model/api_key';
 
 export default (app: Application) => {
   const { router, controller } = app;
@@ -72,5 +73,24 @@ export default (app: Application) => {
 
   router.post('/api/admin/notices', auth, admin, controller.admin.notice);
   router.get('/api/admin/stats', auth, admin, controller.admin.stats);
+  router.post('/api/admin/webhooks', auth, admin, controller.webhook.create);
+  router.get('/api/admin/webhooks', auth, admin, controller.webhook.list);
+  router.delete('/api/admin/webhooks/:id', auth, admin, controller.webhook.destroy);
+  router.get('/api/admin/webhooks/:id/deliveries', auth, admin, controller.webhook.deliveries);
+
+  // the server API (PROTOCOL §9): API keys with a scope, never user tokens
+  const server = (scope: ApiScope) => app.middleware.apiKey({ scope });
+  router.put('/api/server/users/:externalId', server('users'), controller.server.upsertUser);
+  router.post('/api/server/users/:externalId/sessions', server('users'), controller.server.startSession);
+  router.post('/api/server/messages', server('messages'), controller.server.sendMessage);
+  router.post('/api/server/notices', server('notices'), controller.server.notice);
+  router.post('/api/server/rooms', server('rooms'), controller.server.createRoom);
+  router.post('/api/server/rooms/:id/members', server('rooms'), controller.server.roomMembers);
+
+  router.get('/api/push/vapid-key', controller.push.vapidKey);
+  router.post('/api/push/subscriptions', auth, controller.push.subscribe);
+  router.delete('/api/push/subscriptions', auth, controller.push.unsubscribe);
+
+  router.get('/metrics', controller.metrics.show);
 
 };

@@ -6,6 +6,12 @@ import { PresenceCache } from '../../lib/presence-cache';
 import { Outbox } from '../io/outbox';
 import { MessageEngine } from '../message/engine';
 import { readPresence, readProfiles } from '../service/presence';
+import { Metrics } from '../../lib/metrics';
+import { JobQueue } from '../../lib/job-queue';
+import { Webhooks } from '../integration/webhooks';
+import { Push } from '../integration/push';
+import { messageHooks } from '../integration/message-hooks';
+import { INTEGRATION_CHANGED_EVENT, type IntegrationChange } from '../integration/changes';
 
 /**
  * The per-process singletons, made on first use: each is built by its owner's constructor; these
@@ -17,6 +23,10 @@ const MESSAGES = Symbol('messages');
 const PRESENCE_CACHE = Symbol('presenceCache');
 const PRESENCE_REGISTRY = Symbol('presenceRegistry');
 const LIMITERS = Symbol('limiters');
+const METRICS = Symbol('metrics');
+const JOBS = Symbol('jobs');
+const WEBHOOKS = Symbol('webhooks');
+const PUSH = Symbol('push');
 
 interface Singletons {
   [STORES]?: Stores;
@@ -25,6 +35,10 @@ interface Singletons {
   [PRESENCE_CACHE]?: PresenceCache;
   [PRESENCE_REGISTRY]?: PresenceRegistry;
   [LIMITERS]?: Map<string, RateLimiterAbstract>;
+  [METRICS]?: Metrics;
+  [JOBS]?: JobQueue;
+  [WEBHOOKS]?: Webhooks;
+  [PUSH]?: Push;
 }
 
 type RateLimitName = keyof Application['config']['rateLimit'];
@@ -36,6 +50,12 @@ export interface AppSingletons {
   readonly messages: MessageEngine;
   readonly presenceCache: PresenceCache;
   readonly presenceRegistry: PresenceRegistry;
+  readonly metrics: Metrics;
+  readonly jobs: JobQueue;
+  readonly webhooks: Webhooks;
+  readonly push: Push;
+  /** tells every worker that webhooks or push subscriptions changed (app/integration/changes.ts) */
+  integrationChanged(change: IntegrationChange): void;
   limiter(name: RateLimitName, scope?: 'shared' | 'process'): RateLimiterAbstract;
   rateLimit(name: RateLimitName, key: string, scope?: 'shared' | 'process'): Promise<void>;
 }
@@ -59,6 +79,7 @@ const extension: AppSingletons & ThisType<Application> = {
     const self = held(this);
     return self[OUTBOX] ??= new Outbox(self.io, {
       replyTimeoutMs: self.config.message.replyTimeoutMs,
+      metrics: self.metrics,
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err),
     });
   },
@@ -75,7 +96,70 @@ const extension: AppSingletons & ThisType<Application> = {
       config: self.config.message,
       lookupLimiter: self.limiter('messageLookups', 'process'),
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+      hooks: messageHooks({ webhooks: () => self.webhooks, push: () => self.push, metrics: () => self.metrics }),
     });
+  },
+
+  /** Prometheus metrics of this process (lib/metrics.ts). */
+  get metrics(): Metrics {
+    return held(this)[METRICS] ??= new Metrics();
+  },
+
+  /** The database queue of webhook and push deliveries (lib/job-queue.ts), worked by every process. */
+  get jobs(): JobQueue {
+    const self = held(this);
+    return self[JOBS] ??= new JobQueue({
+      jobs: () => models(self).OutboundJob,
+      attempts: () => models(self).DeliveryAttempt,
+      handlers: {
+        webhook: self.webhooks.handler(),
+        push: self.push.handler(),
+      },
+      backoff: () => ({ baseMs: self.config.webhooks.retryBaseMs, maxMs: self.config.webhooks.retryMaxDelayMs }),
+      maxInFlight: () => self.config.queue.maxInFlight,
+      pollMs: () => self.config.queue.pollMs,
+      onResults: (kind, results) => {
+        if (kind === 'push') return; // counted per send by the push handler
+        for (const r of results) if (r.outcome === 'drop') self.metrics.webhookDeliveries.inc({ event: r.label ?? '', result: 'dropped' });
+      },
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+    });
+  },
+
+  /** Webhook registrations, events and deliveries, and the `before.message` callback. */
+  get webhooks(): Webhooks {
+    const self = held(this);
+    return self[WEBHOOKS] ??= new Webhooks({
+      Webhook: () => models(self).Webhook,
+      // through the accessor: the queue's handlers are this object's, so the queue is made after it
+      enqueue: jobs => self.jobs.enqueue(jobs),
+      settings: () => self.config.webhooks,
+      concurrency: () => self.config.queue.concurrency,
+      maxContentBytes: () => self.config.message.maxContentBytes,
+      metrics: self.metrics,
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+    });
+  },
+
+  /** Web Push: VAPID keys, subscriptions, pushes to users with no socket. */
+  get push(): Push {
+    const self = held(this);
+    return self[PUSH] ??= new Push({
+      models: () => models(self),
+      enqueue: jobs => self.jobs.enqueue(jobs),
+      concurrency: () => self.config.queue.concurrency,
+      presence: () => self.presenceRegistry,
+      gate: self.stores.collapseGate('push'),
+      settings: () => self.config.push,
+      metrics: self.metrics,
+      changed: pushUsers => self.integrationChanged({ pushUsers }),
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+    });
+  },
+
+  integrationChanged(change) {
+    const self = held(this);
+    if (self.stores.shared) self.outbox.chat.serverSideEmit(INTEGRATION_CHANGED_EVENT, change);
   },
 
   /** Users' contacts, rooms and invisibility, cached per worker, read coalesced (lib/presence-cache.ts). */

@@ -41,6 +41,7 @@ import { SeqKnowledge, type ConversationHead } from './seq-knowledge';
 import { DeliveryWriter } from './delivery-writer';
 import { Receipts } from './receipts';
 import { Notices } from './notices';
+import { NO_HOOKS, type MessageHooks } from './hooks';
 
 export interface EngineModels {
   Message: Model<MessageDoc>;
@@ -72,6 +73,8 @@ export interface EngineDeps {
   /** store look-ups of messages this process does not know (acks, reads), per socket */
   lookupLimiter: RateLimiterAbstract;
   logError: (msg: string, err: unknown) => void;
+  /** what the engine tells webhooks, push and metrics, and asks `before.message` (hooks.ts) */
+  hooks?: MessageHooks;
 }
 
 interface SendRequest {
@@ -79,6 +82,8 @@ interface SendRequest {
   input: SendMessageInput;
   /** the sending socket, which gets no `meta.sync` copy */
   socketId?: string;
+  /** set when this request's batch stored it (false: its fp was stored before) */
+  created?: boolean;
 }
 
 /** Where a message is: what acks, reads and receipts need to know of it. */
@@ -106,9 +111,11 @@ export class MessageEngine {
   private readonly located = new LRUCache<string, Located>({ max: LOCATED_MAX });
   /** each user's memberships, read for many (re)connecting users at once */
   private readonly memberships: CoalescingLoader<string, MembershipDoc[]>;
+  private readonly hooks: MessageHooks;
 
   constructor(private readonly deps: EngineDeps) {
     const { models, config } = deps;
+    this.hooks = deps.hooks ?? NO_HOOKS;
     const onError = (err: unknown) => deps.logError('[message] write failed', err);
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
     this.rules = new SendRules(models);
@@ -148,8 +155,19 @@ export class MessageEngine {
    * to pulls. A retried fp resolves with the stored message and delivers nothing.
    */
   async send(from: string, input: SendMessageInput, socketId?: string): Promise<WireMessage> {
+    return (await this.sendReporting(from, input, socketId)).message;
+  }
+
+  /**
+   * `send`, saying whether this call stored the message (`created`) or found its fp stored before
+   * (the server API answers 201 or 200). A `before.message` webhook, when registered, is asked first.
+   */
+  async sendReporting(from: string, input: SendMessageInput, socketId?: string): Promise<{ message: WireMessage; created: boolean }> {
     if (input.from !== undefined && input.from !== from) throw new AppError(ErrorCode.AUTH_FAILED, '`from` is not the token\'s user');
-    return this.sends.submit({ from, input, socketId });
+    const asked = this.hooks.beforeSend(from, input);
+    const request: SendRequest = { from, input: asked ? await asked : input, socketId };
+    const message = await this.sends.submit(request);
+    return { message, created: request.created === true };
   }
 
   /** One batch of the group commit: rules, store, deliver, publish, then the senders are answered. */
@@ -170,6 +188,7 @@ export class MessageEngine {
         return { ok: toWire(outcome.earlier) };
       }
       const wire = toWire(outcome.stored);
+      request.created = true;
       fresh.push(outcome.stored);
       freshWires.push(wire);
       // delivered live before any pull can see it (pulls go by the seq registry, raised next): a
@@ -184,6 +203,7 @@ export class MessageEngine {
       this.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
     }
     this.deps.recent.append(freshWires).catch(err => this.deps.logError('[message] recent messages not cached', err));
+    if (freshWires.length) this.hooks.stored(freshWires);
     return outcomes;
   }
 
@@ -202,6 +222,7 @@ export class MessageEngine {
    */
   async ack(userId: string, refs: MessageRef[], budgetKey: string) {
     if (!refs.length) return;
+    this.hooks.acked(refs.length);
     const messages = await this.locate(userId, refs, budgetKey);
     const found = new Set(messages.map(m => String(m._id)));
     // ids that are not messages may be system notices
@@ -275,6 +296,7 @@ export class MessageEngine {
     const { extra: _dropped, ...rest } = message;
     const wire = toWire({ ...rest, type, content: '' });
     this.deps.outbox.message(wire, socketId);
+    this.hooks.updated(wire);
     return wire;
   }
 

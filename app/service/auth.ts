@@ -63,14 +63,15 @@ export default class AuthService extends Service {
     return { user: known, ...await this.startSession(String(known._id)) };
   }
 
-  async startSession(userId: string) {
+  /** A new session of the user; `userAgent` names the client when it is not the caller (the server API's sign-ins). */
+  async startSession(userId: string, userAgent?: string) {
     const { Session } = this.ctx.model;
     const secret = randomBytes(32).toString('base64url');
     const session = await Session.create({
       user: userId,
       refreshHash: sha256(secret),
       expiresAt: new Date(Date.now() + this.config.auth.refreshTokenTtl * 1000),
-      userAgent: String(this.ctx.get('user-agent') || '').slice(0, 256),
+      userAgent: String(userAgent ?? (this.ctx.get('user-agent') || '')).slice(0, 256),
       ip: this.ctx.ip,
     });
     const sessionId = String(session._id);

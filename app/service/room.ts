@@ -51,8 +51,9 @@ export default class RoomService extends Service {
     return room;
   }
 
-  async create(ownerId: string, input: CreateRoomInput) {
-    await this.app.rateLimit('roomCreate', ownerId);
+  /** A new room; `byServer`: made through the server API (PROTOCOL §9), limited per API key instead of per owner. */
+  async create(ownerId: string, input: CreateRoomInput, byServer = false) {
+    if (!byServer) await this.app.rateLimit('roomCreate', ownerId);
     const members = unique([ ownerId, ...input.members ?? [] ]);
     this.checkSize(members.length);
     await this.service.user.requireExisting(members);
@@ -238,6 +239,11 @@ export default class RoomService extends Service {
     });
   }
 
+  /** The server API's member changes (PROTOCOL §9): made with the owner's rights, announced alike. */
+  async changeMembersByServer(roomId: string, input: { add?: string[]; remove?: string[] }) {
+    return this.changeMembers(String((await this.get(roomId)).owner), roomId, input);
+  }
+
   /** Owner only: the room is gone for everyone. */
   async dissolve(me: string, roomId: string) {
     return roomLock.run(roomId, async () => {
@@ -287,6 +293,7 @@ export default class RoomService extends Service {
   /** `g_notice` to the room's members; `joined`: members who just joined (see Outbox targets). */
   private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }, joined?: string[]) {
     this.outbox.send({ room: roomId, alsoUsers: joined }, 'g_notice', { room: roomId, event, ...extra });
+    this.app.webhooks.emit('room.changed', { room: roomId, event, ...extra });
   }
 
   private requireOwner(room: RoomDoc, me: string) {

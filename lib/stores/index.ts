@@ -3,8 +3,9 @@ import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'r
 import { MemorySeqRegistry, RedisSeqRegistry, type SeqRegistry } from './seq-registry';
 import { MemoryRecentMessages, RedisRecentMessages, type RecentMessages } from './recent-messages';
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from './presence-registry';
+import { MemoryCollapseGate, RedisCollapseGate, type CollapseGate } from './collapse-gate';
 
-export type { SeqRegistry, RecentMessages, PresenceRegistry };
+export type { SeqRegistry, RecentMessages, PresenceRegistry, CollapseGate };
 
 /** A rate limit: `points` per `duration` seconds. */
 export interface Limit {
@@ -46,6 +47,11 @@ export class Stores {
   /** Each user's live sockets. */
   presenceRegistry(opts: { staleMs: number }): PresenceRegistry {
     return this.redis ? new RedisPresenceRegistry(this.redis, { key: id => this.key('presence', id), staleMs: opts.staleMs }) : new MemoryPresenceRegistry();
+  }
+
+  /** "Once per window" per key (Web Push collapsing). */
+  collapseGate(name: string): CollapseGate {
+    return this.redis ? new RedisCollapseGate(this.redis, key => this.key('gate', name, key)) : new MemoryCollapseGate();
   }
 
   /**
