@@ -130,6 +130,8 @@ export class Webhooks {
 
   /** Queues the buffered events: one job per webhook and at most `jobMaxEvents` events. */
   flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     if (this.flushing) return this.flushing.then(() => this.flush());
     if (!this.buffer.length) return Promise.resolve();
     const events = this.buffer;
