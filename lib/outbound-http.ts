@@ -3,7 +3,7 @@
  * each is checked where it matters, at connection time. The host is resolved, every address is
  * checked against the policy, and the connection goes to the address that was checked (the lookup
  * below is the socket's own), so a DNS answer that changes between a check and the connect
- * (rebinding) cannot aim the server elsewhere. No redirects are followed, every request has a hard
+ * (rebinding) cannot aim the server elsewhere; an address written in the URL is checked as it is. No redirects are followed, every request has a hard
  * deadline, and the reply is read up to a cap.
  */
 import dns from 'node:dns';
@@ -124,6 +124,10 @@ export function send(req: OutboundRequest): Promise<OutboundReply> {
   }
   if (!(req.protocols as readonly string[]).includes(target.protocol)) return Promise.reject(new RefusedDestination(`${target.protocol} URLs are not allowed`));
   if (target.username || target.password) return Promise.reject(new RefusedDestination('URLs with credentials are not allowed'));
+  // Node does not call `lookup` for an address written in the URL: checked here instead
+  const literal = target.hostname.replace(/^\[|\]$/g, '');
+  const why = net.isIP(literal) ? refusedAddress(literal, req.policy) : null;
+  if (why) return Promise.reject(new RefusedDestination(`${target.hostname}: ${why}`));
   const maxReply = req.maxReplyBytes ?? 64 * 1024;
   return new Promise<OutboundReply>((resolve, reject) => {
     const options: https.RequestOptions = {

@@ -86,7 +86,7 @@ export class Push {
   /** each user's subscription ids (empty: none), for a minute or until a change */
   private readonly subscriptions = new LRUCache<string, string[]>({ max: 100_000, ttl: 60_000 });
   private readonly nicknames = new LRUCache<string, string>({ max: 100_000, ttl: 300_000 });
-  private ca: string | undefined;
+  private ca: { file: string; pem: string } | null = null;
 
   constructor(private readonly deps: {
     models: () => PushModels;
@@ -115,7 +115,6 @@ export class Push {
       const stored = await VapidKey.findById('current').lean<VapidKeyDoc>();
       this.keys = { publicKey: stored!.publicKey, privateKey: stored!.privateKey };
     }
-    this.ca = settings.caFile ? readFileSync(settings.caFile, 'utf8') : undefined;
     this.anyone = !!await PushSubscription.exists({});
   }
 
@@ -123,6 +122,14 @@ export class Push {
   get publicKey(): string {
     if (!this.keys) throw new AppError(ErrorCode.SERVER_ERROR, 'push is starting');
     return this.keys.publicKey;
+  }
+
+  /** Extra CA certificates trusted for push services (`push.caFile`), read once per file. */
+  private trusted(): string | undefined {
+    const file = this.deps.settings().caFile;
+    if (!file) return undefined;
+    if (this.ca?.file !== file) this.ca = { file, pem: readFileSync(file, 'utf8') };
+    return this.ca.pem;
   }
 
   private policy(): AddressPolicy {
@@ -298,7 +305,7 @@ export class Push {
       });
       const headers = { ...details.headers } as Record<string, string | number>;
       delete headers['Content-Length'];
-      const reply = await send({ url: sub.endpoint, headers, body: details.body, timeoutMs: settings.timeoutMs, policy: this.policy(), protocols: [ 'https:' ], maxReplyBytes: 1024, ca: this.ca });
+      const reply = await send({ url: sub.endpoint, headers, body: details.body, timeoutMs: settings.timeoutMs, policy: this.policy(), protocols: [ 'https:' ], maxReplyBytes: 1024, ca: this.trusted() });
       const base = { ref: item.ref, status: reply.status, ms: reply.ms };
       if (reply.status >= 200 && reply.status < 300) return { result: { ...base, outcome: 'ok' }, metric: 'ok' };
       if (reply.status === 404 || reply.status === 410) {
