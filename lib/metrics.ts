@@ -110,7 +110,7 @@ export class Metrics {
   withDefaults() {
     if (!this.defaults) {
       this.defaults = true;
-      collectDefaultMetrics({ register: this.registry, prefix: 'im_process_' });
+      collectDefaultMetrics({ register: this.registry, prefix: 'im_' });
     }
     return this;
   }

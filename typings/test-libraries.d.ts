@@ -7,8 +7,8 @@ declare module 'http_ece' {
 
 /** Prometheus text format → metric families (the metrics test parses /metrics with it) */
 declare module 'parse-prometheus-text-format' {
-  interface Sample { value: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string; sum?: string }
-  interface MetricFamily { name: string; help: string; type: 'COUNTER' | 'GAUGE' | 'HISTOGRAM' | 'SUMMARY' | 'UNTYPED'; metrics: Sample[] }
+  export interface Sample { value: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string; sum?: string }
+  export interface MetricFamily { name: string; help: string; type: 'COUNTER' | 'GAUGE' | 'HISTOGRAM' | 'SUMMARY' | 'UNTYPED'; metrics: Sample[] }
   function parsePrometheusTextFormat(text: string): MetricFamily[];
   export default parsePrometheusTextFormat;
 }
