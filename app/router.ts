@@ -8,6 +8,7 @@ export default (app: Application) => {
 
   // the web client (PROTOCOL §1); its hashed assets are under /assets/ (config.static)
   router.get('/', controller.web.index);
+  router.get('/sw.js', controller.web.serviceWorker);
   router.get('/healthz', controller.health.alive);
   router.get('/readyz', controller.health.ready);
 
