@@ -3,8 +3,10 @@
  * each is checked where it matters, at connection time. The host is resolved, every address is
  * checked against the policy, and the connection goes to the address that was checked (the lookup
  * below is the socket's own), so a DNS answer that changes between a check and the connect
- * (rebinding) cannot aim the server elsewhere; an address written in the URL is checked as it is. No redirects are followed, every request has a hard
- * deadline, and the reply is read up to a cap.
+ * (rebinding) cannot aim the server elsewhere; an address written in the URL is checked as it is.
+ * Connections are kept alive and reused (a webhook gets one POST per event): a pooled connection goes
+ * to the address that was checked when it was made, and every new one is checked again. No redirects
+ * are followed, every request has a hard deadline, and the reply is read up to a cap.
  */
 import dns from 'node:dns';
 import http from 'node:http';
@@ -87,6 +89,25 @@ function checkedLookup(policy: AddressPolicy): net.LookupFunction {
   }) as net.LookupFunction;
 }
 
+/** sockets kept open per destination and agent (webhook deliveries run a few at a time per job) */
+const MAX_SOCKETS = 16;
+const agents = new Map<string, http.Agent>();
+
+/**
+ * The keep-alive agent of a protocol, policy and extra CA: its sockets are made with the checked
+ * lookup of that policy, so a pooled socket never crosses from one policy to another.
+ */
+function agentFor(protocol: string, policy: AddressPolicy, ca: string | undefined): http.Agent {
+  const key = `${protocol}|${policy.refusePrivate}|${ca ?? ''}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    const options = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: 4, lookup: checkedLookup(policy), ...(ca ? { ca } : {}) };
+    agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
 export interface OutboundRequest {
   url: string;
   method?: 'POST';
@@ -133,12 +154,9 @@ export function send(req: OutboundRequest): Promise<OutboundReply> {
     const options: https.RequestOptions = {
       method: req.method ?? 'POST',
       headers: { ...req.headers, 'content-length': Buffer.byteLength(req.body) },
-      lookup: checkedLookup(req.policy),
-      // a fresh connection per request: a pooled one could outlive the address check it passed
-      agent: false,
+      agent: agentFor(target.protocol, req.policy, req.ca),
       signal: req.signal,
     };
-    if (req.ca) options.ca = req.ca;
     const client = target.protocol === 'https:' ? https : http;
     const request = client.request(target, options, res => {
       const chunks: Buffer[] = [];
