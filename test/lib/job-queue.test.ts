@@ -118,6 +118,7 @@ describe('lib/job-queue', () => {
       await q.enqueue([{ kind: 'test', target: 'horizon', items: [{ ref: 'evt-horizon' }] }]);
       q.start();
       for (let i = 0; i < 100 && await pending(); i++) await sleep(50);
+      await q.stop();
     } finally {
       handler.retryForMs = saved;
     }

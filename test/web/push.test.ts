@@ -109,11 +109,15 @@ describe('web client: push notifications', function() {
     await cdp.send('ServiceWorker.enable');
     const registration = (await registrations).find(r => r.scopeURL === `${url}/`)!;
     await cdp.send('ServiceWorker.deliverPushMessage', { origin: url, registrationId: registration.registrationId, data: JSON.stringify(push.payload) });
-    const shown = await page.waitForFunction(async () => {
-      const list = await (await navigator.serviceWorker.ready).getNotifications();
-      return list.length ? { title: list[0].title, body: list[0].body, data: list[0].data } : null;
-    });
-    const notification = await shown.jsonValue() as { title: string; body: string; data: { timelineId: string } };
+    let notification: { title: string; body: string; data: { timelineId: string } } | null = null;
+    for (const end = Date.now() + WAIT; !notification && Date.now() < end;) {
+      notification = await page.evaluate(async () => {
+        const list = await (await navigator.serviceWorker.ready).getNotifications();
+        return list.length ? { title: list[0].title, body: list[0].body, data: list[0].data } : null;
+      });
+      if (!notification) await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    assert.ok(notification, 'no notification shown');
     assert.deepStrictEqual([ notification.title, notification.body, notification.data.timelineId ], [ 'Sender', 'are you there?', push.payload.timelineId ]);
     // the user clicks it (the worker gets the notificationclick the browser would dispatch)
     const [ worker ] = context.serviceWorkers();
