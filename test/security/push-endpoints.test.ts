@@ -80,7 +80,7 @@ describe('security: push endpoints (PROTOCOL §9)', () => {
     app.jobs.start();
     try {
       const alice = await signup();
-      await emitAck(await connectOk({ token: alice.token }), 'to', { to: bob.id, type: 1, content: 'hi', fp: uniqueName('fp') });
+      await emitAck(await connectOk({ token: alice.token }), 'to', { to: bob.id, type: 1, content: 'hi', fp: uniqueName('fp') }, 10000);
       for (let i = 0; i < 250 && await refusedSoFar() === before; i++) await sleep(20);
       for (let i = 0; i < 50 && await app.model.OutboundJob.countDocuments({ kind: 'push' }); i++) await sleep(20);
     } finally {

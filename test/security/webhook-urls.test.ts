@@ -53,7 +53,7 @@ describe('security: webhook URLs and replies (PROTOCOL §9)', () => {
     const created = await api('POST', '/api/admin/webhooks', { token, body: { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, events: [ 'before.message' ] } });
     try {
       const [ alice, bob ] = await Promise.all([ signup(), signup() ]);
-      const ack = await emitAck(await connectOk({ token: alice.token }), 'to', { to: bob.id, type: 1, content: 'x', fp: uniqueName('fp') });
+      const ack = await emitAck(await connectOk({ token: alice.token }), 'to', { to: bob.id, type: 1, content: 'x', fp: uniqueName('fp') }, 10000);
       // the default policy allows a send without a usable answer
       assert.strictEqual(ack.code, 0);
     } finally {
