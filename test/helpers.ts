@@ -170,4 +170,27 @@ export async function connectOk(opts: ConnectOptions = {}): Promise<AnySocket> {
   return socket;
 }
 
+/**
+ * Connects to /chat and resolves once the server has accepted the socket: its `c_online` snapshot
+ * comes back only after connection middleware has finished (auth, rooms joined), and a refused
+ * socket gets no reply. Faster than connectOk's wait for a refusal; it costs the socket one event
+ * (mind a test that counts events or shrinks their limits).
+ */
+export async function connectChat(opts: ConnectOptions = {}): Promise<AnySocket> {
+  const socket = await connect(opts);
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      socket.off('im_error', onRefused);
+      socket.off('connect_error', onRefused);
+      if (err) reject(err); else resolve(socket);
+    };
+    const onRefused = (e: any) => done(new Error(`socket refused: ${e?.message ?? JSON.stringify(e)}`));
+    const timer = setTimeout(() => done(new Error('no c_online reply within 5000 ms')), 5000);
+    socket.on('im_error', onRefused);
+    socket.on('connect_error', onRefused);
+    socket.emit('c_online', (reply: any) => done(reply?.code === 0 ? undefined : new Error(`socket refused: c_online answered ${JSON.stringify(reply)}`)));
+  });
+}
+
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));

@@ -27,11 +27,19 @@ async function appWithEnv(vars: Record<string, string>) {
 }
 
 describe('configuration from the environment', () => {
-  it('RATE_LIMIT_SIGNUP=2/60 makes the third signup from one address 429 / 20009; the default app is unaffected', async function() {
-    this.timeout(60000);
-    const limited = await appWithEnv({ RATE_LIMIT_SIGNUP: '2/60' });
-    try {
+  describe('RATE_LIMIT_SIGNUP=2/60', () => {
+    let limited: Awaited<ReturnType<typeof appWithEnv>>;
+    before(async function() {
+      this.timeout(60000);
+      limited = await appWithEnv({ RATE_LIMIT_SIGNUP: '2/60' });
+    });
+    after(() => limited?.close());
+
+    it('sets the signup limit to 2 per 60 s', () => {
       assert.deepStrictEqual(limited.config.rateLimit.signup, { points: 2, duration: 60 });
+    });
+
+    it('makes the third signup from one address 429 / 20009 with a Retry-After within the window', async () => {
       const statuses: number[] = [];
       let last: any;
       for (let i = 0; i < 3; i++) {
@@ -41,12 +49,15 @@ describe('configuration from the environment', () => {
       assert.deepStrictEqual(statuses, [ 201, 201, 429 ]);
       assert.strictEqual(last.body.code, 20009);
       assert.ok(Number(last.headers['retry-after']) > 0 && Number(last.headers['retry-after']) <= 60, last.headers['retry-after']);
-    } finally {
-      await limited.close();
-    }
-    await app.ready();
-    const ok = await api('POST', '/api/signup', { body: { username: uniqueName('rl'), password: 'correct horse battery' } });
-    assert.strictEqual(ok.status, 201, JSON.stringify(ok.body));
+    });
+
+    it('leaves an app started without it unaffected', async () => {
+      await app.ready();
+      for (let i = 0; i < 3; i++) {
+        const ok = await api('POST', '/api/signup', { body: { username: uniqueName('rl'), password: 'correct horse battery' } });
+        assert.strictEqual(ok.status, 201, JSON.stringify(ok.body));
+      }
+    });
   });
 
   it('a malformed value stops the start with the variable named', async function() {
@@ -54,12 +65,21 @@ describe('configuration from the environment', () => {
     await assert.rejects(appWithEnv({ RATE_LIMIT_SOCKET_EVENTS: 'lots' }), /RATE_LIMIT_SOCKET_EVENTS="lots": expected <points> or <points>\/<seconds>/);
   });
 
-  it('maps each name to RATE_LIMIT_<NAME>; a bare number keeps the window', () => {
+  describe('withEnvLimits', () => {
     const defaults = { accountFailures: { points: 5, duration: 900 }, socketEvents: { points: 100, duration: 1 } };
-    assert.deepStrictEqual(Object.keys(defaults).map(rateLimitVariable), [ 'RATE_LIMIT_ACCOUNT_FAILURES', 'RATE_LIMIT_SOCKET_EVENTS' ]);
-    assert.deepStrictEqual(withEnvLimits(defaults, { RATE_LIMIT_SOCKET_EVENTS: '300', RATE_LIMIT_ACCOUNT_FAILURES: ' 10/60 ' }),
-      { accountFailures: { points: 10, duration: 60 }, socketEvents: { points: 300, duration: 1 } });
-    assert.throws(() => withEnvLimits(defaults, { RATE_LIMIT_SOCKET_EVENTS: '0' }), /RATE_LIMIT_SOCKET_EVENTS/);
+
+    it('maps each name to RATE_LIMIT_<NAME>', () => {
+      assert.deepStrictEqual(Object.keys(defaults).map(rateLimitVariable), [ 'RATE_LIMIT_ACCOUNT_FAILURES', 'RATE_LIMIT_SOCKET_EVENTS' ]);
+    });
+
+    it('reads <points>/<seconds>, spaces ignored, and a bare number keeps the window', () => {
+      assert.deepStrictEqual(withEnvLimits(defaults, { RATE_LIMIT_SOCKET_EVENTS: '300', RATE_LIMIT_ACCOUNT_FAILURES: ' 10/60 ' }),
+        { accountFailures: { points: 10, duration: 60 }, socketEvents: { points: 300, duration: 1 } });
+    });
+
+    it('refuses 0 points, naming the variable', () => {
+      assert.throws(() => withEnvLimits(defaults, { RATE_LIMIT_SOCKET_EVENTS: '0' }), /RATE_LIMIT_SOCKET_EVENTS/);
+    });
   });
 
   it('every limit of the running config has its variable in the README', () => {

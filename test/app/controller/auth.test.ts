@@ -1,6 +1,11 @@
 import assert from 'node:assert';
 import mm from 'egg-mock';
-import { api, app, connectOk, signup, uniqueName, waitFor } from '../../helpers';
+import { api, app, connectOk, signup, uniqueName, waitFor, type TestUser } from '../../helpers';
+import { expectError } from '../../social-helpers';
+
+const login = (body: Record<string, unknown>) => api('POST', '/api/login', { body });
+const validate = (token: string) => api('POST', '/api/validate', { body: token ? { token } : {} });
+const refresh = (refreshToken: unknown) => api('POST', '/api/token/refresh', { body: { refreshToken } });
 
 describe('REST auth and account (PROTOCOL §7)', () => {
   describe('POST /api/signup', () => {
@@ -73,46 +78,51 @@ describe('REST auth and account (PROTOCOL §7)', () => {
   });
 
   describe('POST /api/login', () => {
-    it('logs in by username, e-mail or id', async () => {
-      const email = `${uniqueName('e')}@example.com`;
-      const u = await signup({ email });
-      for (const by of [ { username: u.username }, { username: u.username.toUpperCase() }, { email }, { id: u.id } ]) {
-        const res = await api('POST', '/api/login', { body: { ...by, password: u.password } });
-        assert.strictEqual(res.status, 200, JSON.stringify(by));
+    const identifiers: Array<[string, (u: TestUser, email: string) => Record<string, string>]> = [
+      [ 'username', u => ({ username: u.username }) ],
+      [ 'username in another case', u => ({ username: u.username.toUpperCase() }) ],
+      [ 'e-mail', (_u, email) => ({ email }) ],
+      [ 'id', u => ({ id: u.id }) ],
+    ];
+    for (const [ what, by ] of identifiers) {
+      it(`logs in by ${what}: the user, tokens and expiresIn`, async () => {
+        const email = `${uniqueName('e')}@example.com`;
+        const u = await signup({ email });
+        const res = await login({ ...by(u, email), password: u.password });
+        assert.strictEqual(res.status, 200, JSON.stringify(res.body));
         assert.strictEqual(res.body.data.user._id, u.id);
         assert.ok(res.body.data.token && res.body.data.refreshToken);
         assert.strictEqual(res.body.data.expiresIn, app.config.auth.accessTokenTtl);
-      }
-    });
+      });
+    }
 
     it('gives the same 401 / 20007 for a wrong password and an unknown user', async () => {
       const u = await signup();
-      const wrong = await api('POST', '/api/login', { body: { username: u.username, password: 'wrong password' } });
-      const unknown = await api('POST', '/api/login', { body: { username: uniqueName('nobody'), password: 'wrong password' } });
+      const wrong = await login({ username: u.username, password: 'wrong password' });
+      const unknown = await login({ username: uniqueName('nobody'), password: 'wrong password' });
       assert.strictEqual(wrong.status, 401);
       assert.strictEqual(unknown.status, 401);
       assert.deepStrictEqual(wrong.body, unknown.body);
       assert.strictEqual(wrong.body.code, 20007);
     });
 
-    it('refuses operators and ambiguous identifiers with 400 / 20002', async () => {
-      for (const body of [ { username: { $gt: '' }, password: 'x' }, { username: 'a', email: 'b', password: 'x' }, { password: 'x' }, { username: 'a', password: { $ne: 1 } } ]) {
-        const res = await api('POST', '/api/login', { body });
-        assert.strictEqual(res.status, 400, JSON.stringify(body));
-        assert.strictEqual(res.body.code, 20002);
-      }
-    });
+    const refused: Array<[string, unknown]> = [
+      [ 'an operator for the username', { username: { $gt: '' }, password: 'x' } ],
+      [ 'two identifiers', { username: 'a', email: 'b', password: 'x' } ],
+      [ 'no identifier', { password: 'x' } ],
+      [ 'an operator for the password', { username: 'a', password: { $ne: 1 } } ],
+    ];
+    for (const [ what, body ] of refused) {
+      it(`refuses ${what} with 400 / 20002`, async () => {
+        expectError(await api('POST', '/api/login', { body }), 400, 20002);
+      });
+    }
 
-    it('locks an account for 429 / 20009 after 5 failures, even with the right password', async () => {
+    it('locks an account for 429 / 20009 after 5 failures, even with the right password and another identifier', async () => {
       const u = await signup();
-      for (let i = 0; i < 5; i++) {
-        const res = await api('POST', '/api/login', { body: { username: u.username, password: `wrong-${i}-password` } });
-        assert.strictEqual(res.status, 401);
-      }
-      // the account is counted whichever identifier names it
-      const locked = await api('POST', '/api/login', { body: { id: u.id, password: u.password } });
-      assert.strictEqual(locked.status, 429);
-      assert.strictEqual(locked.body.code, 20009);
+      for (let i = 0; i < 5; i++) assert.strictEqual((await login({ username: u.username, password: `wrong-${i}-password` })).status, 401);
+      const locked = await login({ id: u.id, password: u.password });
+      expectError(locked, 429, 20009);
       assert.ok(Number(locked.headers.get('retry-after')) > 0);
     });
   });
@@ -120,139 +130,193 @@ describe('REST auth and account (PROTOCOL §7)', () => {
   it('limits failures per client IP across accounts with 429 / 20009', async () => {
     mm(app.config.rateLimit, 'ipFailures', { points: 3, duration: 60 });
     const u = await signup();
-    for (let i = 0; i < 3; i++) {
-      const res = await api('POST', '/api/login', { body: { username: uniqueName('ip'), password: 'whatever-password' } });
-      assert.strictEqual(res.status, 401);
-    }
-    const blocked = await api('POST', '/api/login', { body: { username: u.username, password: u.password } });
-    assert.deepStrictEqual([ blocked.status, blocked.body.code ], [ 429, 20009 ]);
+    for (let i = 0; i < 3; i++) assert.strictEqual((await login({ username: uniqueName('ip'), password: 'whatever-password' })).status, 401);
+    expectError(await login({ username: u.username, password: u.password }), 429, 20009);
   });
 
   describe('POST /api/validate', () => {
-    it('returns the user for a token in the body or the Authorization header', async () => {
+    it('returns the user for a token in the body', async () => {
       const u = await signup();
-      const byBody = await api('POST', '/api/validate', { body: { token: u.token } });
-      assert.strictEqual(byBody.status, 200);
-      assert.strictEqual(byBody.body.data.user._id, u.id);
-      const byHeader = await api('POST', '/api/validate', { token: u.token });
-      assert.strictEqual(byHeader.body.data.user.username, u.username);
+      const res = await validate(u.token);
+      assert.strictEqual(res.status, 200);
+      assert.strictEqual(res.body.data.user._id, u.id);
     });
 
-    it('refuses a bad, forged or missing token with 401 / 20001', async () => {
+    it('returns the user for a token in the Authorization header', async () => {
       const u = await signup();
-      const [ h, p ] = u.token.split('.');
-      for (const token of [ 'garbage', `${h}.${p}.forgedsignature`, '' ]) {
-        const res = await api('POST', '/api/validate', { body: token ? { token } : {} });
-        assert.strictEqual(res.status, 401, token);
-        assert.strictEqual(res.body.code, 20001);
-      }
+      const res = await api('POST', '/api/validate', { token: u.token });
+      assert.strictEqual(res.status, 200);
+      assert.strictEqual(res.body.data.user.username, u.username);
     });
+
+    const bad: Array<[string, (u: TestUser) => string]> = [
+      [ 'a garbage token', () => 'garbage' ],
+      [ 'a token with a forged signature', u => `${u.token.split('.').slice(0, 2).join('.')}.forgedsignature` ],
+      [ 'no token', () => '' ],
+    ];
+    for (const [ what, token ] of bad) {
+      it(`refuses ${what} with 401 / 20001`, async () => {
+        expectError(await validate(token(await signup())), 401, 20001);
+      });
+    }
   });
 
   describe('POST /api/token/refresh', () => {
-    it('rotates the refresh token; a reused one is refused and revokes the family', async () => {
+    it('rotates: a new refresh token and a working access token', async () => {
       const u = await signup();
-      const first = await api('POST', '/api/token/refresh', { body: { refreshToken: u.refreshToken } });
+      const first = await refresh(u.refreshToken);
       assert.strictEqual(first.status, 200);
       const { token, refreshToken } = first.body.data;
       assert.ok(token && refreshToken && refreshToken !== u.refreshToken);
-      assert.strictEqual((await api('POST', '/api/validate', { body: { token } })).status, 200);
+      assert.strictEqual((await validate(token)).status, 200);
+    });
 
-      const reuse = await api('POST', '/api/token/refresh', { body: { refreshToken: u.refreshToken } });
-      assert.strictEqual(reuse.status, 401);
-      assert.strictEqual(reuse.body.code, 20001);
-      // the whole family is gone: the newest refresh token and the access tokens too
-      assert.strictEqual((await api('POST', '/api/token/refresh', { body: { refreshToken } })).body.code, 20001);
-      assert.strictEqual((await api('POST', '/api/validate', { body: { token } })).status, 401);
-      assert.strictEqual((await api('POST', '/api/validate', { body: { token: u.token } })).status, 401);
+    it('a used refresh token is refused the second time: 401 / 20001', async () => {
+      const u = await signup();
+      await refresh(u.refreshToken);
+      expectError(await refresh(u.refreshToken), 401, 20001);
+    });
+
+    it('a reused refresh token revokes its family: the newest refresh token and every access token', async () => {
+      const u = await signup();
+      const { token, refreshToken } = (await refresh(u.refreshToken)).body.data;
+      await refresh(u.refreshToken);
+      assert.strictEqual((await refresh(refreshToken)).body.code, 20001);
+      assert.strictEqual((await validate(token)).status, 401);
+      assert.strictEqual((await validate(u.token)).status, 401);
     });
 
     it('two concurrent uses of one refresh token: at most one succeeds', async () => {
       const u = await signup();
-      const results = await Promise.all([ 1, 2 ].map(() => api('POST', '/api/token/refresh', { body: { refreshToken: u.refreshToken } })));
+      const results = await Promise.all([ 1, 2 ].map(() => refresh(u.refreshToken)));
       assert.ok(results.filter(r => r.status === 200).length <= 1);
     });
 
-    it('refuses garbage with 401 / 20001 and a wrong shape with 400 / 20002', async () => {
-      assert.strictEqual((await api('POST', '/api/token/refresh', { body: { refreshToken: 'nope' } })).body.code, 20001);
-      assert.strictEqual((await api('POST', '/api/token/refresh', { body: { refreshToken: { $ne: '' } } })).body.code, 20002);
+    it('refuses garbage with 20001', async () => {
+      assert.strictEqual((await refresh('nope')).body.code, 20001);
+    });
+
+    it('refuses a wrong shape with 20002', async () => {
+      assert.strictEqual((await refresh({ $ne: '' })).body.code, 20002);
     });
 
     it('does not touch other sessions of the same user', async () => {
       const u = await signup();
-      const other = (await api('POST', '/api/login', { body: { username: u.username, password: u.password } })).body.data;
-      await api('POST', '/api/token/refresh', { body: { refreshToken: u.refreshToken } });
-      await api('POST', '/api/token/refresh', { body: { refreshToken: u.refreshToken } }); // reuse: revokes the signup session
-      assert.strictEqual((await api('POST', '/api/validate', { body: { token: other.token } })).status, 200);
+      const other = (await login({ username: u.username, password: u.password })).body.data;
+      await refresh(u.refreshToken);
+      await refresh(u.refreshToken); // reuse: revokes the signup session
+      assert.strictEqual((await validate(other.token)).status, 200);
     });
   });
 
   describe('POST /api/logout', () => {
-    it('ends the session: access token refused, refresh revoked, its sockets told 20001', async () => {
+    /** a user with another session, and sockets of both sessions */
+    async function twoSessions() {
       const u = await signup();
-      const otherSession = (await api('POST', '/api/login', { body: { username: u.username, password: u.password } })).body.data;
-      const v2 = await connectOk({ version: 'v2', token: u.token, query: { deviceType: 'WEB' } });
-      const v4 = await connectOk({ version: 'v4', token: u.token, query: { deviceType: 'MOBILE' } });
-      const bystander = await connectOk({ token: otherSession.token, query: { deviceType: 'DESKTOP' } });
+      const otherSession = (await login({ username: u.username, password: u.password })).body.data;
+      const [ v2, v4, bystander ] = await Promise.all([
+        connectOk({ version: 'v2', token: u.token, query: { deviceType: 'WEB' } }),
+        connectOk({ version: 'v4', token: u.token, query: { deviceType: 'MOBILE' } }),
+        connectOk({ token: otherSession.token, query: { deviceType: 'DESKTOP' } }),
+      ]);
+      return { u, otherSession, v2, v4, bystander };
+    }
+
+    it('the session\'s sockets (v2 and v4) get im_error 20001 and are disconnected', async () => {
+      const { u, v2, v4 } = await twoSessions();
       const told = Promise.all([ v2, v4 ].map(s => Promise.all([ waitFor(s, 'im_error'), waitFor(s, 'disconnect') ])));
-
-      const res = await api('POST', '/api/logout', { token: u.token });
-      assert.strictEqual(res.status, 200);
+      assert.strictEqual((await api('POST', '/api/logout', { token: u.token })).status, 200);
       for (const [ err ] of await told) assert.strictEqual(err.code, 20001);
-      assert.strictEqual(bystander.connected, true);
+    });
 
+    it('a socket of another session stays connected', async () => {
+      const { u, v2, bystander } = await twoSessions();
+      const told = waitFor(v2, 'disconnect');
+      await api('POST', '/api/logout', { token: u.token });
+      await told;
+      assert.strictEqual(bystander.connected, true);
+    });
+
+    it('the access token is refused afterwards', async () => {
+      const u = await signup();
+      await api('POST', '/api/logout', { token: u.token });
       assert.strictEqual((await api('POST', '/api/logout', { token: u.token })).status, 401);
-      assert.strictEqual((await api('POST', '/api/validate', { body: { token: u.token } })).body.code, 20001);
-      assert.strictEqual((await api('POST', '/api/token/refresh', { body: { refreshToken: u.refreshToken } })).body.code, 20001);
-      assert.strictEqual((await api('POST', '/api/validate', { body: { token: otherSession.token } })).status, 200);
+      assert.strictEqual((await validate(u.token)).body.code, 20001);
+    });
+
+    it('the refresh token is revoked', async () => {
+      const u = await signup();
+      await api('POST', '/api/logout', { token: u.token });
+      assert.strictEqual((await refresh(u.refreshToken)).body.code, 20001);
+    });
+
+    it('other sessions of the user keep working', async () => {
+      const u = await signup();
+      const otherSession = (await login({ username: u.username, password: u.password })).body.data;
+      await api('POST', '/api/logout', { token: u.token });
+      assert.strictEqual((await validate(otherSession.token)).status, 200);
     });
 
     it('needs a token: 401 / 20001', async () => {
-      const res = await api('POST', '/api/logout');
-      assert.strictEqual(res.status, 401);
-      assert.strictEqual(res.body.code, 20001);
+      expectError(await api('POST', '/api/logout'), 401, 20001);
     });
   });
 
-  describe('password question and reset', () => {
-    it('returns the question; 404 / 20005 for an unknown user; 409 / 10006 when none is set', async () => {
+  describe('GET /api/password/question', () => {
+    it('returns the user\'s question', async () => {
       const u = await signup({ question: 'First pet?', answer: 'Rex' });
       const q = await api('GET', `/api/password/question?username=${u.username}`);
       assert.strictEqual(q.status, 200);
       assert.strictEqual(q.body.data.question, 'First pet?');
-      const unknown = await api('GET', `/api/password/question?username=${uniqueName('ghost')}`);
-      assert.deepStrictEqual([ unknown.status, unknown.body.code ], [ 404, 20005 ]);
+    });
+
+    it('an unknown user is 404 / 20005', async () => {
+      expectError(await api('GET', `/api/password/question?username=${uniqueName('ghost')}`), 404, 20005);
+    });
+
+    it('a user without a question is 409 / 10006', async () => {
       const none = await signup();
-      const noQuestion = await api('GET', `/api/password/question?username=${none.username}`);
-      assert.deepStrictEqual([ noQuestion.status, noQuestion.body.code ], [ 409, 10006 ]);
-      const missing = await api('GET', '/api/password/question');
-      assert.deepStrictEqual([ missing.status, missing.body.code ], [ 400, 20002 ]);
+      expectError(await api('GET', `/api/password/question?username=${none.username}`), 409, 10006);
     });
 
-    it('resets with the right answer (case and spacing ignored) and ends old sessions', async () => {
-      const u = await signup({ question: 'First pet?', answer: 'Rex' });
-      const res = await api('POST', '/api/password/reset', { body: { username: u.username, answer: '  rex ', newPassword: 'brand new password' } });
-      assert.strictEqual(res.status, 200);
-      assert.strictEqual((await api('POST', '/api/login', { body: { username: u.username, password: u.password } })).status, 401);
-      assert.strictEqual((await api('POST', '/api/login', { body: { username: u.username, password: 'brand new password' } })).status, 200);
-      assert.strictEqual((await api('POST', '/api/validate', { body: { token: u.token } })).status, 401);
+    it('no username is 400 / 20002', async () => {
+      expectError(await api('GET', '/api/password/question'), 400, 20002);
+    });
+  });
+
+  describe('POST /api/password/reset', () => {
+    const withQuestion = () => signup({ question: 'First pet?', answer: 'Rex' });
+    const reset = (u: TestUser, answer: string, newPassword = 'brand new password') => api('POST', '/api/password/reset', { body: { username: u.username, answer, newPassword } });
+
+    it('the right answer (case and spacing ignored) sets the new password in place of the old', async () => {
+      const u = await withQuestion();
+      assert.strictEqual((await reset(u, '  rex ')).status, 200);
+      assert.strictEqual((await login({ username: u.username, password: u.password })).status, 401);
+      assert.strictEqual((await login({ username: u.username, password: 'brand new password' })).status, 200);
     });
 
-    it('refuses a wrong answer with 401 / 20007 and rate-limits it with 429 / 20009', async () => {
-      const u = await signup({ question: 'First pet?', answer: 'Rex' });
-      for (let i = 0; i < 5; i++) {
-        const res = await api('POST', '/api/password/reset', { body: { username: u.username, answer: `Max${i}`, newPassword: 'brand new password' } });
-        assert.deepStrictEqual([ res.status, res.body.code ], [ 401, 20007 ]);
-      }
-      const locked = await api('POST', '/api/password/reset', { body: { username: u.username, answer: 'Rex', newPassword: 'brand new password' } });
-      assert.deepStrictEqual([ locked.status, locked.body.code ], [ 429, 20009 ]);
-      assert.strictEqual((await api('POST', '/api/login', { body: { username: u.username, password: u.password } })).status, 200);
+    it('ends the sessions made with the old password', async () => {
+      const u = await withQuestion();
+      await reset(u, 'Rex');
+      assert.strictEqual((await validate(u.token)).status, 401);
+    });
+
+    it('a wrong answer is 401 / 20007 and leaves the password as it was', async () => {
+      const u = await withQuestion();
+      expectError(await reset(u, 'Max'), 401, 20007);
+      assert.strictEqual((await login({ username: u.username, password: u.password })).status, 200);
+    });
+
+    it('after 5 wrong answers even the right one is 429 / 20009', async () => {
+      const u = await withQuestion();
+      for (let i = 0; i < 5; i++) expectError(await reset(u, `Max${i}`), 401, 20007);
+      expectError(await reset(u, 'Rex'), 429, 20009);
+      assert.strictEqual((await login({ username: u.username, password: u.password })).status, 200);
     });
 
     it('refuses a short new password with 400 / 20002', async () => {
-      const u = await signup({ question: 'First pet?', answer: 'Rex' });
-      const res = await api('POST', '/api/password/reset', { body: { username: u.username, answer: 'Rex', newPassword: 'short' } });
-      assert.deepStrictEqual([ res.status, res.body.code ], [ 400, 20002 ]);
+      const u = await withQuestion();
+      expectError(await reset(u, 'Rex', 'short'), 400, 20002);
     });
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import mm from 'egg-mock';
-import { api, app, baseUrl, connectOk, signup, uniqueName, waitFor, type TestUser } from '../../helpers';
+import { api, app, baseUrl, connectChat, signup, uniqueName, waitFor, type TestUser } from '../../helpers';
 
 /** A valid PNG of w×h random RGB pixels (random, so it does not compress: w×h×3 bytes and more). */
 function png(w: number, h: number) {
@@ -59,80 +59,106 @@ describe('files (PROTOCOL §7 Files)', () => {
   let u: TestUser;
   beforeEach(async () => { u = await signup(); });
 
-  it('stores a PNG by content and serves the same bytes; the uploader\'s sockets get `upload`', async () => {
+  describe('a PNG', () => {
     const image = png(400, 400); // ~480 KB: several GridFS chunks
-    const socket = await connectOk({ token: u.token });
-    const event = waitFor(socket, 'upload', 5000);
-    const res = await upload(image, 'holiday.png', { token: u.token, type: 'image/png' });
-    assert.strictEqual(res.status, 201, JSON.stringify(res.body));
-    const { url, filename, size, mime } = res.body.data;
-    assert.match(url, /^\/files\/[0-9a-f]{24}$/);
-    assert.deepStrictEqual({ filename, size, mime }, { filename: 'holiday.png', size: image.length, mime: 'image/png' });
+    let uploaded: Awaited<ReturnType<typeof upload>>;
+    // one upload; the its below only read it
+    before(async () => { uploaded = await upload(image, 'holiday.png', { token: (await signup()).token, type: 'image/png' }); });
 
+    it('is stored: 201 with its url, name, size and type', async () => {
+      assert.strictEqual(uploaded.status, 201, JSON.stringify(uploaded.body));
+      const { url, filename, size, mime } = uploaded.body.data;
+      assert.match(url, /^\/files\/[0-9a-f]{24}$/);
+      assert.deepStrictEqual({ filename, size, mime }, { filename: 'holiday.png', size: image.length, mime: 'image/png' });
+    });
+
+    it('is served as the same bytes, inline, with its type and length', async () => {
+      const got = await download(uploaded.body.data.url);
+      assert.strictEqual(got.status, 200);
+      assert.ok(got.bytes.equals(image), 'downloaded bytes differ');
+      assert.strictEqual(got.headers.get('content-type'), 'image/png');
+      assert.strictEqual(got.headers.get('content-length'), String(image.length));
+      assert.strictEqual(got.headers.get('x-content-type-options'), 'nosniff');
+      assert.strictEqual(got.headers.get('content-disposition'), 'inline; filename=holiday.png');
+      assert.strictEqual(got.headers.get('accept-ranges'), 'bytes');
+    });
+
+    const ranges: Array<[string, string, (n: number) => [number, number]]> = [
+      [ 'the first bytes', 'bytes=0-15', () => [ 0, 15 ] ],
+      [ 'bytes across the 255 KiB chunk boundary', 'bytes=261000-262500', () => [ 261000, 262500 ] ],
+      [ 'an open-ended range', `bytes=${image.length - 10}-`, n => [ n - 10, n - 1 ] ],
+      [ 'a suffix range', 'bytes=-7', n => [ n - 7, n - 1 ] ],
+      [ 'a range past the end (cut at the end)', `bytes=100-${image.length + 1000}`, n => [ 100, n - 1 ] ],
+    ];
+    for (const [ what, range, expected ] of ranges) {
+      it(`answers a Range of ${what} with 206 and exactly those bytes`, async () => {
+        const [ start, end ] = expected(image.length);
+        const got = await download(uploaded.body.data.url, { range });
+        assert.strictEqual(got.status, 206);
+        assert.strictEqual(got.headers.get('content-range'), `bytes ${start}-${end}/${image.length}`);
+        assert.ok(got.bytes.equals(image.subarray(start, end + 1)), `bytes of ${range}`);
+      });
+    }
+
+    it('answers a Range that starts past the end with 416', async () => {
+      const unsatisfiable = await download(uploaded.body.data.url, { range: `bytes=${image.length}-` });
+      assert.strictEqual(unsatisfiable.status, 416);
+      assert.strictEqual(unsatisfiable.headers.get('content-range'), `bytes */${image.length}`);
+    });
+
+    it('answers several ranges with the whole file', async () => {
+      const multi = await download(uploaded.body.data.url, { range: 'bytes=0-1,10-11' });
+      assert.strictEqual(multi.status, 200);
+      assert.ok(multi.bytes.equals(image));
+    });
+
+    it('answers a Range with an If-Range of another validator with the whole file', async () => {
+      assert.strictEqual((await download(uploaded.body.data.url, { range: 'bytes=0-1', 'if-range': '"other"' })).status, 200);
+    });
+  });
+
+  it('the uploader\'s sockets get CHAT_UPLOAD with the stored file', async () => {
+    const socket = await connectChat({ token: u.token });
+    const event = waitFor(socket, 'upload', 5000);
+    const res = await upload(png(2, 2), 'small.png', { token: u.token, type: 'image/png' });
     const env = await event;
     assert.strictEqual(env.code, 0);
     assert.strictEqual(env.data.action, 'CHAT_UPLOAD');
     assert.deepStrictEqual(env.data.payload, res.body.data);
-
-    const got = await download(url);
-    assert.strictEqual(got.status, 200);
-    assert.ok(got.bytes.equals(image), 'downloaded bytes differ');
-    assert.strictEqual(got.headers.get('content-type'), 'image/png');
-    assert.strictEqual(got.headers.get('content-length'), String(image.length));
-    assert.strictEqual(got.headers.get('x-content-type-options'), 'nosniff');
-    assert.strictEqual(got.headers.get('content-disposition'), 'inline; filename=holiday.png');
-    assert.strictEqual(got.headers.get('accept-ranges'), 'bytes');
   });
 
-  it('answers Range requests with 206 and exactly those bytes, across chunk boundaries', async () => {
-    const image = png(400, 400);
-    const { url } = (await upload(image, 'r.png', { token: u.token })).body.data;
-    const cases: Array<[string, number, number]> = [
-      [ 'bytes=0-15', 0, 15 ],
-      [ 'bytes=261000-262500', 261000, 262500 ], // spans the 255 KiB chunk boundary
-      [ `bytes=${image.length - 10}-`, image.length - 10, image.length - 1 ],
-      [ 'bytes=-7', image.length - 7, image.length - 1 ],
-      [ `bytes=100-${image.length + 1000}`, 100, image.length - 1 ],
-    ];
-    for (const [ range, start, end ] of cases) {
-      const got = await download(url, { range });
-      assert.strictEqual(got.status, 206, range);
-      assert.strictEqual(got.headers.get('content-range'), `bytes ${start}-${end}/${image.length}`, range);
-      assert.ok(got.bytes.equals(image.subarray(start, end + 1)), `bytes of ${range}`);
-    }
-    const unsatisfiable = await download(url, { range: `bytes=${image.length}-` });
-    assert.strictEqual(unsatisfiable.status, 416);
-    assert.strictEqual(unsatisfiable.headers.get('content-range'), `bytes */${image.length}`);
-    // several ranges: the whole file is a valid answer
-    const multi = await download(url, { range: 'bytes=0-1,10-11' });
-    assert.strictEqual(multi.status, 200);
-    assert.ok(multi.bytes.equals(image));
-    // If-Range with another validator: the whole file
-    const stale = await download(url, { range: 'bytes=0-1', 'if-range': '"other"' });
-    assert.strictEqual(stale.status, 200);
-  });
-
-  it('sends an ETag and answers If-None-Match with 304', async () => {
+  it('sends an ETag made of the file id', async () => {
     const { url } = (await upload(png(2, 2), 'e.png', { token: u.token })).body.data;
-    const first = await download(url);
-    const etag = first.headers.get('etag');
+    const etag = (await download(url)).headers.get('etag');
     assert.ok(etag && /^"[0-9a-f]{24}"$/.test(etag), String(etag));
-    const again = await download(url, { 'if-none-match': etag! });
+  });
+
+  it('answers If-None-Match with 304 and no body only when the ETag matches', async () => {
+    const { url } = (await upload(png(2, 2), 'e.png', { token: u.token })).body.data;
+    const etag = (await download(url)).headers.get('etag')!;
+    const again = await download(url, { 'if-none-match': etag });
     assert.strictEqual(again.status, 304);
     assert.strictEqual(again.bytes.length, 0);
     assert.strictEqual((await download(url, { 'if-none-match': '"something-else"' })).status, 200);
   });
 
-  it('accepts UTF-8 text declared as text, with a sanitized name', async () => {
+  describe('UTF-8 text declared as text', () => {
     const text = Buffer.from('héllo wörld\n'.repeat(1000)); // longer than the sniffed head
-    const res = await upload(text, '../../étä notes.txt', { token: u.token, type: 'text/plain' });
-    assert.strictEqual(res.status, 201, JSON.stringify(res.body));
-    assert.strictEqual(res.body.data.mime, 'text/plain');
-    assert.strictEqual(res.body.data.filename, 'étä notes.txt');
-    const got = await download(res.body.data.url);
-    assert.ok(got.bytes.equals(text));
-    assert.strictEqual(got.headers.get('content-type'), 'text/plain; charset=utf-8');
-    assert.strictEqual(got.headers.get('content-disposition'), 'inline; filename="?t? notes.txt"; filename*=UTF-8\'\'%C3%A9t%C3%A4%20notes.txt');
+
+    it('is accepted as text/plain, with a sanitized name', async () => {
+      const res = await upload(text, '../../étä notes.txt', { token: u.token, type: 'text/plain' });
+      assert.strictEqual(res.status, 201, JSON.stringify(res.body));
+      assert.strictEqual(res.body.data.mime, 'text/plain');
+      assert.strictEqual(res.body.data.filename, 'étä notes.txt');
+    });
+
+    it('is served as the same bytes, with its charset and the name encoded for any browser', async () => {
+      const { url } = (await upload(text, '../../étä notes.txt', { token: u.token, type: 'text/plain' })).body.data;
+      const got = await download(url);
+      assert.ok(got.bytes.equals(text));
+      assert.strictEqual(got.headers.get('content-type'), 'text/plain; charset=utf-8');
+      assert.strictEqual(got.headers.get('content-disposition'), 'inline; filename="?t? notes.txt"; filename*=UTF-8\'\'%C3%A9t%C3%A4%20notes.txt');
+    });
   });
 
   it('serves a PDF as an attachment, never inline', async () => {
@@ -172,10 +198,14 @@ describe('files (PROTOCOL §7 Files)', () => {
       const filename = `${uniqueName('big')}.png`;
       expectRefused(await upload(png(400, 400), filename, { token: u.token }), 413);
       assert.deepStrictEqual(await storedUnder(filename), { files: 0, orphanChunks: 0 });
-      // a file smaller than the sniffed head but over a tiny limit
+    });
+
+    it('refuses a file smaller than the sniffed head but over a tiny limit with 413 / 20008', async () => {
       mm(app.config.upload, 'maxBytes', 100);
       expectRefused(await upload(png(8, 8), 'small.png', { token: u.token }), 413);
-      // exactly at the limit is fine
+    });
+
+    it('accepts a file of exactly the size limit', async () => {
       const exact = png(8, 8);
       mm(app.config.upload, 'maxBytes', exact.length);
       assert.strictEqual((await upload(exact, 'exact.png', { token: u.token })).status, 201);

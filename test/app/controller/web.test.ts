@@ -2,17 +2,30 @@ import assert from 'node:assert';
 import { api, baseUrl } from '../../helpers';
 
 describe('web client at /', () => {
-  it('GET / serves the page with a CSP that allows only our origin and no inline script', async () => {
-    const res = await fetch(`${await baseUrl()}/`, { signal: AbortSignal.timeout(5000) });
-    assert.strictEqual(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
-    const csp = res.headers.get('content-security-policy') ?? '';
-    assert.match(csp, /default-src 'self'/);
-    assert.match(csp, /script-src 'self'(;|$)/);
-    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*(?!\.gravatar)/);
-    const html = await res.text();
-    assert.match(html, /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/);
-    assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)[^>]*>/, 'no inline script');
+  describe('GET /', () => {
+    let res: Response;
+    let html: string;
+    before(async () => {
+      res = await fetch(`${await baseUrl()}/`, { signal: AbortSignal.timeout(5000) });
+      html = await res.text();
+    });
+
+    it('serves the HTML page', () => {
+      assert.strictEqual(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    });
+
+    it('with a CSP that allows only our origin (and gravatar images), nothing unsafe', () => {
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /default-src 'self'/);
+      assert.match(csp, /script-src 'self'(;|$)/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*(?!\.gravatar)/);
+    });
+
+    it('whose only script is the built module: no inline script', () => {
+      assert.match(html, /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/);
+      assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)[^>]*>/, 'no inline script');
+    });
   });
 
   it('serves the built assets from /assets/ with a long cache', async () => {

@@ -19,14 +19,29 @@ describe('lib/stores presence registry', () => {
     [ 'redis', () => new Stores(redis, `${prefix}:${Math.random()}`).presenceRegistry({ staleMs: 60000 }) ],
   ];
   for (const [ kind, make ] of kinds) {
-    it(`${kind}: first socket is "first", last removal is "last", online() sees only live users`, async () => {
+    it(`${kind}: a user's first socket is "first", later ones are not`, async () => {
       const r = make();
       assert.strictEqual((await r.add('u1', 's1')).first, true);
       assert.strictEqual((await r.add('u1', 's2')).first, false);
       assert.strictEqual((await r.add('u2', 's3')).first, true);
-      assert.deepStrictEqual([ ...await r.online([ 'u1', 'u2', 'u3' ]) ].sort(), [ 'u1', 'u2' ]);
+    });
+
+    it(`${kind}: removing a user's last socket is "last", an earlier one is not`, async () => {
+      const r = make();
+      await r.add('u1', 's1');
+      await r.add('u1', 's2');
       assert.strictEqual(await r.remove('u1', 's1'), false);
       assert.strictEqual(await r.remove('u1', 's2'), true);
+    });
+
+    it(`${kind}: online() sees only users with a socket`, async () => {
+      const r = make();
+      await r.add('u1', 's1');
+      await r.add('u1', 's2');
+      await r.add('u2', 's3');
+      assert.deepStrictEqual([ ...await r.online([ 'u1', 'u2', 'u3' ]) ].sort(), [ 'u1', 'u2' ]);
+      await r.remove('u1', 's1');
+      await r.remove('u1', 's2');
       assert.deepStrictEqual([ ...await r.online([ 'u1', 'u2' ]) ], [ 'u2' ]);
       assert.deepStrictEqual([ ...await r.online([]) ], []);
     });
@@ -49,19 +64,34 @@ describe('lib/stores presence registry', () => {
     });
   }
 
-  it('redis: a socket its worker stopped vouching for goes stale, so a crash cannot keep a user online', async () => {
-    const r = new Stores(redis, `${prefix}:stale`).presenceRegistry({ staleMs: 150 });
-    assert.strictEqual((await r.add('crashed', 'dead-socket')).first, true);
-    assert.strictEqual((await r.add('alive', 'live-socket')).first, true);
-    await sleep(100);
-    await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);
-    await sleep(100);
-    assert.deepStrictEqual([ ...await r.online([ 'crashed', 'alive' ]) ], [ 'alive' ]);
-    // the stale field was dropped: the user's next socket is its first again
-    assert.strictEqual((await r.add('crashed', 'new-socket')).first, true);
-    // a refresh does not bring back a socket that was removed meanwhile
-    await r.remove('alive', 'live-socket');
-    await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);
-    assert.deepStrictEqual([ ...await r.online([ 'alive' ]) ], []);
+  describe('redis: a socket its worker stopped vouching for goes stale, so a crash cannot keep a user online', () => {
+    /** a registry where 'crashed' was not refreshed within staleMs and 'alive' was */
+    async function afterACrash() {
+      const r = new Stores(redis, `${prefix}:stale:${Math.random()}`).presenceRegistry({ staleMs: 150 });
+      assert.strictEqual((await r.add('crashed', 'dead-socket')).first, true);
+      assert.strictEqual((await r.add('alive', 'live-socket')).first, true);
+      await sleep(100);
+      await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);
+      await sleep(100);
+      return r;
+    }
+
+    it('the stale user is offline; the refreshed one is online', async () => {
+      const r = await afterACrash();
+      assert.deepStrictEqual([ ...await r.online([ 'crashed', 'alive' ]) ], [ 'alive' ]);
+    });
+
+    it('the stale socket is dropped: the user\'s next socket is its first again', async () => {
+      const r = await afterACrash();
+      await r.online([ 'crashed' ]);
+      assert.strictEqual((await r.add('crashed', 'new-socket')).first, true);
+    });
+
+    it('a refresh does not bring back a socket removed meanwhile', async () => {
+      const r = await afterACrash();
+      await r.remove('alive', 'live-socket');
+      await r.refresh([ { userId: 'alive', socketId: 'live-socket' } ]);
+      assert.deepStrictEqual([ ...await r.online([ 'alive' ]) ], []);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import ioV2 from 'socket.io-client-v2';
-import { app, baseUrl, connectOk, emitAck, notWithin, signup, sleep, waitFor, type AnySocket, type TestUser } from '../../../helpers';
+import { app, baseUrl, connectChat, connectOk, emitAck, notWithin, signup, sleep, waitFor, type AnySocket, type TestUser } from '../../../helpers';
 
 /**
  * The im-client-sdk (TDsunrui/live-chat `src/client-sdk`, socket.io-client 2) must work unchanged.
@@ -65,9 +65,29 @@ async function untilNotPending(observer: AnySocket, id: string, ms = 5000) {
   }
 }
 
+/** Reconnects the SDK client and resolves with its first pull after the reconnect. */
+async function reconnect(sdk: SdkClient) {
+  sdk.socket.close();
+  const pull = nextPull(sdk);
+  sdk.socket.open();
+  return pull;
+}
+
+/** a sends `contents` to b; returns the stored messages' ids. */
+async function sendAll(a: TestUser, b: TestUser, contents: string[]) {
+  const sender = await connectChat({ version: 'v4', token: a.token });
+  const ids: string[] = [];
+  for (const content of contents) {
+    const sent = await emitAck(sender, 'to', { type: 1, to: b.id, content, fp: `sdk-${content}-${Date.now()}` });
+    assert.strictEqual(sent.code, 0, JSON.stringify(sent));
+    ids.push(sent.data.payload._id);
+  }
+  return ids;
+}
+
 describe('/chat with the im-client-sdk (socket.io-client 2, unmodified)', () => {
-  it('connect → both pulls → empty ack → a message and its whole-object ack → reconnect: nothing pulled again, no im_error', async () => {
-    const [ a, b ] = await Promise.all([ signup(), signup() ]);
+  it('the pulls it sends on connect are answered: offline_message with [], readed_message as to_reader', async () => {
+    const b = await signup();
     const sdk = await sdkClient(b);
     const firstPull = nextPull(sdk);
     const firstReceipts = waitFor(sdk.socket, 'to_reader', 5000);
@@ -75,23 +95,26 @@ describe('/chat with the im-client-sdk (socket.io-client 2, unmodified)', () => 
     assert.strictEqual(pulled.code, 0, JSON.stringify(pulled));
     assert.deepStrictEqual(pulled.data.payload, []);
     assert.strictEqual((await firstReceipts).code, 0);
-    // the SDK has now acked {data: []}
+  });
 
-    const sender = await connectOk({ version: 'v4', token: a.token });
+  it('a message reaches it as c_message, and its whole-object ack marks the message delivered', async () => {
+    const [ a, b ] = await Promise.all([ signup(), signup() ]);
+    const sdk = await sdkClient(b);
+    await nextPull(sdk); // connected, and it has acked {data: []}
     const incoming = waitFor(sdk.socket, 'c_message', 5000);
-    const sent = await emitAck(sender, 'to', { type: 1, to: b.id, content: 'hello sdk', fp: `sdk-${Date.now()}` });
-    assert.strictEqual(sent.code, 0, JSON.stringify(sent));
-    const got = await incoming;
-    assert.strictEqual(got.data.payload._id, sent.data.payload._id);
-    // the SDK has now acked the whole message object
+    const [ id ] = await sendAll(a, b, [ 'hello sdk' ]);
+    assert.strictEqual((await incoming).data.payload._id, id);
+    const observer = await connectChat({ version: 'v4', token: b.token, query: { deviceType: 'MOBILE' } });
+    await untilNotPending(observer, id);
+  });
 
-    const observer = await connectOk({ version: 'v4', token: b.token, query: { deviceType: 'MOBILE' } });
-    await untilNotPending(observer, sent.data.payload._id);
-
-    sdk.socket.close();
-    const secondPull = nextPull(sdk);
-    sdk.socket.open();
-    const again = await secondPull;
+  it('after a reconnect it pulls nothing it acked, and it never got an im_error or error', async () => {
+    const [ a, b ] = await Promise.all([ signup(), signup() ]);
+    const sdk = await sdkClient(b);
+    await nextPull(sdk);
+    const [ id ] = await sendAll(a, b, [ 'hello sdk' ]);
+    await untilNotPending(await connectChat({ version: 'v4', token: b.token, query: { deviceType: 'MOBILE' } }), id);
+    const again = await reconnect(sdk);
     assert.strictEqual(again.code, 0, JSON.stringify(again));
     assert.deepStrictEqual(again.data.payload, []);
     await notWithin(sdk.socket, 'im_error', 500); // anything arriving meanwhile lands in sdk.errors
@@ -99,31 +122,31 @@ describe('/chat with the im-client-sdk (socket.io-client 2, unmodified)', () => 
     assert.strictEqual(sdk.socket.connected, true);
   });
 
-  it('an offline pull holding messages and a system notice is acked whole by the SDK: none of them comes back', async () => {
-    const [ a, b ] = await Promise.all([ signup(), signup() ]);
-    const sender = await connectOk({ version: 'v4', token: a.token });
-    const ids: string[] = [];
-    for (const content of [ 'one', 'two' ]) {
-      const sent = await emitAck(sender, 'to', { type: 1, to: b.id, content, fp: `sdk-${content}-${Date.now()}` });
-      assert.strictEqual(sent.code, 0, JSON.stringify(sent));
-      ids.push(sent.data.payload._id);
+  describe('messages and a system notice sent while it was offline', () => {
+    async function offlineMix() {
+      const [ a, b ] = await Promise.all([ signup(), signup() ]);
+      const ids = await sendAll(a, b, [ 'one', 'two' ]);
+      const notice = await app.messages.notify({ to: b.id, content: 'maintenance tonight' });
+      return { b, ids: [ ...ids, notice._id ] };
     }
-    const notice = await app.messages.notify({ to: b.id, content: 'maintenance tonight' });
-    ids.push(notice._id);
 
-    const sdk = await sdkClient(b);
-    const pulled = await nextPull(sdk);
-    assert.strictEqual(pulled.code, 0, JSON.stringify(pulled));
-    assert.deepStrictEqual(pulled.data.payload.map((m: any) => m._id).sort(), [ ...ids ].sort());
+    it('come in its first pull', async () => {
+      const { b, ids } = await offlineMix();
+      const pulled = await nextPull(await sdkClient(b));
+      assert.strictEqual(pulled.code, 0, JSON.stringify(pulled));
+      assert.deepStrictEqual(pulled.data.payload.map((m: any) => m._id).sort(), [ ...ids ].sort());
+    });
 
-    const observer = await connectOk({ version: 'v4', token: b.token, query: { deviceType: 'MOBILE' } });
-    for (const id of ids) await untilNotPending(observer, id);
-    sdk.socket.close();
-    const secondPull = nextPull(sdk);
-    sdk.socket.open();
-    assert.deepStrictEqual((await secondPull).data.payload, []);
-    await notWithin(sdk.socket, 'im_error', 300);
-    assert.deepStrictEqual(sdk.errors, []);
+    it('are acked whole by its {data} ack: none comes back after a reconnect, and no im_error', async () => {
+      const { b, ids } = await offlineMix();
+      const sdk = await sdkClient(b);
+      await nextPull(sdk);
+      const observer = await connectChat({ version: 'v4', token: b.token, query: { deviceType: 'MOBILE' } });
+      for (const id of ids) await untilNotPending(observer, id);
+      assert.deepStrictEqual((await reconnect(sdk)).data.payload, []);
+      await notWithin(sdk.socket, 'im_error', 300);
+      assert.deepStrictEqual(sdk.errors, []);
+    });
   });
 
   for (const payload of [ { data: [] }, [] ]) {

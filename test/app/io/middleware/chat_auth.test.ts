@@ -60,16 +60,33 @@ describe('/chat handshake (PROTOCOL §4)', () => {
   });
 
   describe('device policy kick-same-device (default)', () => {
-    it('a second login on the same device class kicks the older socket with 20004', async () => {
+    /** a user's older MOBILE socket (v2) and a DESKTOP one, then a newer login on mobile */
+    async function secondMobileLogin() {
       const u = await signup();
       const older = await connectOk({ version: 'v2', token: u.token, query: { deviceType: 'MOBILE' } });
       const otherClass = await connectOk({ version: 'v4', token: u.token, query: { deviceType: 'DESKTOP' } });
       const kicked = Promise.all([ waitFor(older, 'im_error'), waitFor(older, 'disconnect') ]);
+      const otherQuiet = notWithin(otherClass, 'im_error', 400);
       const newer = await connectOk({ version: 'v4', token: u.token, query: { deviceType: 'mobile' } });
+      return { kicked, newer, otherClass, otherQuiet };
+    }
+
+    it('a second login on the same device class kicks the older socket with 20004 and a disconnect', async () => {
+      const { kicked } = await secondMobileLogin();
       const [ err ] = await kicked;
       assert.strictEqual(err.code, 20004);
+    });
+
+    it('the newer socket is not affected', async () => {
+      const { kicked, newer } = await secondMobileLogin();
+      await kicked;
       assert.strictEqual(newer.connected, true);
-      assert.ok(await notWithin(otherClass, 'im_error', 200));
+    });
+
+    it('a socket of another device class stays', async () => {
+      const { kicked, otherClass, otherQuiet } = await secondMobileLogin();
+      await kicked;
+      assert.ok(await otherQuiet);
       assert.strictEqual(otherClass.connected, true);
     });
 
