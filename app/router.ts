@@ -1,5 +1,6 @@
 import type { Application } from 'egg';
 import { rateLimits } from '../config/rate-limits';
+import type { ApiScope } from './model/api_key';
 
 export default (app: Application) => {
   const { router, controller } = app;
@@ -10,6 +11,7 @@ export default (app: Application) => {
 
   // the web client (PROTOCOL §1); its hashed assets are under /assets/ (config.static)
   router.get('/', controller.web.index);
+  router.get('/sw.js', controller.web.serviceWorker);
   router.get('/healthz', controller.health.alive);
   router.get('/readyz', controller.health.ready);
 
@@ -83,6 +85,25 @@ export default (app: Application) => {
 
   router.post('/api/admin/notices', auth, admin, controller.admin.notice);
   router.get('/api/admin/stats', auth, admin, controller.admin.stats);
+  router.post('/api/admin/webhooks', auth, admin, controller.webhook.create);
+  router.get('/api/admin/webhooks', auth, admin, controller.webhook.list);
+  router.delete('/api/admin/webhooks/:id', auth, admin, controller.webhook.destroy);
+  router.get('/api/admin/webhooks/:id/deliveries', auth, admin, controller.webhook.deliveries);
+
+  // the server API (PROTOCOL §9): API keys with a scope, never user tokens
+  const server = (scope: ApiScope) => app.middleware.apiKey({ scope });
+  router.put('/api/server/users/:externalId', server('users'), limited, controller.server.upsertUser);
+  router.post('/api/server/users/:externalId/sessions', server('users'), limited, controller.server.startSession);
+  router.post('/api/server/messages', server('messages'), limited, controller.server.sendMessage);
+  router.post('/api/server/notices', server('notices'), limited, controller.server.notice);
+  router.post('/api/server/rooms', server('rooms'), limited, controller.server.createRoom);
+  router.post('/api/server/rooms/:id/members', server('rooms'), limited, controller.server.roomMembers);
+
+  router.get('/api/push/vapid-key', controller.push.vapidKey);
+  router.post('/api/push/subscriptions', auth, limited, controller.push.subscribe);
+  router.delete('/api/push/subscriptions', auth, controller.push.unsubscribe);
+
+  router.get('/metrics', controller.metrics.show);
 
   // every route the rate-limit table names must exist and carry `limited` (a typo would drop a limit silently)
   for (const entry of Object.keys(rateLimits.http)) {

@@ -23,7 +23,9 @@
  * BENCH_USERS (default 1000), BENCH_ROOM_MEMBERS (default 500, at most 501), BENCH_SETUP_TIMEOUT
  * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our server in bench/.profile, hottest
  * functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
- * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete).
+ * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete), BENCH_WEBHOOKS=1
+ * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js;
+ * METRICS_TOKEN, passed through like every variable, turns the metrics on).
  */
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -35,6 +37,7 @@ const {
   logger, sleep, envNumber, SetupError, build, removeBuild, processTree, cpuSeconds, rssMb, seedAccounts, api, checkAccount,
   startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId,
 } = require('./lib');
+const { startWebhookSink } = require('./webhook-sink');
 
 const log = logger('bench');
 const SECONDS = envNumber('BENCH_SECONDS', 10);
@@ -48,6 +51,7 @@ const DRAIN = envNumber('BENCH_DRAIN', 30);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const ACK = process.env.BENCH_ACK !== '0'; // 0: recipients do not ack (not what clients do: only to see what acks cost)
 const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, for development
+const WEBHOOKS = process.env.BENCH_WEBHOOKS === '1';
 const profileDir = path.join(__dirname, '.profile');
 const JWT_SECRET = crypto.randomBytes(32).toString('hex');
 
@@ -248,6 +252,7 @@ async function main() {
   let relay = null;
   let ours = null;
   let failure = null;
+  let webhookSink = null;
   try {
     log(`seeding ${USERS} accounts`);
     const users = await seedAccounts(db.url, USERS, JWT_SECRET);
@@ -263,7 +268,8 @@ async function main() {
     }
 
     if (ONLY === 'relay') throw new SetupError('BENCH_ONLY=relay: our server was not measured');
-    log('our server (egg-scripts, 1 worker, prod config, embedded FerretDB)');
+    log(`our server (egg-scripts, 1 worker, prod config, embedded FerretDB${WEBHOOKS ? ', webhooks' : ''}${process.env.METRICS_TOKEN ? ', metrics' : ''})`);
+    webhookSink = WEBHOOKS ? await startWebhookSink(db.url) : null;
     const server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, profileDir: PROFILE ? profileDir : null });
     try {
       await checkAccount(server.url, users[0]);
@@ -273,6 +279,7 @@ async function main() {
       ours = await measureServer('im-server', server, db, users, loadsFor(String(room._id)), null);
     } finally {
       await server.stop();
+      await webhookSink?.stop();
     }
   } catch (err) {
     failure = err;
@@ -302,6 +309,7 @@ async function main() {
       if (l.backlog) notes.push(`${name}, ${l.label}: ran while up to ${l.backlog} sends of the loads before it were still unanswered`);
     }
   }
+  if (webhookSink) notes.push(`im-server webhook deliveries received: ${JSON.stringify(webhookSink.counts)}`);
   if (ours) {
     if (ours.storm && ours.storm.cmds) notes.push(`im-server connect storm, database commands: ${describeCommands(ours.storm.cmds)}`);
     for (const l of ours.loads) notes.push(`im-server ${l.label}, database commands: ${describeCommands(l.cmds)}`);

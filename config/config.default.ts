@@ -81,7 +81,8 @@ export default (appInfo: EggAppInfo) => {
 
   // errorHandler is put in front of Egg's core middleware (app.ts) so that it also catches
   // body-parser failures (malformed JSON, oversized bodies) and unmatched routes.
-  config.middleware = [];
+  // httpMetrics counts every REST request for /metrics (lib/metrics.ts)
+  config.middleware = [ 'httpMetrics' ];
 
   // A bearer-token JSON API: no cookies, so no CSRF surface.
   config.security = { csrf: { enable: false }, xframe: { enable: true, value: 'DENY' } };
@@ -105,8 +106,10 @@ export default (appInfo: EggAppInfo) => {
       // needs that long), no reply on a socket for 20 s (FerretDB's slowest scans take seconds), no free
       // connection in the pool for 10 s → the operation fails (→ 50000) instead of hanging. The driver
       // reconnects by itself when the database is back. The suite counts each operation's database
-      // commands (test/db-commands.ts), so tests monitor them.
-      options: { serverSelectionTimeoutMS: 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20, monitorCommands: appInfo.env === 'unittest' },
+      // commands (test/db-commands.ts), so tests monitor them; the suite compiles its TypeScript as it
+      // loads the app (type-checked), which holds the event loop for seconds on a busy machine while the
+      // driver connects, so its server selection waits longer. /metrics times commands (METRICS_TOKEN).
+      options: { serverSelectionTimeoutMS: appInfo.env === 'unittest' ? 30000 : 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20, monitorCommands: appInfo.env === 'unittest' || !!env.METRICS_TOKEN },
     },
   };
 
@@ -191,6 +194,10 @@ export default (appInfo: EggAppInfo) => {
        * store, per /chat socket; over it → 20009 (a client acks what it received, which is known)
        */
       messageLookups: { points: 2000, duration: 10 },
+      /** server API requests per API key (PROTOCOL §9): a team's backend, so generous */
+      serverApi: { points: 6000, duration: 60 },
+      /** push subscriptions made per user */
+      pushSubscribe: { points: 20, duration: 60 * 60 },
     }),
 
     /** Open sockets at once (app/io/middleware); one more is refused with 20009 and disconnected */
@@ -294,6 +301,75 @@ export default (appInfo: EggAppInfo) => {
     qrcode: {
       /** lifetime of a QR-code login id, seconds (PROTOCOL §5) */
       ttl: 120,
+    },
+
+    /** Webhooks (PROTOCOL §9; app/integration/webhooks.ts) */
+    webhooks: {
+      /** a delivery not answered 2xx within this is a failure, ms */
+      timeoutMs: 5000,
+      /** failed deliveries are retried for this long after the event, seconds */
+      retryForS: int(env.WEBHOOK_RETRY_FOR_S, 24 * 3600),
+      /** the first retry after this, then doubling, ms */
+      retryBaseMs: 10 * 1000,
+      /** the longest wait between two attempts, ms */
+      retryMaxDelayMs: 60 * 60 * 1000,
+      /** the `before.message` callback's deadline, ms */
+      beforeTimeoutMs: int(env.WEBHOOK_BEFORE_TIMEOUT_MS, 1000),
+      /** what a `before.message` without a usable answer in time means: `allow` or `reject` */
+      beforeOnTimeout: (env.WEBHOOK_BEFORE_ON_TIMEOUT === 'reject' ? 'reject' : 'allow') as 'allow' | 'reject',
+      /** events gathered this long into one queued job per webhook (one insert for many messages), ms */
+      lingerMs: 50,
+      /** most events in one queued job */
+      jobMaxEvents: 100,
+      /** `1`: webhook URLs may not be loopback or private addresses either (link-local never) */
+      refusePrivate: env.WEBHOOK_REFUSE_PRIVATE === '1',
+      /** delivery attempts are listed for this long, days */
+      keepLogDays: 7,
+      /** most webhooks registered at once */
+      max: 20,
+      /** how often each worker re-reads the registered webhooks (the CLI changes them behind the app's back), ms */
+      reloadMs: 5000,
+    },
+
+    /** Web Push to users with no /chat socket (PROTOCOL §9; app/integration/push.ts) */
+    push: {
+      /** VAPID keys (base64url); unset: made at first start and kept in the database */
+      vapidPublicKey: env.VAPID_PUBLIC_KEY || '',
+      vapidPrivateKey: env.VAPID_PRIVATE_KEY || '',
+      /** who runs this server, for the push services (`mailto:` or `https:`) */
+      subject: env.VAPID_SUBJECT || 'mailto:webpush@im-server.invalid',
+      /** one push per conversation and user per this many seconds */
+      collapseS: int(env.PUSH_COLLAPSE_S, 10),
+      /** the first 100 characters of a text message in the push (encrypted end to end to the browser) */
+      preview: env.PUSH_PREVIEW !== '0',
+      /** `1` (tests): endpoints may resolve to loopback or private addresses; https is still required */
+      allowPrivate: env.PUSH_ALLOW_PRIVATE === '1',
+      /** extra CA certificates (PEM file) trusted for push services: a private push service, or a test's */
+      caFile: env.PUSH_CA_FILE || '',
+      /** how long a push service keeps a push for an offline browser, seconds */
+      ttlS: 24 * 3600,
+      /** failed pushes are retried for this long, seconds */
+      retryForS: 3600,
+      timeoutMs: 5000,
+      /** most subscriptions per user (a new one beyond it replaces the oldest) */
+      maxPerUser: 10,
+    },
+
+    /** Background deliveries (lib/job-queue.ts): webhooks and pushes */
+    queue: {
+      /** every worker works the queue (tests drive it by hand) */
+      autoStart: true,
+      /** how often each worker looks for due jobs when it has not just queued one itself, ms */
+      pollMs: 1000,
+      /** jobs one worker delivers at once */
+      maxInFlight: 16,
+      /** items of one job delivered at once */
+      concurrency: 8,
+    },
+
+    /** `GET /metrics` (Prometheus), off unless METRICS_TOKEN is set */
+    metrics: {
+      token: env.METRICS_TOKEN || '',
     },
 
     upload: {

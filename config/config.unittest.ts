@@ -13,5 +13,9 @@ export default () => {
   // cheap hashing keeps the suite fast (the algorithm and code path stay the same); a first delay
   // after the free failures long enough that a burst of parallel attempts always falls inside it
   config.auth = { argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 }, failureDelayMs: 10000 };
+  // the delivery queue and the webhook reload run only where a test starts them: the database command
+  // counts of other tests (test/app/message/budgets.test.ts) must not see their polling
+  config.queue = { autoStart: false };
+  config.webhooks = { reloadMs: 0 };
   return config;
 };

@@ -9,13 +9,14 @@
  * Keys: `ip` the client's address (TRUST_PROXY decides how it is read), `user` the signed-in user,
  * `socket` one socket (counted in its own process), `account` the account whose password or security
  * answer is checked: the signed-in user's own, else the one the body names, by its id whatever
- * identifier named it (or by the identifier when no such account exists, so the answer does not tell).
+ * identifier named it (or by the identifier when no such account exists, so the answer does not tell),
+ * `apiKey` the server API key of the request.
  */
 import type { LimitUse } from '../lib/rate-limits';
 
 export type LimitName =
   | 'accountFailures' | 'ipFailures' | 'signup' | 'refresh' | 'qrcode' | 'friendRequest' | 'roomCreate'
-  | 'connections' | 'socketEvents' | 'typing' | 'qrlogin' | 'messageLookups';
+  | 'connections' | 'socketEvents' | 'typing' | 'qrlogin' | 'messageLookups' | 'serverApi' | 'pushSubscribe';
 
 type Uses = ReadonlyArray<LimitUse<LimitName>>;
 
@@ -46,6 +47,12 @@ export const rateLimits: {
     'GET /api/qrcode': [ { limit: 'qrcode', by: 'ip' } ],
     'POST /api/friends/requests': [ { limit: 'friendRequest', by: 'user' } ],
     'POST /api/rooms': [ { limit: 'roomCreate', by: 'user' } ],
+    'POST /api/push/subscriptions': [ { limit: 'pushSubscribe', by: 'user' } ],
+    // the server API (PROTOCOL §9): per API key
+    ...Object.fromEntries([
+      'PUT /api/server/users/:externalId', 'POST /api/server/users/:externalId/sessions', 'POST /api/server/messages',
+      'POST /api/server/notices', 'POST /api/server/rooms', 'POST /api/server/rooms/:id/members',
+    ].map(route => [ route, [ { limit: 'serverApi', by: 'apiKey' } ] as Uses ])),
   },
   sockets: {
     '/chat': {

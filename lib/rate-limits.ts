@@ -12,13 +12,13 @@ import type { Limit, Stores } from './stores';
 export type { Limit };
 
 /** What one use of a limit counts per (config/rate-limits.ts). */
-export type LimitKey = 'ip' | 'user' | 'socket' | 'account';
+export type LimitKey = 'ip' | 'user' | 'socket' | 'account' | 'apiKey';
 
 /** One limit applied to a route or an event (config/rate-limits.ts). */
 export interface LimitUse<Name extends string = string> {
   /** a key of config.rateLimit */
   limit: Name;
-  /** what the count is per: the client's address, the signed-in user, the socket, or the account a password is checked for */
+  /** what the count is per: the client's address, the signed-in user, the socket, the account a password is checked for, or the server API key */
   by: LimitKey;
   /** `memory`: counted in this process even with Redis (for keys that live in one process: sockets) */
   store?: 'memory';

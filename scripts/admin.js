@@ -1,8 +1,10 @@
 'use strict';
 /**
- * Creates or promotes an admin user:
+ * Creates or promotes an admin user, and manages server-API keys and webhooks:
  *
  *   npm run admin -- --username alice --password 'a long password'
+ *   npm run admin -- keys create --name backend --scopes users,messages,rooms,notices
+ *   npm run admin -- webhooks add --url https://backend.example/hooks --events message.created
  *
  * `npm run admin` runs this through scripts/with-db.js, so it reaches MONGODB_URL, or the embedded
  * database of a running `npm run dev`, or starts that database for the moment.
@@ -12,7 +14,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 if (!fs.existsSync(path.join(__dirname, '..', 'lib', 'admin-cli.js'))) require('ts-node/register/transpile-only');
-require('../lib/admin-cli').main(process.argv.slice(2)).then(code => process.exit(code), err => {
+const args = process.argv.slice(2);
+// `keys ...` and `webhooks ...` (app/integration/cli.ts); anything else makes admins (lib/admin-cli.ts)
+const cli = args[0] === 'keys' || args[0] === 'webhooks' ? require('../app/integration/cli') : require('../lib/admin-cli');
+cli.main(args).then(code => process.exit(code), err => {
   process.stderr.write(`admin: ${err.stack || err}\n`);
   process.exit(1);
 });

@@ -22,6 +22,7 @@ export const WEB_CSP = [
 ].join('; ');
 
 let cached: Buffer | null = null;
+let cachedWorker: Buffer | null = null;
 
 /** The web client (web/, built by `npm run build:web` into web/dist; its assets are served by egg-static). */
 export default class WebController extends Controller {
@@ -43,5 +44,23 @@ export default class WebController extends Controller {
     ctx.set({ 'Content-Security-Policy': WEB_CSP, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' });
     ctx.type = 'html';
     ctx.body = html;
+  }
+
+  /** The service worker (web/public/sw.js → web/dist/sw.js) at the root, so its scope is the whole client. */
+  async serviceWorker() {
+    const { ctx, app } = this;
+    let js = app.config.env === 'prod' ? cachedWorker : null;
+    if (!js) {
+      js = await readFile(path.join(app.baseDir, 'web/dist/sw.js')).catch(() => null);
+      if (app.config.env === 'prod') cachedWorker = js;
+    }
+    if (!js) {
+      ctx.status = 404;
+      return;
+    }
+    // browsers check a worker for updates at most daily anyway; no-cache makes them ask each time
+    ctx.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'self'" });
+    ctx.type = 'application/javascript';
+    ctx.body = js;
   }
 }

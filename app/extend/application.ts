@@ -6,6 +6,12 @@ import { PresenceCache } from '../../lib/presence-cache';
 import { Outbox } from '../io/outbox';
 import { MessageEngine } from '../message/engine';
 import { readPresence, readProfiles } from '../service/presence';
+import { Metrics } from '../../lib/metrics';
+import { JobQueue } from '../../lib/job-queue';
+import { Webhooks } from '../integration/webhooks';
+import { Push } from '../integration/push';
+import { messageHooks } from '../integration/message-hooks';
+import { INTEGRATION_CHANGED_EVENT, type IntegrationChange } from '../integration/changes';
 
 /**
  * The per-process singletons, made on first use: each is built by its owner's constructor; these
@@ -18,6 +24,10 @@ const PRESENCE_CACHE = Symbol('presenceCache');
 const PRESENCE_REGISTRY = Symbol('presenceRegistry');
 const LIMITS = Symbol('rateLimits');
 const QR_LOGINS = Symbol('qrLogins');
+const METRICS = Symbol('metrics');
+const JOBS = Symbol('jobs');
+const WEBHOOKS = Symbol('webhooks');
+const PUSH = Symbol('push');
 
 interface Singletons {
   [STORES]?: Stores;
@@ -27,6 +37,10 @@ interface Singletons {
   [PRESENCE_REGISTRY]?: PresenceRegistry;
   [LIMITS]?: RateLimits;
   [QR_LOGINS]?: QrLogins;
+  [METRICS]?: Metrics;
+  [JOBS]?: JobQueue;
+  [WEBHOOKS]?: Webhooks;
+  [PUSH]?: Push;
 }
 
 /** What this file adds to `app` (declared, not inferred: the accessors use each other through `app`). */
@@ -38,6 +52,12 @@ export interface AppSingletons {
   readonly presenceRegistry: PresenceRegistry;
   readonly rateLimits: RateLimits;
   readonly qrLogins: QrLogins;
+  readonly metrics: Metrics;
+  readonly jobs: JobQueue;
+  readonly webhooks: Webhooks;
+  readonly push: Push;
+  /** tells every worker that webhooks or push subscriptions changed (app/integration/changes.ts) */
+  integrationChanged(change: IntegrationChange): void;
 }
 
 type App = Application & AppSingletons & Singletons;
@@ -59,6 +79,7 @@ const extension: AppSingletons & ThisType<Application> = {
     const self = held(this);
     return self[OUTBOX] ??= new Outbox(self.io, {
       replyTimeoutMs: self.config.message.replyTimeoutMs,
+      metrics: self.metrics,
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err),
     });
   },
@@ -77,7 +98,70 @@ const extension: AppSingletons & ThisType<Application> = {
       features: { changes: self.config.changes, search: self.config.search, roomLimit: () => self.config.presence.roomLimit },
       changeRegistry: self.stores.changeRegistry({ inflightMs: self.config.changes.inflightMs }),
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+      hooks: messageHooks({ webhooks: () => self.webhooks, push: () => self.push, metrics: () => self.metrics }),
     });
+  },
+
+  /** Prometheus metrics of this process (lib/metrics.ts). */
+  get metrics(): Metrics {
+    return held(this)[METRICS] ??= new Metrics();
+  },
+
+  /** The database queue of webhook and push deliveries (lib/job-queue.ts), worked by every process. */
+  get jobs(): JobQueue {
+    const self = held(this);
+    return self[JOBS] ??= new JobQueue({
+      jobs: () => models(self).OutboundJob,
+      attempts: () => models(self).DeliveryAttempt,
+      handlers: {
+        webhook: self.webhooks.handler(),
+        push: self.push.handler(),
+      },
+      backoff: () => ({ baseMs: self.config.webhooks.retryBaseMs, maxMs: self.config.webhooks.retryMaxDelayMs }),
+      maxInFlight: () => self.config.queue.maxInFlight,
+      pollMs: () => self.config.queue.pollMs,
+      onResults: (kind, results) => {
+        if (kind === 'push') return; // counted per send by the push handler
+        for (const r of results) if (r.outcome === 'drop') self.metrics.webhookDeliveries.inc({ event: r.label ?? '', result: 'dropped' });
+      },
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+    });
+  },
+
+  /** Webhook registrations, events and deliveries, and the `before.message` callback. */
+  get webhooks(): Webhooks {
+    const self = held(this);
+    return self[WEBHOOKS] ??= new Webhooks({
+      Webhook: () => models(self).Webhook,
+      // through the accessor: the queue's handlers are this object's, so the queue is made after it
+      enqueue: jobs => self.jobs.enqueue(jobs),
+      settings: () => self.config.webhooks,
+      concurrency: () => self.config.queue.concurrency,
+      maxContentBytes: () => self.config.message.maxContentBytes,
+      metrics: self.metrics,
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+    });
+  },
+
+  /** Web Push: VAPID keys, subscriptions, pushes to users with no socket. */
+  get push(): Push {
+    const self = held(this);
+    return self[PUSH] ??= new Push({
+      models: () => models(self),
+      enqueue: jobs => self.jobs.enqueue(jobs),
+      concurrency: () => self.config.queue.concurrency,
+      presence: () => self.presenceRegistry,
+      gate: self.stores.collapseGate('push'),
+      settings: () => self.config.push,
+      metrics: self.metrics,
+      changed: pushUsers => self.integrationChanged({ pushUsers }),
+      logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+    });
+  },
+
+  integrationChanged(change) {
+    const self = held(this);
+    if (self.stores.shared) self.outbox.chat.serverSideEmit(INTEGRATION_CHANGED_EVENT, change);
   },
 
   /** Users' contacts, rooms and invisibility, cached per worker, read coalesced (lib/presence-cache.ts). */

@@ -15,6 +15,7 @@ import type { ServerEvent, ServerEventPayloads, ServerToClientEvents, SocketMeta
 import { firstIssue } from '../../lib/schemas/common';
 import { withinDeadline } from '../../lib/deadline';
 import { isRoom } from '../../lib/conversation-ids';
+import type { Metrics } from '../../lib/metrics';
 
 export type DeviceClass = 'DESKTOP' | 'MOBILE' | 'WEB';
 
@@ -95,7 +96,7 @@ type Selection = Emitter & { except(room: string | string[]): Selection; sockets
 const NOBODY: Selection = { emit: () => false, except: () => NOBODY, socketsJoin: () => undefined, socketsLeave: () => undefined, disconnectSockets: () => undefined };
 
 export class Outbox {
-  constructor(private readonly io: IoServer, private readonly opts: { replyTimeoutMs: number; logError: (msg: string, err: unknown) => void }) {}
+  constructor(private readonly io: IoServer, private readonly opts: { replyTimeoutMs: number; logError: (msg: string, err: unknown) => void; metrics?: Metrics }) {}
 
   /**
    * Answers a socket event the way PROTOCOL §2 wants: the first argument is validated, `run`'s
@@ -109,6 +110,8 @@ export class Outbox {
     const socket = ioSocket(ctx);
     const ack = ctx.socketAck;
     const raw = ack ? ctx.args.slice(0, -1)[0] : ctx.args[0];
+    const started = performance.now();
+    let code: number = ErrorCode.OK;
     try {
       let input = raw as T;
       if (spec.schema) {
@@ -122,8 +125,15 @@ export class Outbox {
     } catch (err) {
       if (!isAppError(err)) this.opts.logError(`[io] ${spec.event} failed`, err);
       const e = isAppError(err) ? err : new AppError(ErrorCode.SERVER_ERROR, 'server error');
+      code = e.code;
       const fp = raw && typeof raw === 'object' && typeof (raw as { fp?: unknown }).fp === 'string' ? (raw as { fp: string }).fp : null;
       this.refuseReply(socket, ack, spec.event, e, fp);
+    } finally {
+      const metrics = this.opts.metrics;
+      if (metrics) {
+        metrics.socketEvents.inc({ event: spec.event, code: String(code) });
+        metrics.socketEventSeconds.observe({ event: spec.event }, (performance.now() - started) / 1000);
+      }
     }
   }
 
@@ -172,6 +182,7 @@ export class Outbox {
     // a c2c message to oneself is refused before it is stored, so the two targets never overlap
     this.send(recipients, 'c_message', wire);
     this.send({ user: wire.from, exceptSocket }, 'c_message', wire, { sync: true });
+    this.opts.metrics?.deliveries.inc({ typeu: String(wire.typeu) });
   }
 
   /**

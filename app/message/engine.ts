@@ -55,6 +55,7 @@ import { Pins } from './pins';
 import { DeliveryTicks, RoomSizes } from './ticks';
 import { MessageSearch } from './search';
 import { indexTerms } from './search-index';
+import { NO_HOOKS, type MessageHooks } from './hooks';
 
 export interface EngineModels {
   Message: Model<MessageDoc>;
@@ -107,6 +108,8 @@ export interface EngineDeps {
   /** §8: change feed ids and each conversation's last change */
   changeRegistry: ChangeRegistry;
   logError: (msg: string, err: unknown) => void;
+  /** what the engine tells webhooks, push and metrics, and asks `before.message` (hooks.ts) */
+  hooks?: MessageHooks;
 }
 
 interface SendRequest {
@@ -116,6 +119,8 @@ interface SendRequest {
   socketId?: string;
   /** §8: its quote and mentions, once resolved */
   extras?: SendExtrasOf;
+  /** set when this request's batch stored it (false: its fp was stored before) */
+  created?: boolean;
 }
 
 /** Where a message is: what acks, reads, receipts and delivery ticks need to know of it. */
@@ -153,9 +158,11 @@ export class MessageEngine {
   private readonly roomSizes: RoomSizes;
   private readonly ticks: DeliveryTicks;
   private readonly searcher: MessageSearch;
+  private readonly hooks: MessageHooks;
 
   constructor(private readonly deps: EngineDeps) {
     const { models, config } = deps;
+    this.hooks = deps.hooks ?? NO_HOOKS;
     const onError = (err: unknown) => deps.logError('[message] write failed', err);
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
     this.rules = new SendRules(models);
@@ -170,6 +177,7 @@ export class MessageEngine {
     const mutations = new MessageMutations({
       messages: () => models().Message.collection as unknown as Collection<MessageDoc>,
       feed: this.feed, recent: deps.recent, pointers: this.seqs.pointers, outbox: deps.outbox, logError: deps.logError,
+      updated: message => this.hooks.updated(message),
     });
     this.edits = new Edits({ mutations, models, config, search: deps.features.search, outbox: deps.outbox, delivery: this.delivery, pointers: this.seqs.pointers, logError: deps.logError });
     this.reactions = new Reactions({ mutations, models, config });
@@ -208,8 +216,19 @@ export class MessageEngine {
    * to pulls. A retried fp resolves with the stored message and delivers nothing.
    */
   async send(from: string, input: SendMessageInput, socketId?: string): Promise<WireMessage> {
+    return (await this.sendReporting(from, input, socketId)).message;
+  }
+
+  /**
+   * `send`, saying whether this call stored the message (`created`) or found its fp stored before
+   * (the server API answers 201 or 200). A `before.message` webhook, when registered, is asked first.
+   */
+  async sendReporting(from: string, input: SendMessageInput, socketId?: string): Promise<{ message: WireMessage; created: boolean }> {
     if (input.from !== undefined && input.from !== from) throw new AppError(ErrorCode.AUTH_FAILED, '`from` is not the token\'s user');
-    return this.sends.submit({ from, input, socketId });
+    const asked = this.hooks.beforeSend(from, input);
+    const request: SendRequest = { from, input: asked ? await asked : input, socketId };
+    const message = await this.sends.submit(request);
+    return { message, created: request.created === true };
   }
 
   /** One batch of the group commit: rules, store, deliver, publish, then the senders are answered. */
@@ -231,6 +250,7 @@ export class MessageEngine {
         return { ok: toWire(outcome.earlier) };
       }
       const wire = toWire(outcome.stored);
+      request.created = true;
       fresh.push(outcome.stored);
       freshWires.push(wire);
       // delivered live before any pull can see it (pulls go by the seq registry, raised next): a
@@ -249,6 +269,7 @@ export class MessageEngine {
     this.deps.recent.append(freshWires).catch(err => this.deps.logError('[message] recent messages not cached', err));
     const replies = fresh.filter(d => d.replyTo);
     if (replies.length) this.edits.checkQuotes(replies).catch(err => this.deps.logError('[message] reply quotes not checked', err));
+    if (freshWires.length) this.hooks.stored(freshWires);
     return outcomes;
   }
 
@@ -267,6 +288,7 @@ export class MessageEngine {
    */
   async ack(userId: string, refs: MessageRef[], budgetKey: string) {
     if (!refs.length) return;
+    this.hooks.acked(refs.length);
     const messages = await this.locate(userId, refs, budgetKey);
     const found = new Set(messages.map(m => String(m._id)));
     // ids that are not messages may be system notices

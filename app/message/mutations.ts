@@ -52,6 +52,8 @@ export class MessageMutations {
     recent: RecentMessages;
     pointers: PointerWriter;
     outbox: Outbox;
+    /** told of every change (webhooks' `message.updated`) */
+    updated: (message: WireMessage) => void;
     logError: (msg: string, err: unknown) => void;
   }) {}
 
@@ -87,6 +89,7 @@ export class MessageMutations {
           return this.deps.recent.forget(wire.conversationId).catch(() => undefined);
         });
         if (opts.notify !== false) this.deps.outbox.messageUpdate(wire, opts.socketId);
+        this.deps.updated(wire);
         return { wire, doc: after, before: doc, changed: true };
       }
       throw new AppError(ErrorCode.SERVER_ERROR, 'the message kept changing, try again');

@@ -37,6 +37,7 @@ async function keyOf(ctx: Context, use: LimitUse): Promise<string | null> {
     case 'ip': return ctx.ip;
     case 'user': return ctx.auth.userId;
     case 'account': return ctx.service.auth.accountKey(ctx.request.body, ctx.state.auth?.userId);
+    case 'apiKey': return ctx.state.apiKey.id;
     default: throw new Error(`rate limit ${use.limit}: an HTTP route has no ${use.by}`);
   }
 }

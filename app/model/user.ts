@@ -19,6 +19,8 @@ export interface UserDoc {
   profile: Record<string, unknown>;
   role: typeof ROLES[number];
   presence: string;
+  /** the team's own id for this user, set through the server API (PROTOCOL §9) */
+  externalId?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -42,6 +44,7 @@ export default (app: Application): Model<UserDoc> => {
     profile: { type: Schema.Types.Mixed, default: {} },
     role: { type: String, enum: ROLES, default: 'user' },
     presence: { type: String, default: 'online' },
+    externalId: { type: String },
   }, {
     timestamps: true,
     minimize: false,
@@ -63,6 +66,8 @@ export default (app: Application): Model<UserDoc> => {
   // sparse rather than partialFilterExpression, which FerretDB does not implement
   UserSchema.index({ emailLower: 1 }, { unique: true, sparse: true });
   UserSchema.index({ nicknameLower: 1 });
+  // one user per external id (server API upserts); users made by signup have none
+  UserSchema.index({ externalId: 1 }, { unique: true, sparse: true });
 
   return app.mongoose.model<UserDoc>('User', UserSchema);
 };

@@ -75,7 +75,8 @@ export default class AuthService extends Service {
     return user ? `user:${user._id}` : `name:${(b[named] as string).trim().toLowerCase().slice(0, 254)}`;
   }
 
-  async startSession(userId: string) {
+  /** A new session of the user; `userAgent` names the client when it is not the caller (the server API's sign-ins). */
+  async startSession(userId: string, userAgent?: string) {
     const { Session } = this.ctx.model;
     const secret = randomBytes(32).toString('base64url');
     const session = await Session.create({
@@ -83,7 +84,7 @@ export default class AuthService extends Service {
       user: userId,
       refreshHash: sha256(secret),
       expiresAt: new Date(Date.now() + this.config.auth.refreshTokenTtl * 1000),
-      userAgent: String(this.ctx.get('user-agent') || '').slice(0, 256),
+      userAgent: String(userAgent ?? (this.ctx.get('user-agent') || '')).slice(0, 256),
       ip: this.ctx.ip,
     });
     const sessionId = String(session._id);

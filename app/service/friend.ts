@@ -118,5 +118,6 @@ export default class FriendService extends Service {
     const payload: FriendNotice = { type, from: { _id: String(_id), username, nickname, avatar } as FriendNotice['from'] };
     if (message) payload.message = message;
     this.app.outbox.send({ user: to }, 'f_notice', payload);
+    this.app.webhooks.emit('friend.changed', { type, from, to });
   }
 }

@@ -74,6 +74,7 @@ export default class PresenceService extends Service {
     }
     const profile = (await this.profilesOf([ userId ])).get(userId)!;
     if (socket.connected && profile.rooms.length) socket.join(profile.rooms.map(rooms.room));
+    if (first) this.app.webhooks.emit('user.online', { userId });
     if (first && !(await this.invisibleAmong([ userId ])).size) await this.announce(userId, 'online');
   }
 
@@ -91,9 +92,9 @@ export default class PresenceService extends Service {
   /** A /chat socket is gone: "offline" if it was the user's last. */
   async disconnect(socket: ChatSocket) {
     const { userId } = socket.data;
-    if (await this.app.presenceRegistry.remove(userId, socket.id) && !(await this.invisibleAmong([ userId ])).size) {
-      await this.announce(userId, 'offline');
-    }
+    if (!await this.app.presenceRegistry.remove(userId, socket.id)) return;
+    this.app.webhooks.emit('user.offline', { userId });
+    if (!(await this.invisibleAmong([ userId ])).size) await this.announce(userId, 'offline');
   }
 
   /**

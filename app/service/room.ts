@@ -239,6 +239,11 @@ export default class RoomService extends Service {
     });
   }
 
+  /** The server API's member changes (PROTOCOL §9): made with the owner's rights, announced alike. */
+  async changeMembersByServer(roomId: string, input: { add?: string[]; remove?: string[] }) {
+    return this.changeMembers(String((await this.get(roomId)).owner), roomId, input);
+  }
+
   /** Owner only: the room is gone for everyone. */
   async dissolve(me: string, roomId: string) {
     return roomLock.run(roomId, async () => {
@@ -288,6 +293,7 @@ export default class RoomService extends Service {
   /** `g_notice` to the room's members; `joined`: members who just joined (see Outbox targets). */
   private notice(roomId: string, event: RoomEvent, extra: { user?: string; newbie?: true; changes?: Record<string, unknown> }, joined?: string[]) {
     this.outbox.send({ room: roomId, alsoUsers: joined }, 'g_notice', { room: roomId, event, ...extra });
+    this.app.webhooks.emit('room.changed', { room: roomId, event, ...extra });
   }
 
   /**

@@ -1,11 +1,16 @@
+import { createHash } from 'node:crypto';
 import { Service } from 'egg';
 import gravatar from 'gravatar';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { isDuplicateKey } from '../../lib/duplicate-key';
 import type { SignupInput } from '../../lib/schemas/auth';
 import type { UpdateMeInput } from '../../lib/schemas/social';
+import type { UpsertUserInput } from '../../lib/schemas/integration';
 import type { UserDoc } from '../model/user';
 import { isObjectId } from '../../lib/ids';
+
+/** The password hash of users made by the server API: no password verifies against it, so they sign in only through the team's backend. */
+const NO_PASSWORD = '!';
 
 /** What anyone may see of a user. */
 export interface PublicUser {
@@ -92,6 +97,55 @@ export default class UserService extends Service {
       throw err;
     }
     return this.get(userId);
+  }
+
+  /**
+   * Creates or updates the user with this external id (the server API, PROTOCOL §9). Created
+   * without a password (sign-ins come from the team's backend) and, without a `username`, with one
+   * derived from the external id. Username and e-mail stay unique (409 / 10004). Two racing
+   * creations of one external id meet at its unique index, and the second becomes an update.
+   */
+  async upsertExternal(externalId: string, input: UpsertUserInput): Promise<{ user: UserDoc; created: boolean }> {
+    const { User } = this.ctx.model;
+    const set: Record<string, unknown> = {};
+    if (input.username !== undefined) Object.assign(set, { username: input.username, usernameLower: input.username.toLowerCase() });
+    if (input.nickname !== undefined) Object.assign(set, { nickname: input.nickname, nicknameLower: input.nickname.toLowerCase() });
+    if (input.email !== undefined) Object.assign(set, { email: input.email, emailLower: input.email.toLowerCase() });
+    if (input.avatar !== undefined) set.avatar = input.avatar;
+    if (input.profile !== undefined) set.profile = input.profile;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const existing = await User.findOne({ externalId }, { _id: 1 }).lean<{ _id: unknown }>();
+        if (existing) {
+          if (Object.keys(set).length) await User.updateOne({ _id: existing._id }, { $set: set });
+          return { user: (await User.findById(existing._id))!.toJSON() as UserDoc, created: false };
+        }
+        const username = input.username ?? `x_${createHash('sha256').update(externalId).digest('hex').slice(0, 16)}`;
+        const nickname = input.nickname ?? username;
+        const user = await User.create({
+          username, usernameLower: username.toLowerCase(), nickname, nicknameLower: nickname.toLowerCase(),
+          email: input.email, emailLower: input.email?.toLowerCase(),
+          avatar: input.avatar ?? (input.email ? gravatar.url(input.email, { s: '200', d: 'identicon', protocol: 'https' }) : ''),
+          passwordHash: NO_PASSWORD, profile: input.profile ?? {}, externalId,
+        });
+        return { user: user.toJSON() as UserDoc, created: true };
+      } catch (err: any) {
+        if (!isDuplicateKey(err)) throw err;
+        // a racing creation of this external id (its derived username collides too) makes this an
+        // update on the second turn; otherwise the name or e-mail is someone else's
+        if (attempt > 0 || !await User.exists({ externalId })) {
+          throw new AppError(ErrorCode.DUPLICATE_VALUE, `${/email/i.test(String(err.message)) ? 'email' : 'username'} is already taken`);
+        }
+      }
+    }
+    throw new AppError(ErrorCode.SERVER_ERROR, 'the user changed meanwhile, try again');
+  }
+
+  /** The user with this external id (server API); 404 / 20005 when there is none. */
+  async byExternalId(externalId: string) {
+    const user = await this.ctx.model.User.findOne({ externalId }, { _id: 1 }).lean<{ _id: unknown }>();
+    if (!user) throw new AppError(ErrorCode.USER_NOT_EXIST, 'no user with this external id');
+    return String(user._id);
   }
 
   /** Public fields of one user; 404 / 20005 when there is none. */

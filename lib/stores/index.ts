@@ -5,8 +5,9 @@ import { MemoryRecentMessages, RedisRecentMessages, type RecentMessages } from '
 import { MemoryPresenceRegistry, RedisPresenceRegistry, type PresenceRegistry } from './presence-registry';
 import { MemoryQrLogins, RedisQrLogins, type QrLogins } from './qr-logins';
 import { MemoryChangeRegistry, RedisChangeRegistry, type ChangeRegistry } from './change-registry';
+import { MemoryCollapseGate, RedisCollapseGate, type CollapseGate } from './collapse-gate';
 
-export type { SeqRegistry, RecentMessages, PresenceRegistry, QrLogins, ChangeRegistry };
+export type { SeqRegistry, RecentMessages, PresenceRegistry, QrLogins, ChangeRegistry, CollapseGate };
 export type { QrRequest } from './qr-logins';
 
 /** A rate limit: `points` per `duration` seconds. */
@@ -60,6 +61,11 @@ export class Stores {
   /** Pending QR-code logins and the socket waiting on each. */
   qrLogins(): QrLogins {
     return this.redis ? new RedisQrLogins(this.redis, id => this.key('qr', id)) : new MemoryQrLogins();
+  }
+
+  /** "Once per window" per key (Web Push collapsing). */
+  collapseGate(name: string): CollapseGate {
+    return this.redis ? new RedisCollapseGate(this.redis, key => this.key('gate', name, key)) : new MemoryCollapseGate();
   }
 
   /**

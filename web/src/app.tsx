@@ -8,6 +8,7 @@ import {
 } from './chat';
 import { Content } from './content';
 import { VirtualList } from './vlist';
+import { PushButton, useNotificationClicks } from './push';
 import { TypeU } from '../../lib/conversation-ids';
 
 const RECALL_WINDOW = 120_000;
@@ -417,6 +418,7 @@ function StatusPicker() {
 
 export function App() {
   const [ tab, setTab ] = useState<'chats' | 'friends' | 'rooms'>('chats');
+  useNotificationClicks();
   const me = store.me;
   if (!me) return <div class="auth"><p class="empty">Loading…</p></div>;
   const active = store.active ? store.convs.get(store.active) : undefined;
@@ -433,6 +435,7 @@ export function App() {
         <Avatar user={me} size={28} />
         <span class="me" data-testid="me">{me.nickname || me.username}</span>
         <StatusPicker />
+        <PushButton />
         <button onClick={() => { void logout(); location.hash = '#/login'; }} data-testid="logout">Log out</button>
       </header>
       {store.banner && (

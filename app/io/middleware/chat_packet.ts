@@ -27,6 +27,7 @@ function wsOf(socket: Socket): { pause(): void; resume(): void } | null {
 export default (_options: unknown, app: Application) => {
   const pending = new WeakMap<Socket, number>();
   let inProcess = 0;
+  app.metrics.watchPending('chat_events', () => inProcess, () => app.config.chatPending.perProcess);
   return async function chatPacket(ctx: Context, next: () => Promise<void>) {
     const socket = ctx.chatSocket;
     const { perSocket, perProcess } = app.config.chatPending;

@@ -1,0 +1,140 @@
+import assert from 'node:assert';
+import { app, sleep } from '../helpers';
+import { JobQueue, type JobHandler, type ItemResult } from '../../lib/job-queue';
+import { send } from '../../lib/outbound-http';
+import { WebhookReceiver } from '../webhook-receiver';
+
+/**
+ * The delivery queue (lib/job-queue.ts) on the suite's database, with workers that are separate
+ * queue objects in this process: what matters is that they share nothing but the database.
+ */
+describe('lib/job-queue', () => {
+  const receiver = new WebhookReceiver();
+  // long enough that a busy machine does not time requests out (which would be retries of their own)
+  const ITEM_TIMEOUT = 1500;
+  const workers: JobQueue[] = [];
+
+  /** A handler that POSTs each item to the receiver: 2xx is done, anything else is retried. */
+  const handler: JobHandler = {
+    concurrency: 4,
+    itemTimeoutMs: ITEM_TIMEOUT,
+    retryForMs: 60_000,
+    async deliver(job) {
+      return Promise.all(job.items.map(async (item): Promise<ItemResult> => {
+        try {
+          const reply = await send({ url: receiver.url, headers: { 'content-type': 'application/json', 'im-webhook-id': item.ref }, body: JSON.stringify(item), timeoutMs: ITEM_TIMEOUT, policy: { refusePrivate: false }, protocols: [ 'http:' ] });
+          return { ref: item.ref, outcome: reply.status < 300 ? 'ok' : 'retry', status: reply.status };
+        } catch (err) {
+          return { ref: item.ref, outcome: 'retry', error: String(err) };
+        }
+      }));
+    },
+  };
+
+  const worker = () => {
+    const q = new JobQueue({
+      jobs: () => app.model.OutboundJob,
+      attempts: () => app.model.DeliveryAttempt,
+      handlers: { test: handler },
+      backoff: () => ({ baseMs: 30, maxMs: 100 }),
+      maxInFlight: () => 8,
+      pollMs: () => 25,
+      logError: (msg, err) => { throw new Error(`${msg}: ${err}`); },
+    });
+    workers.push(q);
+    return q;
+  };
+
+  const pending = () => app.model.OutboundJob.countDocuments({ kind: 'test' });
+
+  before(async () => {
+    await app.ready();
+    await receiver.start();
+  });
+
+  afterEach(async () => {
+    for (const w of workers.splice(0)) await w.stop();
+    await app.model.OutboundJob.deleteMany({ kind: 'test' });
+    receiver.received.length = 0;
+    receiver.maxConcurrent = 0;
+    receiver.answer = () => ({ status: 200 });
+  });
+
+  after(() => receiver.stop());
+
+  it('a worker killed mid-delivery loses nothing: another sends the job once its lease has passed', async function() {
+    this.timeout(10000);
+    const victim = worker();
+    const survivor = worker();
+    // the first request hangs (the victim is "killed" while it is open); later ones succeed
+    receiver.answer = (_r, nth) => (nth === 1 ? 'hang' : { status: 200 });
+    await victim.enqueue([{ kind: 'test', target: 'receiver', items: [{ ref: 'evt-kill' }] }]);
+    assert.strictEqual(await victim.claimRound(), 1);
+    await receiver.until(() => receiver.received.length === 1);
+    victim.kill();
+    // the lease holds it from the survivor while the victim's attempt could still be running
+    assert.strictEqual(await survivor.claimRound(), 0);
+    survivor.start();
+    await receiver.until(() => receiver.received.length === 2, 5000);
+    await survivor.stop();
+    assert.strictEqual(receiver.maxConcurrent, 1);
+    assert.strictEqual(await pending(), 0);
+    const attempts = await app.model.DeliveryAttempt.find({ target: 'receiver', 'results.ref': 'evt-kill' }).lean();
+    assert.deepStrictEqual(attempts.map((a: any) => [ a.n, a.worker, a.outcome ]), [ [ 2, survivor.worker, 'done' ] ]);
+  });
+
+  it('two workers racing over many jobs: every item delivered, no attempt sent twice, none at once', async function() {
+    this.timeout(20000);
+    const a = worker();
+    const b = worker();
+    // the first tries of every tenth event fail, so retries race too
+    receiver.answer = (r, nth) => (nth === 1 && r.id.endsWith('0') ? { status: 500 } : { status: 200 });
+    const refs = Array.from({ length: 40 }, (_, i) => `evt-race-${i}`);
+    await a.enqueue(refs.map(ref => ({ kind: 'test', target: 'race', items: [{ ref }] })));
+    a.start();
+    b.start();
+    await receiver.until(() => refs.every(ref => receiver.received.some(r => r.id === ref && r.json.ref === ref)) && receiver.received.length >= 44, 15000);
+    for (let i = 0; i < 100 && await pending(); i++) await sleep(50);
+    // what is in flight finishes, and its attempt records are complete
+    await Promise.all([ a.stop(), b.stop() ]);
+    assert.strictEqual(await pending(), 0);
+    assert.strictEqual(receiver.maxConcurrent, 1);
+    // every attempt was sent exactly once: as many requests for an event as attempts of its job
+    const attempts = await app.model.DeliveryAttempt.find({ target: 'race' }).lean<Array<{ results?: Array<{ ref: string }> }>>();
+    for (const ref of refs) {
+      const claimed = attempts.filter(a => a.results?.some(r => r.ref === ref)).length;
+      assert.strictEqual(receiver.received.filter(r => r.id === ref).length, claimed, ref);
+      assert.ok(claimed >= (ref.endsWith('0') ? 2 : 1), ref);
+    }
+  });
+
+  it('a job still failing past its retry horizon is given up (and logged so)', async function() {
+    this.timeout(10000);
+    const q = worker();
+    receiver.answer = () => ({ status: 500 });
+    const saved = handler.retryForMs;
+    handler.retryForMs = 200;
+    try {
+      await q.enqueue([{ kind: 'test', target: 'horizon', items: [{ ref: 'evt-horizon' }] }]);
+      q.start();
+      for (let i = 0; i < 100 && await pending(); i++) await sleep(50);
+      await q.stop();
+    } finally {
+      handler.retryForMs = saved;
+    }
+    assert.strictEqual(await pending(), 0);
+    const last = await app.model.DeliveryAttempt.findOne({ target: 'horizon' }).sort({ n: -1 }).lean<any>();
+    assert.strictEqual(last.outcome, 'gave-up');
+  });
+
+  it('only failed items of a job are tried again', async function() {
+    this.timeout(10000);
+    const q = worker();
+    receiver.answer = (r, nth) => (r.id === 'evt-b' && nth === 1 ? { status: 502 } : { status: 200 });
+    await q.enqueue([{ kind: 'test', target: 'partial', items: [{ ref: 'evt-a' }, { ref: 'evt-b' }, { ref: 'evt-c' }] }]);
+    q.start();
+    await receiver.until(() => receiver.received.length === 4);
+    for (let i = 0; i < 100 && await pending(); i++) await sleep(50);
+    assert.deepStrictEqual(receiver.received.map(r => r.id).sort(), [ 'evt-a', 'evt-b', 'evt-b', 'evt-c' ]);
+  });
+});
