@@ -3,8 +3,8 @@
  * (in this process, through its `main`), and admins.
  */
 import assert from 'node:assert';
-import { main as integrationCli } from '../app/integration/cli';
-import { createOrPromoteAdmin } from '../lib/admin-cli';
+import { main as integrationCli } from '../app/cli/integration';
+import { createOrPromoteAdmin } from '../app/cli/admin';
 import { api, signup, type TestUser } from './helpers';
 
 /** Runs `npm run admin -- <args>` in this process; its output and exit code. */

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createOrPromoteAdmin } from '../../lib/admin-cli';
+import { createOrPromoteAdmin } from '../../app/cli/admin';
 import { api, baseUrl, connectOk, emitAck, sleep, uniqueName } from '../helpers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

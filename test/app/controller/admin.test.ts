@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { api, app, connectChat, notWithin, signup, uniqueName, waitFor, type TestUser } from '../../helpers';
 import { expectError } from '../../social-helpers';
-import { createOrPromoteAdmin } from '../../../lib/admin-cli';
+import { createOrPromoteAdmin } from '../../../app/cli/admin';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '../../..');

@@ -7,9 +7,9 @@ import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { createInterface } from 'node:readline/promises';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
-import defaultConfig from '../config/config.default';
-import userModel from '../app/model/user';
-import { password as passwordSchema, username as usernameSchema } from './schemas/auth';
+import defaultConfig from '../../config/config.default';
+import userModel from '../model/user';
+import { password as passwordSchema, username as usernameSchema } from '../../lib/schemas/auth';
 
 export interface AdminResult {
   id: string;
