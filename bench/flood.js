@@ -1,6 +1,8 @@
 'use strict';
 /**
- * npm run bench:flood: does a flood of events over the per-socket limit leave memory behind?
+ * npm run bench:flood: does a flood of events over the per-socket limit leave memory behind, or
+ * make anything else wait (/healthz is timed every 100 ms during the flood)? What was shed must be
+ * 20009 with retryAfterMs, never 50000 (issue #19).
  * Starts our server the production way (as npm run bench: compiled, egg-scripts, one worker,
  * EGG_SERVER_ENV=prod, the embedded FerretDB with seeded users), then from a separate process:
  * FLOOD_SOCKETS sockets (default 200) each emit FLOOD_RATE events per second (default 150; the
@@ -42,7 +44,7 @@ async function load(job) {
   });
   const sockets = [];
   for (let i = 0; i < job.users.length; i += 50) sockets.push(...await Promise.all(job.users.slice(i, i + 50).map(connectOne)));
-  const counts = { sent: 0, ok: 0, limited: 0, otherError: 0, imError: 0, received: 0 };
+  const counts = { sent: 0, ok: 0, limited: 0, withRetryAfter: 0, serverError: 0, otherError: 0, imError: 0, received: 0 };
   for (const s of sockets) {
     s.on('im_error', () => counts.imError++);
     s.on('c_message', () => counts.received++);
@@ -64,7 +66,10 @@ async function load(job) {
         const fp = `flood-${process.pid}-${i}-${n++}`;
         const ack = env => {
           if (env.code === 0) counts.ok++;
-          else if (env.code === 20009) counts.limited++;
+          else if (env.code === 20009) {
+            counts.limited++;
+            if (env.meta.retryAfterMs > 0) counts.withRetryAfter++;
+          } else if (env.code === 50000) counts.serverError++;
           else counts.otherError++;
         };
         const peer = job.users[i ^ 1].id;
@@ -161,6 +166,35 @@ function topAllocations(profile, n = 15) {
     .map(([ k, v ]) => `  ${(v / 1048576).toFixed(1).padStart(7)} MB  ${k.split(' < ').reverse().join(' < ')}`).join('\n');
 }
 
+/** GET /healthz every 100 ms (each waits for its answer, at most 10 s) until stopped; its latencies. */
+function healthProbe(url) {
+  const times = [];
+  let failed = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      try {
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10000) });
+        await res.arrayBuffer();
+        if (res.ok) times.push(performance.now() - t); else failed++;
+      } catch {
+        failed++;
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      times.sort((a, b) => a - b);
+      const at = p => (times.length ? times[Math.min(times.length - 1, Math.ceil(p / 100 * times.length) - 1)] : undefined);
+      return { n: times.length, failed, p50: at(50), p99: at(99), max: times[times.length - 1] };
+    },
+  };
+}
+
 async function main() {
   const bench = require('./lib');
   log(`compiling the app; ${SOCKETS} sockets × ${RATE} ${EVENT} events/s for ${SECONDS} s, then ${IDLE} s idle`);
@@ -214,7 +248,10 @@ async function main() {
     await row(`${SOCKETS} sockets connected`);
     if (PROFILE) await inspector.call('HeapProfiler.startSampling', { samplingInterval: 16384 });
     await stage('FLOOD_START');
+    // does the flood make everything else wait? /healthz, asked every 100 ms from this process
+    const health = healthProbe(server.url);
     await stage('FLOOD_END');
+    const healthz = await health.stop();
     rows.push({ stage: 'end of the flood', rss: rss() });
     await stage('COUNTS');
     // taken while the sockets are still connected
@@ -231,7 +268,11 @@ async function main() {
     process.stdout.write(`\n| stage | worker RSS MB | after a full GC: heap MB | external MB | RSS MB |\n|---|---|---|---|---|\n${
       rows.map(r => `| ${r.stage} | ${fmt(r.rss)} | ${fmt(r.heap)} | ${fmt(r.external)} | ${fmt(r.rssAfterGc)} |`).join('\n')}\n\n`);
     process.stdout.write(`events (${EVENT}, ${SOCKETS} sockets × ${RATE}/s × ${SECONDS} s): ${JSON.stringify(counts)}; ` +
-      `unanswered at the end of the idle time: ${counts.sent - counts.ok - counts.limited - counts.otherError}\n`);
+      `unanswered at the end of the idle time: ${counts.sent - counts.ok - counts.limited - counts.serverError - counts.otherError}\n`);
+    process.stdout.write(`/healthz during the flood: ${healthz.n} requests, p50 ${fmt(healthz.p50)} ms, p99 ${fmt(healthz.p99)} ms, max ${fmt(healthz.max)} ms` +
+      `${healthz.failed ? `, ${healthz.failed} failed` : ''}\n`);
+    process.stdout.write(`targets (issue 19): ${counts.serverError ? 'MISS' : 'met '} 0 answered 50000 (${counts.serverError}); ` +
+      `${healthz.p99 < 500 ? 'met ' : 'MISS'} /healthz p99 < 500 ms; ${counts.withRetryAfter === counts.limited ? 'met ' : 'MISS'} every 20009 with retryAfterMs (${counts.withRetryAfter} of ${counts.limited})\n`);
     if (profile) process.stdout.write(`\nstill-live allocations made during the flood (sampling heap profile):\n${topAllocations(profile)}\n`);
   } finally {
     inspector?.close();

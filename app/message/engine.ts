@@ -190,10 +190,8 @@ export class MessageEngine {
       commit: batch => this.commitSends(batch),
       batchMax: config.commitBatchMax,
       timeoutMs: config.replyTimeoutMs,
-      timeoutError: r => {
-        deps.logError(`[message] send ${r.from}/${r.input.fp} not stored within ${config.replyTimeoutMs} ms`, null);
-        return new AppError(ErrorCode.SERVER_ERROR, 'message could not be stored in time, retry with the same fp');
-      },
+      // busy, not failed (PROTOCOL §2): the client retries with the same fp, which finds it if it was stored
+      timeoutError: () => deps.outbox.busy('message not stored in time: the server is busy, retry with the same fp'),
       failureError: err => {
         // the database failed: these senders get 50000 and retry with their fp
         deps.logError('[message] group commit failed', err);

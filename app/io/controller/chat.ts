@@ -36,7 +36,7 @@ export default class ChatController extends Controller {
   }
 
   async ack() {
-    await this.app.outbox.answer(this.ctx, { event: 'c_message_ack', schema: schemas.messageAck },
+    await this.app.outbox.answer(this.ctx, { event: 'c_message_ack', schema: schemas.messageAck, coalesced: true },
       refs => this.app.messages.ack(this.me, refs, this.socket.id));
   }
 
@@ -58,7 +58,7 @@ export default class ChatController extends Controller {
   }
 
   async read() {
-    await this.app.outbox.answer(this.ctx, { event: 'to_reader', schema: schemas.readReceipt },
+    await this.app.outbox.answer(this.ctx, { event: 'to_reader', schema: schemas.readReceipt, coalesced: true },
       input => this.app.messages.read(this.me, input, this.socket.id));
   }
 
@@ -68,7 +68,7 @@ export default class ChatController extends Controller {
   }
 
   async typing() {
-    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing }, async input => {
+    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing, coalesced: true }, async input => {
       if (input.typeu === 2) await this.service.presence.roomTyping(this.me, input.to);
       else await this.service.presence.typing(this.me, input.to);
     });

@@ -3,6 +3,9 @@ import type { Socket } from 'socket.io';
 import { AppError, ErrorCode } from '../../../lib/errors';
 import { admitByRate } from '../socket-limits';
 
+/** Events taken whatever the work in progress: cheap, and coalesced with others' (see below). */
+const COALESCED = new Set([ 'c_message_ack', 'to_reader', 'to_typing' ]);
+
 /** The ws connection under a socket when its transport is websocket (polling has none to pause). */
 function wsOf(socket: Socket): { pause(): void; resume(): void } | null {
   const transport = socket.conn.transport as unknown as { name: string; socket?: { pause?: () => void; resume?: () => void } };
@@ -22,7 +25,12 @@ function wsOf(socket: Socket): { pause(): void; resume(): void } | null {
  * progress the server stops reading from the socket's websocket until half of them are done: the
  * client's own buffers wait, nothing is refused. Past four times that (polling cannot be paused, and
  * a paused websocket still hands over what it had read), and past `perProcess` for all sockets of
- * this process, events are refused with 20009.
+ * this process, events are refused with 20009 and `retryAfterMs` (the outbox's current estimate).
+ *
+ * Acks, reads and typing (`COALESCED`) are never counted nor refused here: they are the cheapest
+ * events there are, their writes merge with everyone else's (the delivery writer's flushes), and a
+ * refused ack costs more than a taken one (the client acks again, or gets the message again in its
+ * next pull). The per-socket event rate still bounds them.
  */
 export default (_options: unknown, app: Application) => {
   const pending = new WeakMap<Socket, number>();
@@ -30,11 +38,13 @@ export default (_options: unknown, app: Application) => {
   app.metrics.watchPending('chat_events', () => inProcess, () => app.config.chatPending.perProcess);
   return async function chatPacket(ctx: Context, next: () => Promise<void>) {
     const socket = ctx.chatSocket;
+    const event = String(ctx.packet[0]);
+    if (COALESCED.has(event)) return admitted(ctx, next);
     const { perSocket, perProcess } = app.config.chatPending;
     const mine = pending.get(socket) ?? 0;
     if (mine >= perSocket * 4 || inProcess >= perProcess) {
-      const err = new AppError(ErrorCode.RATE_LIMITED, inProcess >= perProcess ? 'server busy, try again later' : 'too many events in progress, wait for their replies');
-      app.outbox.refuseReply(socket, ctx.socketAck, String(ctx.packet[0]), err);
+      const err = app.outbox.busy(inProcess >= perProcess ? 'server busy, try again later' : 'too many events in progress, wait for their replies');
+      app.outbox.refuseReply(socket, ctx.socketAck, event, err);
       return;
     }
     pending.set(socket, mine + 1);
