@@ -14,7 +14,8 @@
  *
  * FLOOD_EVENT: `to` (default: a 1:1 message to the socket's pair, with an ack callback), `typing`
  * (`to_typing`, never stored) or `bad` (an invalid `to`, refused by the schema). FLOOD_PROFILE=1
- * also prints where the memory still live after the flood was allocated (sampling heap profiler).
+ * also prints where the memory still live after the flood was allocated (sampling heap profiler);
+ * FLOOD_CPU_PROFILE=1 the worker's hottest functions during the flood.
  */
 const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -28,6 +29,7 @@ const SECONDS = Number(process.env.FLOOD_SECONDS || 20);
 const IDLE = Number(process.env.FLOOD_IDLE || 30);
 const EVENT = process.env.FLOOD_EVENT || 'to';
 const PROFILE = process.env.FLOOD_PROFILE === '1';
+const CPU_PROFILE = process.env.FLOOD_CPU_PROFILE === '1';
 const log = msg => process.stderr.write(`[flood] ${msg}\n`);
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
@@ -247,11 +249,16 @@ async function main() {
     await sleep(1000);
     await row(`${SOCKETS} sockets connected`);
     if (PROFILE) await inspector.call('HeapProfiler.startSampling', { samplingInterval: 16384 });
+    if (CPU_PROFILE) {
+      await inspector.call('Profiler.enable');
+      await inspector.call('Profiler.start');
+    }
     await stage('FLOOD_START');
     // does the flood make everything else wait? /healthz, asked every 100 ms from this process
     const health = healthProbe(server.url);
     await stage('FLOOD_END');
     const healthz = await health.stop();
+    const cpuProfile = CPU_PROFILE ? bench.topSelfTime((await inspector.call('Profiler.stop')).profile) : null;
     rows.push({ stage: 'end of the flood', rss: rss() });
     await stage('COUNTS');
     // taken while the sockets are still connected
@@ -273,6 +280,7 @@ async function main() {
       `${healthz.failed ? `, ${healthz.failed} failed` : ''}\n`);
     process.stdout.write(`targets (issue 19): ${counts.serverError ? 'MISS' : 'met '} 0 answered 50000 (${counts.serverError}); ` +
       `${healthz.p99 < 500 ? 'met ' : 'MISS'} /healthz p99 < 500 ms; ${counts.withRetryAfter === counts.limited ? 'met ' : 'MISS'} every 20009 with retryAfterMs (${counts.withRetryAfter} of ${counts.limited})\n`);
+    if (cpuProfile) process.stdout.write(`\nCPU profile of the app worker during the flood, self time, ${cpuProfile.sampledMs} ms sampled:\n${cpuProfile.lines}\n`);
     if (profile) process.stdout.write(`\nstill-live allocations made during the flood (sampling heap profile):\n${topAllocations(profile)}\n`);
   } finally {
     inspector?.close();

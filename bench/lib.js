@@ -307,7 +307,27 @@ function commitId() {
   }
 }
 
+/** The hottest functions (self time) of a V8 CPU profile (`Profiler.stop`'s or a .cpuprofile file's). */
+function topSelfTime(prof, n = 25) {
+  const self = new Map();
+  const dt = (prof.endTime - prof.startTime) / prof.samples.length / 1000; // ms per sample
+  const byId = new Map(prof.nodes.map(node => [ node.id, node ]));
+  const counts = new Map();
+  for (const sample of prof.samples) counts.set(sample, (counts.get(sample) || 0) + 1);
+  let total = 0;
+  for (const [ id, c ] of counts) {
+    const node = byId.get(id);
+    const where = node.callFrame.url ? node.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*bench\/\.build\//, '') : '';
+    const key = `${node.callFrame.functionName || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) || 0) + c);
+    total += c;
+  }
+  const top = [ ...self ].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return { sampledMs: Math.round(total * dt), lines: top.map(([ k, c ]) => `  ${(c / total * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n') };
+}
+
 module.exports = {
+  topSelfTime,
   root, buildDir, logger, sleep, envNumber, SetupError, freePort, waitForHttp, build, removeBuild, processTree, cpuSeconds, rssMb,
   seedAccounts, api, checkAccount, startOurs, startRelay, dbCommands, commandDelta, describeCommands, percentile, fmt, table, commitId,
 };

@@ -35,7 +35,7 @@ const crypto = require('node:crypto');
 const ferretdb = require('../scripts/ferretdb');
 const {
   logger, sleep, envNumber, SetupError, build, removeBuild, processTree, cpuSeconds, rssMb, seedAccounts, api, checkAccount,
-  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId,
+  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId, topSelfTime,
 } = require('./lib');
 const { startWebhookSink } = require('./webhook-sink');
 
@@ -231,23 +231,8 @@ function summarizeProfile() {
   const files = fs.readdirSync(profileDir).map(f => path.join(profileDir, f));
   // the app worker's profile is the largest
   const file = files.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
-  const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const self = new Map();
-  const dt = (prof.endTime - prof.startTime) / prof.samples.length / 1000; // ms per sample
-  const byId = new Map(prof.nodes.map(n => [ n.id, n ]));
-  const counts = new Map();
-  for (const s of prof.samples) counts.set(s, (counts.get(s) || 0) + 1);
-  let total = 0;
-  for (const [ id, c ] of counts) {
-    const n = byId.get(id);
-    const where = n.callFrame.url ? n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*bench\/\.build\//, '') : '';
-    const key = `${n.callFrame.functionName || '(anonymous)'} ${where}:${n.callFrame.lineNumber + 1}`;
-    self.set(key, (self.get(key) || 0) + c);
-    total += c;
-  }
-  const top = [ ...self ].sort((a, b) => b[1] - a[1]).slice(0, 25);
-  return `CPU profile of the app worker (${path.basename(file)}), self time, ${Math.round(total * dt)} ms sampled:\n` +
-    top.map(([ k, c ]) => `  ${(c / total * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+  const { sampledMs, lines } = topSelfTime(JSON.parse(fs.readFileSync(file, 'utf8')));
+  return `CPU profile of the app worker (${path.basename(file)}), self time, ${sampledMs} ms sampled:\n${lines}`;
 }
 
 async function main() {
