@@ -189,10 +189,10 @@ async function startOurs(options) {
   }
 }
 
-async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = null, title = 'im-bench' }) {
+async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = null, title = 'im-bench', metricsToken = process.env.METRICS_TOKEN }) {
   const port = await freePort();
   const env = {
-    ...process.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
+    ...process.env, METRICS_TOKEN: metricsToken || '', EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
     HOST: '127.0.0.1', REDIS_URL: '',
     // production refuses to start without them (config/config.prod.ts)
     COOKIE_KEYS: crypto.randomBytes(32).toString('hex'), CORS_ORIGIN: '*',
@@ -307,6 +307,41 @@ function commitId() {
   }
 }
 
+/** Database commands that read (the app's command timings count every command; these are the reads). */
+const READS = new Set([ 'find', 'aggregate', 'count', 'distinct', 'getMore' ]);
+
+/**
+ * Our server's own database counters from its /metrics (METRICS_TOKEN): documents written and write
+ * commands by `collection|op`, read commands by name. Null when the metrics are not served.
+ */
+async function appDbCounters(url, token) {
+  if (!token) return null;
+  try {
+    const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return null;
+    const text = await res.text();
+    const out = { written: {}, commands: {}, reads: {} };
+    const labels = s => Object.fromEntries([ ...s.matchAll(/(\w+)="([^"]*)"/g) ].map(m => [ m[1], m[2] ]));
+    for (const m of text.matchAll(/^(im_db_documents_written_total|im_db_write_commands_total|im_db_command_duration_seconds_count)\{([^}]*)\}\s+([0-9.e+]+)$/gm)) {
+      const l = labels(m[2]);
+      const v = Number(m[3]);
+      if (m[1] === 'im_db_documents_written_total') out.written[`${l.collection}|${l.op}`] = v;
+      else if (m[1] === 'im_db_write_commands_total') out.commands[`${l.collection}|${l.op}`] = v;
+      else if (READS.has(l.command)) out.reads[l.command] = (out.reads[l.command] || 0) + v;
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** b − a of appDbCounters samples. */
+function appDbDelta(a, b) {
+  if (!a || !b) return null;
+  const diff = (x, y) => Object.fromEntries(Object.keys(y).map(k => [ k, y[k] - (x[k] || 0) ]).filter(([ , v ]) => v > 0));
+  return { written: diff(a.written, b.written), commands: diff(a.commands, b.commands), reads: diff(a.reads, b.reads) };
+}
+
 /** The hottest functions (self time) of a V8 CPU profile (`Profiler.stop`'s or a .cpuprofile file's). */
 function topSelfTime(prof, n = 25) {
   const self = new Map();
@@ -327,7 +362,7 @@ function topSelfTime(prof, n = 25) {
 }
 
 module.exports = {
-  topSelfTime,
+  topSelfTime, appDbCounters, appDbDelta,
   root, buildDir, logger, sleep, envNumber, SetupError, freePort, waitForHttp, build, removeBuild, processTree, cpuSeconds, rssMb,
   seedAccounts, api, checkAccount, startOurs, startRelay, dbCommands, commandDelta, describeCommands, percentile, fmt, table, commitId,
 };

@@ -24,8 +24,13 @@
  * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our server in bench/.profile, hottest
  * functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
  * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete), BENCH_WEBHOOKS=1
- * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js;
- * METRICS_TOKEN, passed through like every variable, turns the metrics on).
+ * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js),
+ * BENCH_CEILING_SECONDS (default 5; 0 skips the ceiling), BENCH_MONGODB_URL (run our server and the ceiling against
+ * that MongoDB instead of the embedded FerretDB; its databases imbench and imceiling are dropped and refilled).
+ *
+ * The database ceiling: after our server stopped, the database alone does each load's command mix as our
+ * server's own counters saw it (documents written per delivered message by collection and operation, in
+ * the server's batch sizes, and its reads), bench/ceiling.js; printed as "ours / database ceiling".
  */
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -35,9 +40,10 @@ const crypto = require('node:crypto');
 const ferretdb = require('../scripts/ferretdb');
 const {
   logger, sleep, envNumber, SetupError, build, removeBuild, processTree, cpuSeconds, rssMb, seedAccounts, api, checkAccount,
-  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId, topSelfTime,
+  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId, topSelfTime, appDbCounters, appDbDelta,
 } = require('./lib');
 const { startWebhookSink } = require('./webhook-sink');
+const { measureCeiling, mixOf, withDatabase } = require('./ceiling');
 
 const log = logger('bench');
 const SECONDS = envNumber('BENCH_SECONDS', 10);
@@ -54,6 +60,10 @@ const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, f
 const WEBHOOKS = process.env.BENCH_WEBHOOKS === '1';
 const profileDir = path.join(__dirname, '.profile');
 const JWT_SECRET = crypto.randomBytes(32).toString('hex');
+// our server's /metrics count what each load costs the database (documents written, batch sizes, reads)
+const METRICS_TOKEN = process.env.METRICS_TOKEN || crypto.randomBytes(16).toString('hex');
+const CEILING_SECONDS = envNumber('BENCH_CEILING_SECONDS', 5);
+const MONGODB_URL = process.env.BENCH_MONGODB_URL || '';
 
 /** The load process, driven one command at a time. */
 function startLoad() {
@@ -80,24 +90,28 @@ function startLoad() {
   };
 }
 
-/** Samples CPU (server tree, database) and database commands; diff two samples with `since`. */
-function sampler(server, db) {
+/**
+ * Samples CPU (server tree, database), the database's command counters and our server's own database
+ * counters (`metricsToken`); diff two samples with `since`.
+ */
+function sampler(server, db, metricsToken) {
   const take = async () => ({
-    at: Date.now(), cpu: cpuSeconds(processTree(server.pid)), dbCpu: db ? cpuSeconds([ db.pid ]) : null,
-    cmds: db ? await dbCommands(db.metricsUrl) : null,
+    at: Date.now(), cpu: cpuSeconds(processTree(server.pid)), dbCpu: db && db.pid ? cpuSeconds([ db.pid ]) : null,
+    cmds: db ? await dbCommands(db.metricsUrl) : null, app: metricsToken ? await appDbCounters(server.url, metricsToken) : null,
   });
   const since = async a => {
     const b = await take();
     return {
-      wall: (b.at - a.at) / 1000, cpu: b.cpu - a.cpu, dbCpu: db ? b.dbCpu - a.dbCpu : null, cmds: db ? commandDelta(a.cmds, b.cmds) : null,
+      wall: (b.at - a.at) / 1000, cpu: b.cpu - a.cpu, dbCpu: a.dbCpu === null ? null : b.dbCpu - a.dbCpu, cmds: db ? commandDelta(a.cmds, b.cmds) : null,
+      app: appDbDelta(a.app, b.app),
     };
   };
   return { take, since };
 }
 
 /** Everything measured against one server: the storm, then each load. */
-async function measureServer(name, server, db, users, loads, roomQuery) {
-  const s = sampler(server, db);
+async function measureServer(name, server, db, users, loads, roomQuery, metricsToken = null) {
+  const s = sampler(server, db, metricsToken);
   const load = startLoad();
   const out = { name, storm: null, loads: [] };
   try {
@@ -134,6 +148,7 @@ async function measureServer(name, server, db, users, loads, roomQuery) {
           cpuMsPer1k: r.delivered ? w.cpu * 1000 / r.delivered * 1000 : null,
           dbCpuMsPer1k: r.delivered && w.dbCpu !== null ? w.dbCpu * 1000 / r.delivered * 1000 : null,
           cmds: w.cmds, cmdsPerMsg: w.cmds && r.delivered ? w.cmds.total / r.delivered : null,
+          appDb: w.app, docsPerMsg: w.app && r.delivered ? Object.values(w.app.written).reduce((x, y) => x + y, 0) / r.delivered : null,
         });
       } finally {
         clearInterval(rss);
@@ -170,16 +185,23 @@ function report(relay, ours) {
       if (!x) continue;
       rows.push([
         label, name, x.deliveredPerSec, fmt(x.ackP50), fmt(x.ackP99), fmt(x.e2eP50), fmt(x.e2eP99), x.lost, x.dup, x.refused, x.unanswered,
-        fmt(x.cpuPct, 0), fmt(x.cpuMsPer1k, 0), fmt(x.dbCpuPct, 0), fmt(x.dbCpuMsPer1k, 0), fmt(x.cmdsPerMsg, 2), fmt(x.peakRss, 0),
+        fmt(x.cpuPct, 0), fmt(x.cpuMsPer1k, 0), fmt(x.dbCpuPct, 0), fmt(x.dbCpuMsPer1k, 0), fmt(x.cmdsPerMsg, 2), fmt(x.docsPerMsg, 2), fmt(x.peakRss, 0),
         x === o && r ? ratio(o.deliveredPerSec, r.deliveredPerSec) : '',
       ]);
     }
   }
   lines.push('', table(
     [ 'load', 'server', 'msgs/s delivered', 'to_ack p50 ms', 'to_ack p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'lost', 'dup', 'refused', 'unanswered',
-      'server CPU %', 'server CPU ms/1k msgs', 'db CPU %', 'db CPU ms/1k msgs', 'db cmds/msg', 'peak RSS MB', 'ours/relay' ],
+      'server CPU %', 'server CPU ms/1k msgs', 'db CPU %', 'db CPU ms/1k msgs', 'db cmds/msg', 'db docs written/msg', 'peak RSS MB', 'ours/relay' ],
     rows,
   ));
+  const ceilings = ours ? ours.loads.filter(l => l.ceiling) : [];
+  if (ceilings.length) {
+    lines.push('', table(
+      [ 'load', 'ours msgs/s delivered', 'database ceiling msgs/s', 'ours / database ceiling', 'ceiling bound by' ],
+      ceilings.map(l => [ l.label, l.deliveredPerSec, fmt(l.ceiling.deliveredPerSec, 0), ratio(l.deliveredPerSec, l.ceiling.deliveredPerSec), l.ceiling.binding ]),
+    ));
+  }
   return lines.join('\n');
 }
 
@@ -235,6 +257,22 @@ function summarizeProfile() {
   return `CPU profile of the app worker (${path.basename(file)}), self time, ${sampledMs} ms sampled:\n${lines}`;
 }
 
+/** BENCH_MONGODB_URL: an existing MongoDB (no FerretDB started; its CPU and command counters are not measured). */
+async function mongodbAt(url) {
+  const { MongoClient } = require('mongodb');
+  const client = await MongoClient.connect(url);
+  await client.db().dropDatabase();
+  await client.close();
+  return {
+    url, pid: null, metricsUrl: null,
+    async stop() {
+      const c = await MongoClient.connect(url);
+      await c.db().dropDatabase().catch(() => {});
+      await c.close();
+    },
+  };
+}
+
 async function main() {
   const started = Date.now();
   const commit = commitId();
@@ -242,7 +280,8 @@ async function main() {
   log('compiling the app into bench/.build');
   build();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bench-db-'));
-  const db = await ferretdb.start({ dataDir, dbName: 'imbench', logFile: path.join(os.tmpdir(), 'im-bench-ferretdb.log') });
+  const db = MONGODB_URL ? await mongodbAt(withDatabase(MONGODB_URL, 'imbench'))
+    : await ferretdb.start({ dataDir, dbName: 'imbench', logFile: path.join(os.tmpdir(), 'im-bench-ferretdb.log') });
   const pairsLabel = w => `1:1 (${Math.floor(USERS / 2)} pairs, window ${w})`;
   const roomLabel = `fan-out (${ROOM_MEMBERS} members, ${ROOM_SENDERS} senders)`;
   // the heaviest load last: what a slow server has not answered when a load ends weighs on the loads after it
@@ -272,16 +311,23 @@ async function main() {
     if (ONLY === 'relay') throw new SetupError('BENCH_ONLY=relay: our server was not measured');
     log(`our server (egg-scripts, 1 worker, prod config, embedded FerretDB${WEBHOOKS ? ', webhooks' : ''}${process.env.METRICS_TOKEN ? ', metrics' : ''})`);
     webhookSink = WEBHOOKS ? await startWebhookSink(db.url) : null;
-    const server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, profileDir: PROFILE ? profileDir : null });
+    const server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, profileDir: PROFILE ? profileDir : null, metricsToken: METRICS_TOKEN });
     try {
       await checkAccount(server.url, users[0]);
       // the room goes through the API so membership is whatever the server keeps
       const room = await api(server.url, users[0].token, 'POST', '/api/rooms',
         { name: `bench-room-${crypto.randomBytes(3).toString('hex')}`, members: users.slice(1, ROOM_MEMBERS).map(u => u.id) });
-      ours = await measureServer('im-server', server, db, users, loadsFor(String(room._id)), null);
+      ours = await measureServer('im-server', server, db, users, loadsFor(String(room._id)), null, METRICS_TOKEN);
     } finally {
       await server.stop();
       await webhookSink?.stop();
+    }
+    // the database alone, our server stopped, doing what each load cost it
+    for (const l of CEILING_SECONDS > 0 ? ours.loads : []) {
+      const mix = l.appDb && mixOf(l.appDb, l.delivered);
+      if (!mix) continue;
+      log(`database ceiling: ${l.label}`);
+      l.ceiling = await measureCeiling({ sourceUrl: db.url, targetUrl: withDatabase(db.url, 'imceiling'), mix, seconds: CEILING_SECONDS });
     }
   } catch (err) {
     failure = err;
@@ -315,6 +361,11 @@ async function main() {
   if (ours) {
     if (ours.storm && ours.storm.cmds) notes.push(`im-server connect storm, database commands: ${describeCommands(ours.storm.cmds)}`);
     for (const l of ours.loads) notes.push(`im-server ${l.label}, database commands: ${describeCommands(l.cmds)}`);
+    for (const l of ours.loads) {
+      const mix = l.appDb && mixOf(l.appDb, l.delivered);
+      if (mix) notes.push(`im-server ${l.label}, documents written per delivered message: ${mix.writes.sort((a, b) => b.perMsg - a.perMsg)
+        .map(w => `${w.collection} ${w.op} ${w.perMsg.toFixed(3)} (batch ${w.batch})`).join(', ')}; reads ${mix.readsPerMsg.toFixed(3)}`);
+    }
   }
   if (notes.length) process.stdout.write(`${notes.join('\n')}\n`);
   const t = targets(relay, ours, pairsLabel(1), roomLabel, WINDOW !== 1 ? pairsLabel(WINDOW) : null);
