@@ -17,7 +17,7 @@
  * also prints where the memory still live after the flood was allocated (sampling heap profiler);
  * FLOOD_CPU_PROFILE=1 the worker's hottest functions during the flood.
  */
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -92,67 +92,6 @@ async function load(job) {
   process.exit(0);
 }
 
-/** The app worker among the server's processes (egg-cluster's app_worker.js). */
-function appWorker(pids) {
-  for (const p of pids) {
-    try {
-      if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('app_worker')) return p;
-    } catch { /* gone */ }
-  }
-  return null;
-}
-
-/** TCP ports a process listens on (from ss). */
-function listeningPorts(pid) {
-  const out = execFileSync('ss', [ '-ltnpH' ], { encoding: 'utf8' });
-  return out.split('\n').filter(l => l.includes(`pid=${pid},`)).map(l => Number(/:(\d+)\s/.exec(l)?.[1])).filter(Boolean);
-}
-
-/**
- * The worker's V8 inspector (opened with SIGUSR1, on node's default 127.0.0.1:9229: an inspect
- * port given at start would make cluster give the worker an unusable one): full GCs,
- * process.memoryUsage() and the sampling heap profiler, over the DevTools protocol.
- */
-async function inspect(pid) {
-  const before = new Set(listeningPorts(pid));
-  process.kill(pid, 'SIGUSR1');
-  let port;
-  for (let i = 0; i < 100 && !port; i++) {
-    await sleep(100);
-    port = listeningPorts(pid).find(p => !before.has(p));
-  }
-  if (!port) throw new Error('the worker opened no inspector port (is 127.0.0.1:9229 taken?)');
-  const [ target ] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const WebSocket = require('ws');
-  const ws = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 1 << 30 });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  let id = 0;
-  const pending = new Map();
-  ws.on('message', data => {
-    const msg = JSON.parse(String(data));
-    const p = pending.get(msg.id);
-    if (!p) return;
-    pending.delete(msg.id);
-    if (msg.error) p.reject(new Error(`${p.method}: ${msg.error.message}`)); else p.resolve(msg.result);
-  });
-  const call = (method, params = {}) => new Promise((resolve, reject) => {
-    pending.set(++id, { resolve, reject, method });
-    ws.send(JSON.stringify({ id, method, params }));
-  });
-  return {
-    call,
-    /** full GC (twice: the first may only schedule finalizers), then process.memoryUsage() in MB */
-    async memoryAfterGc() {
-      await call('HeapProfiler.collectGarbage');
-      await call('HeapProfiler.collectGarbage');
-      const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
-      const m = JSON.parse(r.result.value);
-      return Object.fromEntries(Object.entries(m).map(([ k, v ]) => [ k, v / 1048576 ]));
-    },
-    close: () => ws.close(),
-  };
-}
-
 /** The sampling heap profile's live allocations, grouped by their innermost frames. */
 function topAllocations(profile, n = 15) {
   const bySite = new Map();
@@ -211,10 +150,10 @@ async function main() {
     const jwtSecret = crypto.randomBytes(32).toString('hex');
     const users = await bench.seedAccounts(db.url, SOCKETS + (SOCKETS % 2), jwtSecret, 'flood');
     server = await bench.startOurs({ mongoUrl: db.url, jwtSecret, title: 'im-flood' });
-    const worker = appWorker(bench.processTree(server.pid));
+    const worker = bench.appWorker(bench.processTree(server.pid));
     if (!worker) throw new Error('app worker not found');
     const rss = () => bench.rssMb([ worker ]);
-    inspector = await inspect(worker);
+    inspector = await bench.inspect(worker);
     const row = async stage => {
       const r = { stage, rss: rss() };
       const m = await inspector.memoryAfterGc();

@@ -189,7 +189,7 @@ async function startOurs(options) {
   }
 }
 
-async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = null, title = 'im-bench', metricsToken = process.env.METRICS_TOKEN }) {
+async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, title = 'im-bench', metricsToken = process.env.METRICS_TOKEN }) {
   const port = await freePort();
   const env = {
     ...process.env, METRICS_TOKEN: metricsToken || '', EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
@@ -200,11 +200,8 @@ async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = nu
     // would refuse them (the bench measures delivery, not those limits)
     RATE_LIMIT_CONNECTIONS: '1000000/60', MAX_SOCKETS_PER_ADDRESS: '1000000',
   };
-  // node flags given to egg-scripts reach the master and, through it, the agent and the worker
-  const profile = profileDir ? [ '--node-options--cpu-prof', `--node-options--cpu-prof-dir=${profileDir}` ] : [];
-  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   const child = spawn(path.join(root, 'node_modules', '.bin', 'egg-scripts'),
-    [ 'start', ...profile, `--workers=${workers}`, '--sticky', `--port=${port}`, `--title=${title}`, buildDir ],
+    [ 'start', `--workers=${workers}`, '--sticky', `--port=${port}`, `--title=${title}`, buildDir ],
     { env, stdio: [ 'ignore', 'pipe', 'pipe' ], detached: true });
   let output = '';
   child.stdout.on('data', d => { output += d; });
@@ -361,8 +358,69 @@ function topSelfTime(prof, n = 25) {
   return { sampledMs: Math.round(total * dt), lines: top.map(([ k, c ]) => `  ${(c / total * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n') };
 }
 
+/** The app worker among the server's processes (egg-cluster's app_worker.js). */
+function appWorker(pids) {
+  for (const p of pids) {
+    try {
+      if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('app_worker')) return p;
+    } catch { /* gone */ }
+  }
+  return null;
+}
+
+/** TCP ports a process listens on (from ss). */
+function listeningPorts(pid) {
+  const out = execFileSync('ss', [ '-ltnpH' ], { encoding: 'utf8' });
+  return out.split('\n').filter(l => l.includes(`pid=${pid},`)).map(l => Number(/:(\d+)\s/.exec(l)?.[1])).filter(Boolean);
+}
+
+/**
+ * The worker's V8 inspector (opened with SIGUSR1, on node's default 127.0.0.1:9229: an inspect
+ * port given at start would make cluster give the worker an unusable one): full GCs,
+ * process.memoryUsage() and the sampling heap profiler, over the DevTools protocol.
+ */
+async function inspect(pid) {
+  const before = new Set(listeningPorts(pid));
+  process.kill(pid, 'SIGUSR1');
+  let port;
+  for (let i = 0; i < 100 && !port; i++) {
+    await sleep(100);
+    port = listeningPorts(pid).find(p => !before.has(p));
+  }
+  if (!port) throw new Error('the worker opened no inspector port (is 127.0.0.1:9229 taken?)');
+  const [ target ] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const WebSocket = require('ws');
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 1 << 30 });
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', data => {
+    const msg = JSON.parse(String(data));
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new Error(`${p.method}: ${msg.error.message}`)); else p.resolve(msg.result);
+  });
+  const call = (method, params = {}) => new Promise((resolve, reject) => {
+    pending.set(++id, { resolve, reject, method });
+    ws.send(JSON.stringify({ id, method, params }));
+  });
+  return {
+    call,
+    /** full GC (twice: the first may only schedule finalizers), then process.memoryUsage() in MB */
+    async memoryAfterGc() {
+      await call('HeapProfiler.collectGarbage');
+      await call('HeapProfiler.collectGarbage');
+      const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+      const m = JSON.parse(r.result.value);
+      return Object.fromEntries(Object.entries(m).map(([ k, v ]) => [ k, v / 1048576 ]));
+    },
+    close: () => ws.close(),
+  };
+}
+
 module.exports = {
-  topSelfTime, appDbCounters, appDbDelta,
+  topSelfTime, appDbCounters, appDbDelta, appWorker, inspect,
   root, buildDir, logger, sleep, envNumber, SetupError, freePort, waitForHttp, build, removeBuild, processTree, cpuSeconds, rssMb,
   seedAccounts, api, checkAccount, startOurs, startRelay, dbCommands, commandDelta, describeCommands, percentile, fmt, table, commitId,
 };

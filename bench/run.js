@@ -21,8 +21,8 @@
  * Options (environment): BENCH_SECONDS (measured seconds per load, default 10), BENCH_WARMUP (seconds,
  * default 2), BENCH_WINDOW (1:1 in-flight window per sender, default 4), BENCH_ROOM_SENDERS (default 5),
  * BENCH_USERS (default 1000), BENCH_ROOM_MEMBERS (default 500, at most 501), BENCH_SETUP_TIMEOUT
- * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our server in bench/.profile, hottest
- * functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
+ * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our app worker over the storm and each
+ * measured window, through its inspector; hottest functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
  * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete), BENCH_WEBHOOKS=1
  * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js),
  * BENCH_CEILING_SECONDS (default 5; 0 skips the ceiling), BENCH_MONGODB_URL (run our server and the ceiling against
@@ -41,6 +41,7 @@ const ferretdb = require('../scripts/ferretdb');
 const {
   logger, sleep, envNumber, SetupError, build, removeBuild, processTree, cpuSeconds, rssMb, seedAccounts, api, checkAccount,
   startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId, topSelfTime, appDbCounters, appDbDelta,
+  appWorker, inspect,
 } = require('./lib');
 const { startWebhookSink } = require('./webhook-sink');
 const { measureCeiling, mixOf, withDatabase } = require('./ceiling');
@@ -58,7 +59,6 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const ACK = process.env.BENCH_ACK !== '0'; // 0: recipients do not ack (not what clients do: only to see what acks cost)
 const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, for development
 const WEBHOOKS = process.env.BENCH_WEBHOOKS === '1';
-const profileDir = path.join(__dirname, '.profile');
 const JWT_SECRET = crypto.randomBytes(32).toString('hex');
 // our server's /metrics count what each load costs the database (documents written, batch sizes, reads)
 const METRICS_TOKEN = process.env.METRICS_TOKEN || crypto.randomBytes(16).toString('hex');
@@ -110,15 +110,28 @@ function sampler(server, db, metricsToken) {
 }
 
 /** Everything measured against one server: the storm, then each load. */
-async function measureServer(name, server, db, users, loads, roomQuery, metricsToken = null) {
+async function measureServer(name, server, db, users, loads, roomQuery, metricsToken = null, inspector = null) {
   const s = sampler(server, db, metricsToken);
+  // BENCH_PROFILE: the app worker's CPU profile of the storm and of each load's measured window
+  const profiled = async work => {
+    if (!inspector) return [ await work(), null ];
+    await inspector.call('Profiler.start');
+    try {
+      return [ await work(), null ];
+    } finally {
+      const { profile } = await inspector.call('Profiler.stop');
+      profiledLast = topSelfTime(profile);
+    }
+  };
+  let profiledLast = null;
   const load = startLoad();
   const out = { name, storm: null, loads: [] };
   try {
     log(`${name}: connect storm, ${users.length} users`);
     const before = await s.take();
     try {
-      out.storm = await load.send('setup', { url: server.url, users, roomQuery, timeoutMs: SETUP_TIMEOUT * 1000, ack: ACK });
+      [ out.storm ] = await profiled(() => load.send('setup', { url: server.url, users, roomQuery, timeoutMs: SETUP_TIMEOUT * 1000, ack: ACK }));
+      out.storm.profile = profiledLast;
     } catch (err) {
       throw new SetupError(`${name}: ${err.message}`);
     }
@@ -138,7 +151,7 @@ async function measureServer(name, server, db, users, loads, roomQuery, metricsT
         await sleep(WARMUP * 1000);
         const a = await s.take();
         await load.send('mark');
-        await sleep(SECONDS * 1000);
+        await profiled(() => sleep(SECONDS * 1000));
         await load.send('markEnd');
         const w = await s.since(a);
         const r = await load.send('stop', { drainMs: DRAIN * 1000 });
@@ -148,7 +161,7 @@ async function measureServer(name, server, db, users, loads, roomQuery, metricsT
           cpuMsPer1k: r.delivered ? w.cpu * 1000 / r.delivered * 1000 : null,
           dbCpuMsPer1k: r.delivered && w.dbCpu !== null ? w.dbCpu * 1000 / r.delivered * 1000 : null,
           cmds: w.cmds, cmdsPerMsg: w.cmds && r.delivered ? w.cmds.total / r.delivered : null,
-          appDb: w.app, docsPerMsg: w.app && r.delivered ? Object.values(w.app.written).reduce((x, y) => x + y, 0) / r.delivered : null,
+          profile: profiledLast, appDb: w.app, docsPerMsg: w.app && r.delivered ? Object.values(w.app.written).reduce((x, y) => x + y, 0) / r.delivered : null,
         });
       } finally {
         clearInterval(rss);
@@ -248,15 +261,6 @@ function targets(relay, ours, w1Label, roomLabel, wLabel) {
   return `Targets (issue 19):\n${out.map(l => `  ${l}`).join('\n')}`;
 }
 
-/** The hottest functions (self time) of the worker's CPU profile. */
-function summarizeProfile() {
-  const files = fs.readdirSync(profileDir).map(f => path.join(profileDir, f));
-  // the app worker's profile is the largest
-  const file = files.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
-  const { sampledMs, lines } = topSelfTime(JSON.parse(fs.readFileSync(file, 'utf8')));
-  return `CPU profile of the app worker (${path.basename(file)}), self time, ${sampledMs} ms sampled:\n${lines}`;
-}
-
 /** BENCH_MONGODB_URL: an existing MongoDB (no FerretDB started; its CPU and command counters are not measured). */
 async function mongodbAt(url) {
   const { MongoClient } = require('mongodb');
@@ -311,14 +315,20 @@ async function main() {
     if (ONLY === 'relay') throw new SetupError('BENCH_ONLY=relay: our server was not measured');
     log(`our server (egg-scripts, 1 worker, prod config, embedded FerretDB${WEBHOOKS ? ', webhooks' : ''}${process.env.METRICS_TOKEN ? ', metrics' : ''})`);
     webhookSink = WEBHOOKS ? await startWebhookSink(db.url) : null;
-    const server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, profileDir: PROFILE ? profileDir : null, metricsToken: METRICS_TOKEN });
+    const server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, metricsToken: METRICS_TOKEN });
+    let inspector = null;
     try {
+      if (PROFILE) {
+        inspector = await inspect(appWorker(processTree(server.pid)));
+        await inspector.call('Profiler.enable');
+      }
       await checkAccount(server.url, users[0]);
       // the room goes through the API so membership is whatever the server keeps
       const room = await api(server.url, users[0].token, 'POST', '/api/rooms',
         { name: `bench-room-${crypto.randomBytes(3).toString('hex')}`, members: users.slice(1, ROOM_MEMBERS).map(u => u.id) });
-      ours = await measureServer('im-server', server, db, users, loadsFor(String(room._id)), null, METRICS_TOKEN);
+      ours = await measureServer('im-server', server, db, users, loadsFor(String(room._id)), null, METRICS_TOKEN, inspector);
     } finally {
+      inspector?.close();
       await server.stop();
       await webhookSink?.stop();
     }
@@ -370,7 +380,9 @@ async function main() {
   if (notes.length) process.stdout.write(`${notes.join('\n')}\n`);
   const t = targets(relay, ours, pairsLabel(1), roomLabel, WINDOW !== 1 ? pairsLabel(WINDOW) : null);
   if (t) process.stdout.write(`\n${t}\n`);
-  if (PROFILE && ours) process.stdout.write(`\n${summarizeProfile()}\n`);
+  for (const x of PROFILE && ours ? [ { label: 'connect storm', profile: ours.storm && ours.storm.profile }, ...ours.loads ] : []) {
+    if (x.profile) process.stdout.write(`\nCPU profile of the app worker, ${x.label} (measured window), self time, ${x.profile.sampledMs} ms sampled:\n${x.profile.lines}\n`);
+  }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
   const problems = [];
