@@ -238,7 +238,7 @@ export default (appInfo: EggAppInfo) => {
        */
       replyTimeoutMs: 10 * 1000,
       /** the recent-messages cache in a worker's memory (without Redis), bytes */
-      recentCacheBytes: 64 * 1024 * 1024,
+      recentCacheBytes: int(env.MESSAGE_RECENT_CACHE_BYTES, 64 * 1024 * 1024),
       // §8 message features
       /** a sender may edit their text message this long after it was stored, seconds; 0 = no limit */
       editWindowS: int(env.MESSAGE_EDIT_WINDOW_S, 86400),
