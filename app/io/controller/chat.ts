@@ -1,4 +1,4 @@
-import { Controller } from 'egg';
+import { IoController } from '../../../lib/plugin/io/lib/controller';
 import { SocketReply } from '../outbox';
 import * as schemas from '../../../lib/schemas/message';
 import * as features from '../../../lib/schemas/features';
@@ -21,7 +21,7 @@ function editSchemaFor(maxContentBytes: number) {
 }
 
 /** /chat messaging events (PROTOCOL §4, §8). Each parses, calls the message engine and replies. */
-export default class ChatController extends Controller {
+export default class ChatController extends IoController {
   private get socket() {
     return this.ctx.chatSocket;
   }
