@@ -167,9 +167,11 @@ export class MessageEngine {
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
     this.rules = new SendRules(models);
     const { indexedChars, maxTerms } = deps.features.search;
-    this.committer = new MessageCommitter(models, this.seqs, content => indexTerms(content, { maxChars: indexedChars, maxTerms }));
     // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
     this.delivery = new DeliveryWriter(() => models().Membership.collection as unknown as Collection<MembershipDoc>, err => deps.logError('[message] delivery state write failed', err));
+    // a conversation's first memberships are known as made: their first acks need no read of them
+    this.committer = new MessageCommitter(models, this.seqs, content => indexTerms(content, { maxChars: indexedChars, maxTerms }),
+      docs => { for (const doc of docs) this.delivery.observe(doc); });
     this.receipts = new Receipts({ models, recent: deps.recent, seqs: this.seqs, presence: deps.presence, outbox: deps.outbox });
     this.notices = new Notices(models, deps.outbox);
     this.extras = new SendExtras(models, config);
