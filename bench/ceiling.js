@@ -8,7 +8,8 @@
  * and operation, each in the batch size the server used (documents per write command), and the
  * reads (`find` and the like) per delivered message. Each write stream runs one command at a time, as
  * the server's writers do (one group commit, one delivery flush, one pointer flush at a time), reads 8
- * at a time, all together and kept in the mix's proportions. Documents are copies of the server's own (a sample of
+ * at a time, all together and kept in the mix's proportions (the reads never ahead of the writes, but
+ * only the writes bound it). Documents are copies of the server's own (a sample of
  * each collection, with fresh values in every uniquely indexed field) in a fresh database with the
  * same indexes. Updates are `$max` on the sample's numeric fields by `_id` (our cursors' shape); reads
  * are finds by `_id`; deletes are by an `_id` (finding nothing: the hot path deletes next to nothing). What it gives: delivered messages per second the database allows for that mix,
@@ -87,10 +88,12 @@ async function measureCeiling({ sourceUrl, targetUrl, mix, seconds }) {
     let counter = 0;
     const update = kind => (kind.numeric.length ? { $max: Object.fromEntries(kind.numeric.map(k => [ k, ++counter ])) } : { $set: { touchedAt: new Date() } });
     const pick = kind => kind.ids[Math.floor(Math.random() * kind.ids.length)];
-    const streams = mix.writes.filter(w => kinds[w.collection].ids.length || w.op === 'insert').map(w => ({ ...w, done: 0, parallel: 1 }));
-    if (mix.readsPerMsg > 0) streams.push({ collection: 'memberships', op: 'find', perMsg: mix.readsPerMsg, batch: 1, done: 0, parallel: READS_IN_FLIGHT });
+    const writes = mix.writes.filter(w => kinds[w.collection].ids.length || w.op === 'insert').map(w => ({ ...w, done: 0, parallel: 1 }));
+    // reads keep pace with the writes (never ahead), but only the writes bound the ceiling: a read by
+    // `_id` waits behind a write on FerretDB, and a server's reads are off its write path
+    const streams = mix.readsPerMsg > 0 ? [ ...writes, { collection: 'memberships', op: 'find', perMsg: mix.readsPerMsg, batch: 1, done: 0, parallel: READS_IN_FLIGHT } ] : writes;
     const progress = s => s.done / s.perMsg;
-    const slowest = () => Math.min(...streams.map(progress));
+    const slowest = () => Math.min(...writes.map(progress));
     const one = async s => {
       const kind = kinds[s.collection];
       const coll = db.collection(s.collection);
@@ -107,13 +110,13 @@ async function measureCeiling({ sourceUrl, targetUrl, mix, seconds }) {
     const started = Date.now();
     await Promise.all(streams.flatMap(s => Array.from({ length: s.parallel }, async () => {
       while (Date.now() < until) {
-        // kept in proportion: a stream ahead of the slowest by more than its batches in flight waits
+        // kept in proportion: a stream ahead of the slowest write stream by more than its batches in flight waits
         if (progress(s) - slowest() > s.batch * s.parallel / s.perMsg) { await sleep(1); continue; }
         await one(s);
       }
     })));
     const elapsed = (Date.now() - started) / 1000;
-    const binding = streams.reduce((a, b) => (progress(a) <= progress(b) ? a : b));
+    const binding = writes.reduce((a, b) => (progress(a) <= progress(b) ? a : b));
     return { deliveredPerSec: progress(binding) / elapsed, binding: `${binding.collection} ${binding.op} (batch ${binding.batch})` };
   } finally {
     await target.db().dropDatabase().catch(() => {});
