@@ -28,6 +28,8 @@ interface Entry {
   settings: Record<string, unknown> | null;
   /** the newest change feed record of this user alone here (a hide) */
   changeId: number;
+  /** when it must be written, ms since the epoch (0: at the next flush) */
+  due: number;
   /** false once a write found no membership */
   member?: boolean;
   /** what the read write changed, handed to the first `markRead` caller (receipts go out once) */
@@ -50,6 +52,11 @@ const VIEWS_MAX = 100_000;
 const CONCURRENCY = 8;
 /** flushes slower than this are followed by a pause as long */
 const PAUSE_AFTER_MS = 50;
+/**
+ * how long a sender's own message may wait to be written to their membership: nobody waits for it
+ * (reads of this user's state expedite it), and meanwhile it joins that membership's next ack or read
+ */
+const SENT_DEFER_MS = 3000;
 
 /**
  * Delivery and read state writes, group-committed like the sends: acks (`c_message_ack`), reads
@@ -65,6 +72,11 @@ const PAUSE_AFTER_MS = 50;
  * (about 2 ms an update on FerretDB instead of 7 one by one). One flush runs at a time and holds one
  * update per membership, so this process never writes a membership twice at once (FerretDB applies
  * updates as read-modify-write).
+ *
+ * Nobody waits for a sender's own message to be marked (`markSent`), so it is written within
+ * `SENT_DEFER_MS` rather than at once, with that membership's next ack or read if one comes meanwhile
+ * (a one-to-one conversation then costs one membership update per message, not two). `settled()`
+ * (a pull, the conversation list, shutdown) writes it at once.
  */
 export class DeliveryWriter {
   private pending = new Map<string, Entry>();
@@ -72,6 +84,8 @@ export class DeliveryWriter {
   private current: Entry[] = [];
   private readonly views = new LRUCache<string, View>({ max: VIEWS_MAX });
   private running = false;
+  /** the next deferred write's timer */
+  private deferred: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly collection: () => Collection<MembershipDoc>,
@@ -95,7 +109,7 @@ export class DeliveryWriter {
         },
         reject,
       });
-      this.schedule();
+      this.now(entry);
     });
   }
 
@@ -105,7 +119,7 @@ export class DeliveryWriter {
       const entry = this.entry(userId, conversationId);
       for (const s of seqs) entry.seqs.add(s);
       entry.waiters.push({ resolve: () => resolve(entry.member !== false), reject });
-      this.schedule();
+      this.now(entry);
     });
   }
 
@@ -120,7 +134,7 @@ export class DeliveryWriter {
       entry.seqs.add(seq);
       entry.changeId = Math.max(entry.changeId, changeId);
       entry.waiters.push({ resolve, reject });
-      this.schedule();
+      this.now(entry);
     });
   }
 
@@ -130,7 +144,7 @@ export class DeliveryWriter {
       const entry = this.entry(userId, conversationId);
       entry.changeId = Math.max(entry.changeId, changeId);
       entry.waiters.push({ resolve, reject });
-      this.schedule();
+      this.now(entry);
     });
   }
 
@@ -140,14 +154,15 @@ export class DeliveryWriter {
       const entry = this.entry(userId, conversationId);
       entry.settings = { ...entry.settings, ...settings };
       entry.waiters.push({ resolve, reject });
-      this.schedule();
+      this.now(entry);
     });
   }
 
   /** A message mentions this user (§8); counted until read. Not awaited. */
   mention(userId: string, conversationId: string, seq: number) {
-    this.entry(userId, conversationId).mentions.add(seq);
-    this.schedule();
+    const entry = this.entry(userId, conversationId);
+    entry.mentions.add(seq);
+    this.now(entry);
   }
 
   /** These mentions no longer count: read, or the message was recalled. Not awaited. */
@@ -155,7 +170,7 @@ export class DeliveryWriter {
     if (!seqs.length) return;
     const entry = this.entry(userId, conversationId);
     for (const s of seqs) entry.unmention.add(s);
-    this.schedule();
+    this.now(entry);
   }
 
   /** The sender's own message counts as delivered to them, and as seen (unread counts). Not awaited. */
@@ -163,7 +178,7 @@ export class DeliveryWriter {
     const entry = this.entry(userId, conversationId);
     entry.seqs.add(seq);
     entry.sent = Math.max(entry.sent, seq);
-    this.schedule();
+    this.later(entry);
   }
 
   /**
@@ -172,6 +187,8 @@ export class DeliveryWriter {
    */
   async settled(userId?: string): Promise<void> {
     do {
+      // deferred writes of theirs go now
+      for (const e of this.pending.values()) if (e.due && (!userId || e.user === userId)) this.now(e);
       const waits: Array<Promise<void>> = [];
       for (const e of [ ...this.current, ...this.pending.values() ]) {
         if (!e.done && (!userId || e.user === userId)) waits.push(new Promise<void>(resolve => e.waiters.push({ resolve, reject: () => resolve() })));
@@ -193,8 +210,20 @@ export class DeliveryWriter {
   private entry(user: string, conversationId: string): Entry {
     const id = membershipId(user, conversationId);
     let entry = this.pending.get(id);
-    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, read: 0, hidden: new Set(), mentions: new Set(), unmention: new Set(), settings: null, changeId: 0, waiters: [] });
+    if (!entry) this.pending.set(id, entry = { id, user, seqs: new Set(), sent: 0, read: 0, hidden: new Set(), mentions: new Set(), unmention: new Set(), settings: null, changeId: 0, due: Infinity, waiters: [] });
     return entry;
+  }
+
+  /** The entry goes with the next flush. */
+  private now(entry: Entry) {
+    entry.due = 0;
+    this.schedule();
+  }
+
+  /** The entry goes within SENT_DEFER_MS (sooner if something else of it must go now). */
+  private later(entry: Entry) {
+    entry.due = Math.min(entry.due, Date.now() + SENT_DEFER_MS);
+    this.armDeferred();
   }
 
   private schedule() {
@@ -203,11 +232,31 @@ export class DeliveryWriter {
     setImmediate(() => void this.drain());
   }
 
+  /** A timer for the earliest deferred entry, when no flush runs (a running one arms it when done). */
+  private armDeferred() {
+    if (this.running || this.deferred || !this.pending.size) return;
+    let first = Infinity;
+    for (const e of this.pending.values()) first = Math.min(first, e.due);
+    if (first === Infinity) return;
+    this.deferred = setTimeout(() => {
+      this.deferred = null;
+      this.schedule();
+    }, Math.max(0, first - Date.now()));
+    this.deferred.unref();
+  }
+
+  /** The pending entries due now, taken out of `pending`. */
+  private takeDue(): Entry[] {
+    const now = Date.now();
+    const due = [ ...this.pending.values() ].filter(e => e.due <= now);
+    for (const e of due) this.pending.delete(e.id);
+    return due;
+  }
+
   private async drain() {
-    while (this.pending.size) {
+    for (let batch = this.takeDue(); batch.length; batch = this.takeDue()) {
       const started = Date.now();
-      const batch = this.current = [ ...this.pending.values() ];
-      this.pending = new Map();
+      this.current = batch;
       try {
         await this.flush(batch);
         for (const e of batch) this.finish(e);
@@ -226,6 +275,7 @@ export class DeliveryWriter {
       if (took > PAUSE_AFTER_MS && this.pending.size) await new Promise(resolve => setTimeout(resolve, took));
     }
     this.running = false;
+    this.armDeferred();
   }
 
   private finish(entry: Entry, err?: unknown) {
@@ -262,6 +312,7 @@ export class DeliveryWriter {
     for (const e of followUps) {
       const next = this.entry(e.user, membershipConversation(e.id));
       if (e.mentions.size) for (const s of e.unmention) next.unmention.add(s);
+      this.later(next);
     }
   }
 

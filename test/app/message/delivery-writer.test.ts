@@ -51,6 +51,52 @@ describe('app/message/delivery-writer', () => {
     assert.strictEqual((await p.read())!.deliveredSeq, 2);
   });
 
+  it('a sender\'s own message is not written at once', async () => {
+    const p = await place();
+    writer().markSent(p.u, p.conversationId, 1);
+    await new Promise(resolve => setTimeout(resolve, 300));
+    const m = await p.read();
+    assert.deepStrictEqual([ m!.deliveredSeq, m!.sentSeq ], [ 0, 0 ]);
+  });
+
+  it('a sender\'s own message goes with that membership\'s next ack, in one update', async () => {
+    const p = await place();
+    const w = writer();
+    w.markSent(p.u, p.conversationId, 1);
+    const updates: string[] = [];
+    const client = app.mongoose.connection.getClient();
+    const listener = (ev: any) => { if (ev.commandName === 'update' && ev.command.update === 'memberships') updates.push(ev.commandName); };
+    client.on('commandStarted', listener);
+    try {
+      await w.markAcked(p.u, p.conversationId, [ 2 ]);
+    } finally {
+      client.off('commandStarted', listener);
+    }
+    const m = await p.read();
+    assert.deepStrictEqual([ updates.length, m!.deliveredSeq, m!.sentSeq ], [ 1, 2, 1 ]);
+  });
+
+  it('settled() writes a sender\'s own message at once', async () => {
+    const p = await place();
+    const w = writer();
+    w.markSent(p.u, p.conversationId, 1);
+    const started = Date.now();
+    await w.settled(p.u);
+    assert.ok(Date.now() - started < 2500);
+    assert.strictEqual((await p.read())!.sentSeq, 1);
+  });
+
+  it('with nothing else to go with, a sender\'s own message is written within 3 s', async () => {
+    const p = await place();
+    writer().markSent(p.u, p.conversationId, 1);
+    let m = await p.read();
+    for (let i = 0; i < 50 && !m!.sentSeq; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100));
+      m = await p.read();
+    }
+    assert.strictEqual(m!.sentSeq, 1);
+  });
+
   it('a read says once what became read', async () => {
     const p = await place(2);
     const w = writer();
