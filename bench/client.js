@@ -29,17 +29,20 @@ function connectChat(url, user, { deviceType = 'WEB', query = {}, deadline = Dat
         onRetry(err);
         setTimeout(attempt, 250);
       };
-      socket.once('connect', () => {
-        socket.off('connect_error', fail);
-        resolve(socket);
-      });
-      socket.once('connect_error', fail);
       // a refusal comes as im_error then a disconnect: that is not a server under load, give up
-      socket.once('im_error', e => {
+      const refused = e => {
         socket.removeAllListeners();
         socket.close();
         reject(new Error(`refused ${user.id}: ${JSON.stringify(e)}`));
+      };
+      socket.once('connect', () => {
+        socket.off('connect_error', fail);
+        // the handshake's checks run after the connect: the caller watches for their refusal
+        socket.off('im_error', refused);
+        resolve(socket);
       });
+      socket.once('connect_error', fail);
+      socket.once('im_error', refused);
     };
     attempt();
   });

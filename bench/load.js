@@ -75,14 +75,38 @@ async function setup({ url, users, roomQuery, timeoutMs, ack = true }) {
   let retries = 0;
   let ready = 0;
   let connected = 0;
+  /**
+   * A socket whose first pull is answered. The server may shed a handshake it cannot serve now (20009
+   * with retryAfterMs, then a disconnect): the client connects again after that long, as an app does.
+   */
+  const firstPull = async user => {
+    for (;;) {
+      const socket = await connectChat(url, user, { query: roomQuery ? { room: roomQuery } : {}, deadline, onRetry: () => { retries++; } });
+      let refusal = null;
+      const dropped = new Promise((_, reject) => {
+        socket.once('im_error', e => { refusal = e; });
+        socket.once('disconnect', () => reject(new Error('disconnected')));
+      });
+      dropped.catch(() => {});
+      try {
+        const pending = await Promise.race([ request(socket, 'offline_message', undefined, Math.max(1, deadline - Date.now())), dropped ]);
+        return { socket, pending };
+      } catch (err) {
+        socket.removeAllListeners();
+        socket.close();
+        if (!refusal || refusal.code !== 20009 || Date.now() >= deadline) throw new Error(`${err.message}${refusal ? ` (${JSON.stringify(refusal)})` : ''}`);
+        retries++;
+        await new Promise(r => setTimeout(r, (refusal.meta && refusal.meta.retryAfterMs) || 250));
+      }
+    }
+  };
   const one = async (user, i) => {
     const t0 = now();
-    const socket = await connectChat(url, user, { query: roomQuery ? { room: roomQuery } : {}, deadline, onRetry: () => { retries++; } });
+    const { socket, pending } = await firstPull(user);
     connected++;
     state.sockets[i] = socket;
     socket.on('c_message', onMessage(user.id, socket));
     socket.on('im_error', e => { const c = e && e.code; state.errors[c] = (state.errors[c] || 0) + 1; });
-    const pending = await request(socket, 'offline_message', undefined, Math.max(1, deadline - Date.now()));
     if (Array.isArray(pending) && pending.length) await request(socket, 'c_message_ack', pending, Math.max(1, deadline - Date.now()));
     perSocket.push(now() - t0);
     ready++;

@@ -55,3 +55,12 @@ export function tooManyRequests(retryAfterMs: number, message = 'too many reques
   err.retryAfterMs = Math.max(1, Math.ceil(retryAfterMs));
   return err;
 }
+
+/**
+ * A failure that says the server is busy, not broken (PROTOCOL §2: 20009 with retryAfterMs, never
+ * 50000): work past its deadline (lib/deadline.ts), or no free database connection within the pool's
+ * bounded wait.
+ */
+export function isBusy(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'DeadlineError' || err.name === 'MongoWaitQueueTimeoutError');
+}

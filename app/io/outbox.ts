@@ -9,11 +9,11 @@ import type { Namespace, Socket } from 'socket.io';
 import type { ZodType } from 'zod';
 import { Actions, actionOf, type WireEvent } from '../../lib/actions';
 import { socketEnvelope, socketError } from '../../lib/envelope';
-import { AppError, ErrorCode, isAppError, tooManyRequests } from '../../lib/errors';
+import { AppError, ErrorCode, isAppError, isBusy, tooManyRequests } from '../../lib/errors';
 import { ioSocket, type IoServer } from '../../lib/plugin/io/lib/server';
 import type { ServerEvent, ServerEventPayloads, ServerToClientEvents, SocketMeta, WireMessage } from '../../lib/schemas/wire';
 import { firstIssue } from '../../lib/schemas/common';
-import { DeadlineError, withinDeadline } from '../../lib/deadline';
+import { withinDeadline } from '../../lib/deadline';
 import { RetryAfter } from '../../lib/retry-after';
 import { isRoom } from '../../lib/conversation-ids';
 import type { Metrics } from '../../lib/metrics';
@@ -112,7 +112,8 @@ export class Outbox {
    * result goes to the ack callback when there is one (only there), else it is emitted as the reply
    * event; an event without a reply of its own acks `null`. Refusals become the error envelope (to
    * the ack, else `im_error`) with the offending `fp` when the input has one. Work not done within
-   * `replyTimeoutMs` (the server or the database is busy) is answered 20009 with `retryAfterMs`
+   * `replyTimeoutMs`, or waiting longer than its bound for a database connection (the server or the
+   * database is busy), is answered 20009 with `retryAfterMs`
    * (PROTOCOL §2: never 50000 for being busy); unexpected failures are logged and answered 50000.
    * Nothing thrown here reaches Socket.IO.
    */
@@ -135,7 +136,7 @@ export class Outbox {
       const reply = result instanceof SocketReply ? result : new SocketReply(result);
       this.reply(socket, ack, spec.event, spec.reply, reply.payload as ServerEventPayloads[ServerEvent], reply.meta);
     } catch (err) {
-      const e = isAppError(err) ? err : err instanceof DeadlineError ? this.busy(`${spec.event} not done in time: the server is busy, try again later`) : null;
+      const e = isAppError(err) ? err : isBusy(err) ? this.busy(`${spec.event} not done in time: the server is busy, try again later`) : null;
       if (!e) this.opts.logError(`[io] ${spec.event} failed`, err);
       code = e?.code ?? ErrorCode.SERVER_ERROR;
       const refusal = e ?? new AppError(ErrorCode.SERVER_ERROR, 'server error');

@@ -17,7 +17,7 @@
 import type { Model } from 'mongoose';
 import type { Collection } from 'mongodb';
 import { LRUCache } from 'lru-cache';
-import { AppError, ErrorCode } from '../../lib/errors';
+import { AppError, ErrorCode, isBusy } from '../../lib/errors';
 import { isObjectId, oid } from '../../lib/ids';
 import { GroupCommit, type Outcome } from '../../lib/group-commit';
 import { CoalescingLoader } from '../../lib/coalescing-loader';
@@ -195,6 +195,8 @@ export class MessageEngine {
       // busy, not failed (PROTOCOL §2): the client retries with the same fp, which finds it if it was stored
       timeoutError: () => deps.outbox.busy('message not stored in time: the server is busy, retry with the same fp'),
       failureError: err => {
+        // no database connection free in time: busy, retry later with the same fp
+        if (isBusy(err)) return deps.outbox.busy('message not stored: the server is busy, retry with the same fp');
         // the database failed: these senders get 50000 and retry with their fp
         deps.logError('[message] group commit failed', err);
         return new AppError(ErrorCode.SERVER_ERROR, 'message could not be stored');

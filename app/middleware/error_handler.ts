@@ -1,9 +1,10 @@
 import type { Context } from 'egg';
-import { AppError, ErrorCode, isAppError } from '../../lib/errors';
+import { AppError, ErrorCode, isAppError, isBusy } from '../../lib/errors';
 
 /**
- * Turns every failure into the contract's JSON envelope with a meaningful status. Unknown errors
- * become 500 / 50000 and are logged; their message and stack never reach the client.
+ * Turns every failure into the contract's JSON envelope with a meaningful status. A busy server
+ * (lib/errors.ts isBusy) is 429 / 20009 with Retry-After; unknown errors become 500 / 50000 and are
+ * logged; their message and stack never reach the client.
  */
 export default () => async function errorHandler(ctx: Context, next: () => Promise<void>) {
   try {
@@ -13,7 +14,8 @@ export default () => async function errorHandler(ctx: Context, next: () => Promi
       ctx.body = { code: ErrorCode.NOT_FOUND, msg: 'not found', data: null };
     }
   } catch (err: any) {
-    const mapped = toAppError(err);
+    // busy (PROTOCOL §2): 429 / 20009 with Retry-After, not 500
+    const mapped = isBusy(err) ? ctx.app.outbox.busy('server busy, try again later') : toAppError(err);
     if (mapped.code === ErrorCode.SERVER_ERROR) ctx.logger.error(err);
     ctx.status = mapped.status;
     ctx.body = { code: mapped.code, msg: mapped.message, data: null };

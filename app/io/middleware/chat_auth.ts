@@ -1,6 +1,6 @@
 import type { Application, Context } from 'egg';
 import { handshakeParam, ioSocket } from '../../../lib/plugin/io/lib/server';
-import { AppError, ErrorCode, isAppError } from '../../../lib/errors';
+import { AppError, ErrorCode, isAppError, isBusy } from '../../../lib/errors';
 import type { ChatSocket, ChatSocketData, DeviceClass } from '../outbox';
 import { admitConnection } from '../socket-limits';
 
@@ -44,8 +44,9 @@ export default (_options: unknown, app: Application) => async function chatAuth(
     }
     data = { userId: claims.userId, sessionId: claims.sessionId, device, tokenExpiresAt: claims.exp * 1000 };
   } catch (err) {
-    const e = isAppError(err) ? err : new AppError(ErrorCode.SERVER_ERROR, 'handshake failed');
-    if (!isAppError(err)) app.logger.error(err);
+    // busy (no database connection free in time): 20009 with when to connect again, not a fault
+    const e = isAppError(err) ? err : isBusy(err) ? app.outbox.busy('server busy, connect again later') : new AppError(ErrorCode.SERVER_ERROR, 'handshake failed');
+    if (!isAppError(err) && !isBusy(err)) app.logger.error(err);
     app.outbox.dropWith({ socket }, e);
     return;
   }
