@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Service } from 'egg';
+import { Service, type Application } from 'egg';
+import { CoalescingLoader, findByIds } from '../../lib/coalescing-loader';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { KeyedMutex } from '../../lib/keyed-mutex';
@@ -15,6 +16,26 @@ export interface AccessClaims {
 
 /** refresh-token rotation is a read-modify-write: one at a time per session in this process */
 const rotationLock = new KeyedMutex();
+
+type SessionState = Pick<SessionDoc, '_id' | 'user' | 'revokedAt' | 'expiresAt'>;
+
+/**
+ * Sessions read for access-token checks, per app: the checks of a connect storm that arrive while a
+ * read is in flight share the next one (one `$in` instead of a read each, which queued for the
+ * connection pool past its bound), no caching: a revoked session is seen at once.
+ */
+const sessionReads = new WeakMap<Application, CoalescingLoader<string, SessionState>>();
+
+function sessionReader(app: Application) {
+  let loader = sessionReads.get(app);
+  if (!loader) {
+    const Session = app.model.Session;
+    sessionReads.set(app, loader = new CoalescingLoader<string, SessionState>(ids => findByIds(ids,
+      id => Session.findById(id, { user: 1, revokedAt: 1, expiresAt: 1 }).lean<SessionState>(),
+      many => Session.find({ _id: { $in: many } }, { user: 1, revokedAt: 1, expiresAt: 1 }).lean<SessionState[]>())));
+  }
+  return loader;
+}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -113,7 +134,7 @@ export default class AuthService extends Service {
     if (!payload || typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || !SESSION_ID.test(payload.sid)) {
       throw new AppError(ErrorCode.AUTH_FAILED, 'invalid token');
     }
-    const session = await this.ctx.model.Session.findById(payload.sid, { user: 1, revokedAt: 1, expiresAt: 1 }).lean<SessionDoc>();
+    const session = await sessionReader(this.app).load(payload.sid);
     if (!session || session.revokedAt || String(session.user) !== payload.sub || session.expiresAt.getTime() <= Date.now()) {
       throw new AppError(ErrorCode.AUTH_FAILED, 'session ended');
     }
