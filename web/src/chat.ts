@@ -459,6 +459,8 @@ async function deliver(p: Item) {
   try {
     const env = await request<WireMessage>('to', input);
     if (env.code === 0) addMessage(env.data.payload);
+    // the server is busy (PROTOCOL §2): the same fp again once it said, while it stays pending
+    else if (env.code === 20009 && env.meta.retryAfterMs) setTimeout(() => { if (socket?.connected && !p.failed) void deliver(p); }, env.meta.retryAfterMs);
     else { p.failed = env.meta.msg ?? 'not sent'; store.changed(); }
   } catch {
     // no answer (connection lost): it stays pending and goes again, same fp, on reconnect
