@@ -104,6 +104,7 @@ export default (app: Application) => {
   router.delete('/api/push/subscriptions', auth, controller.push.unsubscribe);
 
   router.get('/metrics', controller.metrics.show);
+  router.get('/docs', controller.apiDocs.page);
   router.get('/api/openapi.json', controller.apiDocs.openapi);
   router.get('/api/asyncapi.json', controller.apiDocs.asyncapi);
 

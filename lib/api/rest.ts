@@ -107,6 +107,7 @@ export function restRoutes(limits: MessageLimits): RestRoute[] {
       reply: ok(z.object({ status: z.enum([ 'ready', 'not ready' ]), checks: z.record(z.string(), z.enum([ 'ok', 'down' ])) })) },
     { method: 'GET', path: '/metrics', tag: 'operations', summary: 'Prometheus metrics; 404 unless METRICS_TOKEN is set, then it needs that token', auth: 'metricsToken',
       reply: { status: [ 200 ], contentType: 'text/plain', description: 'Prometheus text format 0.0.4' } },
+    { method: 'GET', path: '/docs', tag: 'operations', summary: 'Both documents, readable', auth: 'none', reply: { status: [ 200 ], contentType: 'text/html', description: 'the page (503 text when it is not built)' } },
     { method: 'GET', path: '/api/openapi.json', tag: 'operations', summary: 'This document: OpenAPI 3.1 of every REST route', auth: 'none', reply: { status: [ 200 ], contentType: 'application/json', description: 'the document (no envelope)' } },
     { method: 'GET', path: '/api/asyncapi.json', tag: 'operations', summary: 'AsyncAPI 3 of every socket event of /chat and /sso', auth: 'none', reply: { status: [ 200 ], contentType: 'application/json', description: 'the document (no envelope)' } },
 
