@@ -282,6 +282,7 @@ function Ticks({ c, m }: { c: Conv; m: Item }) {
   if (m.failed) return <span class="tick failed" data-status="failed" title={m.failed}>!</span>;
   if (m.pending) return <span class="tick" data-status="pending" title="sending">…</span>;
   if (m.seq <= c.peerRead) return <span class="tick read" data-status="read" title="read">✓✓</span>;
+  if (m.delivered || m.seq <= c.peerDelivered) return <span class="tick" data-status="delivered" title="delivered">✓✓</span>;
   return <span class="tick" data-status="sent" title="sent">✓</span>;
 }
 

@@ -4,7 +4,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type {
-  Conversation, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
+  Conversation, DeliveryTick, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
   ReadReceipt, Room, SocketEnvelope, SystemNotice, WireMessage,
 } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
@@ -39,6 +39,8 @@ export interface Conv {
   peerRead: number;
   /** highest seq I told the server I read */
   myRead: number;
+  /** highest seq of mine the peer's (c2c) or anyone's (room) device acked (`to_delivered`, §8) */
+  peerDelivered: number;
   typingUntil: number;
   /** seq of the first unread message when the conversation was opened (the divider) */
   dividerSeq: number;
@@ -103,7 +105,7 @@ export function conv(id: string, typeu: TypeU, target: string): Conv {
   if (!c) {
     c = {
       id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false,
-      loadingOlder: false, peerRead: 0, myRead: 0, typingUntil: 0, dividerSeq: 0,
+      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, dividerSeq: 0,
     };
     store.convs.set(id, c);
   }
@@ -147,7 +149,11 @@ export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
   c.pending = c.pending.filter(p => p.fp !== m.fp || p.from !== m.from);
   const at = c.msgs.findIndex(x => x._id === m._id);
   if (at >= 0) {
-    c.msgs[at] = m;
+    const old = c.msgs[at];
+    // an answer or update that is older than what is shown changes nothing
+    if ((old.rev ?? 0) > (m.rev ?? 0)) return c;
+    // `delivered` comes with history only: an update of the message keeps it
+    c.msgs[at] = old.delivered && m.delivered === undefined ? { ...m, delivered: true } : m;
   } else {
     let i = c.msgs.length;
     while (i > 0 && c.msgs[i - 1].seq > m.seq) i--;
@@ -226,6 +232,7 @@ export function connect() {
   s.on('im_error', (env: Ack<unknown>) => onError(s, env));
   s.on('c_message', (env: Ack<WireMessage>) => onMessage(env));
   s.on('to_reader', (env: Ack<ReadReceipt[]>) => applyReceipts(env.data.payload));
+  s.on('to_delivered', (env: Ack<DeliveryTick[]>) => applyDelivered(env.data.payload));
   s.on('to_typing', (env: Ack<{ timelineId: string; from: string }>) => {
     const { from } = env.data.payload;
     const c = store.convs.get(c2cId(from, store.me!._id));
@@ -336,9 +343,20 @@ function onMessage(env: Ack<WireMessage>) {
 
 function applyReceipts(list: ReadReceipt[]) {
   for (const r of list) {
-    const id = isRoom(r.typeu) ? r.timelineId : c2cId(...c2cParties(r.timelineId)!);
-    const c = store.convs.get(id);
+    const c = convOfTimeline(r.timelineId, r.typeu);
     if (c && r.seq > c.peerRead) c.peerRead = r.seq;
+  }
+  store.changed();
+}
+
+/** the conversation a receipt or tick names by its timeline */
+const convOfTimeline = (timelineId: string, typeu: number) =>
+  store.convs.get(isRoom(typeu) ? timelineId : c2cId(...(c2cParties(timelineId) ?? [ timelineId, '' ])));
+
+function applyDelivered(list: DeliveryTick[]) {
+  for (const t of list) {
+    const c = convOfTimeline(t.timelineId, t.typeu);
+    if (c && t.seq > c.peerDelivered) c.peerDelivered = t.seq;
   }
   store.changed();
 }
