@@ -10,7 +10,7 @@ import assert from 'node:assert';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { api, baseUrl, signup, type TestUser } from '../helpers';
+import { api, baseUrl, connectOk, emitAck, signup, sleep, type TestUser } from '../helpers';
 import { befriend } from '../social-helpers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -58,8 +58,8 @@ describe('web client: message features (§8)', function() {
     await p.page.press('[data-testid=composer]', 'Enter');
   }
 
-  /** The bubble of the newest message with this text, on one person's screen. */
-  const bubble = (p: Person, text: string): Locator => p.page.locator('.msg', { hasText: text }).last();
+  /** The bubble of the newest message with this text (its own, not a quote's), on one person's screen. */
+  const bubble = (p: Person, text: string): Locator => p.page.locator('.msg', { has: p.page.locator('.text', { hasText: text }) }).last();
   const convRow = (p: Person, id: string) => p.page.locator(`[data-testid=conversations] li[data-conv="${id}"]`);
   const c2c = (a: Person, b: Person) => (a.user.id < b.user.id ? `${a.user.id}@${b.user.id}` : `${b.user.id}@${a.user.id}`);
 
@@ -68,6 +68,19 @@ describe('web client: message features (§8)', function() {
     await convRow(p, id).click();
     await p.page.waitForSelector(`[data-testid=chat][data-conv="${id}"]`);
   }
+
+  /** Opens a message's menu (⋯) and clicks one of its items. */
+  async function menu(message: Locator, item: string) {
+    await message.locator('summary').click();
+    await message.locator('.menu-items').getByRole('button', { name: item, exact: true }).click();
+  }
+
+  /** Whether the element is inside the message list's visible area. */
+  const inView = (l: Locator) => l.evaluate(el => {
+    const box = el.getBoundingClientRect();
+    const list = el.closest('.vlist')!.getBoundingClientRect();
+    return box.bottom > list.top && box.top < list.bottom;
+  });
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
@@ -127,6 +140,136 @@ describe('web client: message features (§8)', function() {
     await alice.page.waitForSelector('[data-testid=conn][data-state=online]');
     await openChat(alice, c2c(alice, bob));
     await bubble(alice, 'Delivered later').locator('[data-status=delivered]').waitFor();
+  });
+
+  it('replies to a message: the quote above the composer, then above the sent message on both screens', async () => {
+    await openChat(bob, c2c(alice, bob));
+    await menu(bubble(bob, 'Are you there, Bob?'), 'Reply');
+    await bob.page.locator('[data-testid=replying]', { hasText: 'Replying to Alice' }).waitFor();
+    await bob.page.fill('[data-testid=composer]', 'Yes, here!');
+    await shot(bob, 'f04-reply-composing');
+    await bob.page.press('[data-testid=composer]', 'Enter');
+    await bob.page.waitForSelector('[data-testid=replying]', { state: 'detached' });
+    await bubble(bob, 'Yes, here!').locator('[data-testid=quote]', { hasText: 'Are you there, Bob?' }).waitFor();
+    await bubble(alice, 'Yes, here!').locator('[data-testid=quote]', { hasText: 'Bob' }).waitFor();
+    assert.match(await bubble(alice, 'Yes, here!').locator('[data-testid=quote]').textContent() ?? '', /You\s*Are you there, Bob\?/);
+    await shot(alice, 'f05-reply-shown');
+  });
+
+  it('cancels a reply with Escape', async () => {
+    await menu(bubble(bob, 'Delivered later'), 'Reply');
+    await bob.page.locator('[data-testid=replying]').waitFor();
+    await bob.page.press('[data-testid=composer]', 'Escape');
+    await bob.page.waitForSelector('[data-testid=replying]', { state: 'detached' });
+    await sendText(bob, 'no quote on this one');
+    await bubble(bob, 'no quote on this one').locator('[data-status]').and(bob.page.locator('[data-status=sent], [data-status=delivered], [data-status=read]')).waitFor();
+    assert.strictEqual(await bubble(bob, 'no quote on this one').locator('[data-testid=quote]').count(), 0);
+  });
+
+  it('edits the last own message with arrow-up and Enter; both screens show "edited"', async () => {
+    await alice.page.fill('[data-testid=composer]', '');
+    await alice.page.press('[data-testid=composer]', 'ArrowUp');
+    await alice.page.locator('[data-testid=editing]').waitFor();
+    assert.strictEqual(await alice.page.inputValue('[data-testid=composer]'), 'Delivered later');
+    await alice.page.fill('[data-testid=composer]', 'Delivered later, and now edited');
+    await shot(alice, 'f06-editing');
+    await alice.page.press('[data-testid=composer]', 'Enter');
+    await bubble(alice, 'Delivered later, and now edited').locator('[data-testid=edited]').waitFor();
+    await bubble(bob, 'Delivered later, and now edited').locator('[data-testid=edited]').waitFor();
+    assert.strictEqual(await alice.page.inputValue('[data-testid=composer]'), '');
+    await shot(bob, 'f07-edited-live');
+  });
+
+  it('cancels an edit with Escape and leaves the message as it was', async () => {
+    await bob.page.fill('[data-testid=composer]', '');
+    await bob.page.press('[data-testid=composer]', 'ArrowUp');
+    await bob.page.locator('[data-testid=editing]').waitFor();
+    assert.strictEqual(await bob.page.inputValue('[data-testid=composer]'), 'no quote on this one');
+    await bob.page.fill('[data-testid=composer]', 'this change is dropped');
+    await bob.page.press('[data-testid=composer]', 'Escape');
+    await bob.page.waitForSelector('[data-testid=editing]', { state: 'detached' });
+    assert.strictEqual(await bob.page.inputValue('[data-testid=composer]'), '');
+    assert.strictEqual(await bubble(bob, 'no quote on this one').locator('[data-testid=edited]').count(), 0);
+    assert.strictEqual(await bob.page.locator('.msg', { hasText: 'this change is dropped' }).count(), 0);
+  });
+
+  it('reacts from the picker; the other sees the count and who reacted, and toggles their own', async () => {
+    const target = 'Are you there, Bob?';
+    await bubble(bob, target).locator('summary').click();
+    await bubble(bob, target).locator('.picker button[data-emoji="👍"]').click();
+    const chip = bubble(alice, target).locator('.reaction[data-emoji="👍"]');
+    await chip.locator('.count', { hasText: '1' }).waitFor();
+    assert.strictEqual(await chip.getAttribute('title'), 'Bob');
+    await chip.click();
+    await chip.locator('.count', { hasText: '2' }).waitFor();
+    assert.strictEqual(await chip.getAttribute('aria-pressed'), 'true');
+    const bobChip = bubble(bob, target).locator('.reaction[data-emoji="👍"]');
+    await bobChip.locator('.count', { hasText: '2' }).waitFor();
+    assert.strictEqual(await bobChip.getAttribute('title'), 'You, Alice');
+    await bubble(alice, target).locator('summary').click();
+    await bubble(alice, target).locator('.picker button[data-emoji="🎉"]').click();
+    await bubble(bob, target).locator('.reaction[data-emoji="🎉"] .count', { hasText: '1' }).waitFor();
+    await bobChip.hover();
+    await shot(bob, 'f08-reactions');
+    // Alice takes her 👍 back
+    await chip.click();
+    await bobChip.locator('.count', { hasText: '1' }).waitFor();
+    assert.strictEqual(await chip.getAttribute('aria-pressed'), 'false');
+  });
+
+  it('pins messages: the pinned bar on both screens, newest pin first, each jumping to its message; unpin', async () => {
+    await menu(bubble(alice, 'Yes, here!'), 'Pin');
+    await bob.page.locator('[data-testid=pinned-bar] .pinned-first', { hasText: 'Yes, here!' }).waitFor();
+    await bubble(bob, 'Yes, here!').locator('[data-testid=pinned-mark]').waitFor();
+    await menu(bubble(bob, 'Are you there, Bob?'), 'Pin');
+    await alice.page.locator('[data-testid=pinned-bar] .pinned-first', { hasText: 'Are you there, Bob?' }).waitFor();
+    await alice.page.click('[data-testid=pins-all]');
+    const entries = alice.page.locator('[data-testid=pinned-bar] .menu-items button');
+    assert.deepStrictEqual(await entries.allTextContents(), [ 'You: Are you there, Bob?', 'Bob: Yes, here!' ]);
+    await shot(alice, 'f09-pinned-list');
+    await entries.nth(1).click();
+    await alice.page.locator('.msg.focused .text', { hasText: 'Yes, here!' }).waitFor();
+    await menu(bubble(alice, 'Are you there, Bob?'), 'Unpin');
+    await bob.page.locator('[data-testid=pinned-bar] .pinned-first', { hasText: 'Yes, here!' }).waitFor();
+    assert.strictEqual(await bob.page.locator('[data-testid=pins-all]').count(), 0);
+  });
+
+  it('jumps from a quote to its original, loading older history first', async function() {
+    this.timeout(90000);
+    const alicePhone = await connectOk({ token: alice.user.token, query: { deviceType: 'MOBILE' } });
+    try {
+      const original = (await emitAck(alicePhone, 'to', { type: 1, to: bob.user.id, content: 'the original, far back', fp: `far-${Date.now()}` }, 10000)).data.payload;
+      // more than one page of history after it, sent in batches under the socket's event limit
+      for (let i = 0; i < 60; i += 20) {
+        const acks = await Promise.all(Array.from({ length: 20 }, (_, k) => emitAck(alicePhone, 'to',
+          { type: 1, to: bob.user.id, content: `filler ${i + k}`, fp: `filler-${Date.now()}-${i + k}` }, 10000)));
+        assert.deepStrictEqual(acks.filter(a => a.code !== 0), []);
+        await sleep(300);
+      }
+      const bobPhone = await connectOk({ token: bob.user.token, query: { deviceType: 'MOBILE' } });
+      const reply = await emitAck(bobPhone, 'to', { type: 1, to: alice.user.id, content: 'answering the old one', fp: `ans-${Date.now()}`, replyTo: original._id }, 10000);
+      assert.strictEqual(reply.code, 0, JSON.stringify(reply));
+      bobPhone.close();
+    } finally {
+      alicePhone.close();
+    }
+    await alice.page.reload();
+    await alice.page.waitForSelector('[data-testid=conn][data-state=online]');
+    await openChat(alice, c2c(alice, bob));
+    const quote = bubble(alice, 'answering the old one').locator('[data-testid=quote]', { hasText: 'the original, far back' });
+    await quote.waitFor();
+    assert.strictEqual(await alice.page.locator('.msg .text', { hasText: 'the original, far back' }).count(), 0, 'not loaded yet');
+    await quote.click();
+    const shown = alice.page.locator('.msg.focused .text', { hasText: 'the original, far back' });
+    await shown.waitFor();
+    await alice.page.waitForFunction(() => {
+      const el = document.querySelector('.msg.focused');
+      const list = el?.closest('.vlist')?.getBoundingClientRect();
+      const box = el?.getBoundingClientRect();
+      return !!box && !!list && box.bottom > list.top && box.top < list.bottom;
+    });
+    assert.ok(await inView(shown));
+    await shot(alice, 'f10-quote-jump');
   });
 
   it('had no console errors or page errors in any browser', async () => {

@@ -1,10 +1,10 @@
 /** The signed-in app: conversations, friends and rooms on the side, the open conversation in the middle. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Friend, Page, PublicUser, Room, RoomDetails } from '../../lib/schemas/wire';
+import type { Friend, Page, PublicUser, Reaction, ReplyQuote, Room, RoomDetails, WireMessage } from '../../lib/schemas/wire';
 import { api, upload } from './api';
 import {
-  type Conv, type Item, c2cId, conv, discard, hideForMe, loadFriends, loadOlder, loadRooms, local, logout, markRead,
-  openConv, recall, report, retry, send, sortedConvs, store, takeOver, timeline, title, typing, userName,
+  type Conv, type Item, c2cId, conv, discard, edit, hideForMe, jumpTo, loadFriends, loadOlder, loadRooms, local, logout, markRead,
+  openConv, pin, react, recall, report, retry, send, sortedConvs, store, takeOver, timeline, title, typing, userName,
 } from './chat';
 import { Content } from './content';
 import { VirtualList } from './vlist';
@@ -38,7 +38,7 @@ function Dot({ id }: { id: string }) {
   return <span class={`dot ${kind}`} title={p} data-presence={p} />;
 }
 
-const previewOf = (m: Item | null) => {
+const previewOf = (m: WireMessage | null) => {
   if (!m) return '';
   if (m.type === 10 || m.type === 21) return 'message recalled';
   if (m.type === 2) return '[image]';
@@ -155,11 +155,20 @@ function Friends({ onChat }: { onChat: (id: string) => void }) {
   );
 }
 
-function Menu({ items }: { items: Array<[ string, () => unknown ]> }) {
+/** A menu near the top of a scrolled list opens downwards, where it is not cut off. */
+function placeMenu(e: Event) {
+  const menu = e.currentTarget as HTMLDetailsElement;
+  const list = menu.closest('.vlist');
+  if (!menu.open || !list) return;
+  menu.classList.toggle('down', menu.getBoundingClientRect().top - list.getBoundingClientRect().top < 300);
+}
+
+function Menu({ items, header }: { items: Array<[ string, () => unknown ]>; header?: preact.JSX.Element }) {
   return (
-    <details class="menu">
+    <details class="menu" onToggle={placeMenu}>
       <summary aria-label="More">⋯</summary>
       <div class="menu-items">
+        {header}
         {items.map(([ label, fn ]) => <button key={label} onClick={e => { (e.currentTarget as HTMLElement).closest('details')!.open = false; fn(); }}>{label}</button>)}
       </div>
     </details>
@@ -286,48 +295,145 @@ function Ticks({ c, m }: { c: Conv; m: Item }) {
   return <span class="tick" data-status="sent" title="sent">✓</span>;
 }
 
-function Message({ c, m, divider }: { c: Conv; m: Item; divider: boolean }) {
+/** The reactions the picker offers (as text: the platform's emoji font draws them). */
+const COMMON_EMOJI = [ '👍', '❤️', '😂', '😮', '😢', '🎉' ];
+
+const isRecalled = (m: { type: number }) => m.type === 10 || m.type === 21;
+
+/** Who reacted, for the chip's title: names of the first 20 (the wire's), then how many more. */
+function reactors(r: Reaction) {
+  const names = r.users.map(userName).join(', ');
+  return r.count > r.users.length ? `${names} and ${r.count - r.users.length} more` : names;
+}
+
+function Quote({ c, q }: { c: Conv; q: ReplyQuote }) {
+  const text = q.excerpt || (q.type === 2 ? '[image]' : q.type === 3 ? '[voice]' : q.type === 4 ? '[file]' : 'message recalled');
+  return (
+    <button class="quote" data-testid="quote" title="Show the message" onClick={() => void jumpTo(c, { _id: q._id })}>
+      <b>{userName(q.from)}</b> <span>{text}</span>
+    </button>
+  );
+}
+
+interface MessageActions { onReply: (m: Item) => void; onEdit: (m: Item) => void }
+
+function Message({ c, m, divider, focused, actions }: { c: Conv; m: Item; divider: boolean; focused: boolean; actions: MessageActions }) {
   if (m.notice) return <div class="notice-line" data-testid="g-notice">{m.notice}</div>;
-  const mine = m.from === store.me!._id;
-  const canRecall = mine && !m.pending && m.type !== 10 && m.type !== 21 && Date.now() - m.sendTime < RECALL_WINDOW;
+  const me = store.me!._id;
+  const mine = m.from === me;
+  const stored = !m.pending && !m.failed;
+  const live = stored && !isRecalled(m);
+  const canRecall = mine && live && Date.now() - m.sendTime < RECALL_WINDOW;
+  const mayPin = c.typeu === TypeU.C2C || store.rooms.get(c.target)?.owner === me;
   const items: Array<[ string, () => unknown ]> = [];
+  if (live) items.push([ 'Reply', () => actions.onReply(m) ]);
+  if (live && mine && m.type === 1) items.push([ 'Edit', () => actions.onEdit(m) ]);
+  if (live && mayPin) items.push(m.pinnedBy ? [ 'Unpin', () => pin(m, false) ] : [ 'Pin', () => pin(m, true) ]);
   if (canRecall) items.push([ 'Recall', () => recall(m) ]);
   if (!m.pending) items.push([ 'Delete for me', () => hideForMe(c, m) ]);
   if (m.failed) items.push([ 'Retry', () => retry(m) ], [ 'Discard', () => discard(c, m) ]);
+  const reacted = (r: Reaction) => r.users.includes(me);
   return (
     <>
       {divider && <div class="divider" data-testid="new-divider"><span>New messages</span></div>}
-      <div class={`msg ${mine ? 'mine' : 'theirs'}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
+      <div class={`msg ${mine ? 'mine' : 'theirs'}${focused ? ' focused' : ''}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
         {!mine && c.typeu === TypeU.C2G && <Avatar user={store.users.get(m.from)} size={28} />}
         <div class="bubble">
           {!mine && c.typeu === TypeU.C2G && <div class="sender">{userName(m.from)}</div>}
+          {m.replyTo && <Quote c={c} q={m.replyTo} />}
           {m.progress !== undefined && m.pending
             ? <div class="upload" data-testid="upload-progress"><progress max={1} value={m.progress} /> {Math.round(m.progress * 100)}%</div>
             : <Content m={m} />}
-          <div class="meta"><small>{time(m.sendTime)}</small><Ticks c={c} m={m} /></div>
+          {m.reactions && m.reactions.length > 0 && (
+            <div class="reactions">
+              {m.reactions.map(r => (
+                <button key={r.emoji} class={`reaction${reacted(r) ? ' on' : ''}`} data-emoji={r.emoji} title={reactors(r)} aria-pressed={reacted(r)}
+                  onClick={() => void react(m, r.emoji, !reacted(r))}>{r.emoji} <span class="count">{r.count}</span></button>
+              ))}
+            </div>
+          )}
+          <div class="meta">
+            {m.pinnedBy && <small class="pinned-mark" data-testid="pinned-mark">pinned</small>}
+            {m.editedAt && live && <small class="edited" data-testid="edited" title={`edited ${time(m.editedAt)}`}>edited</small>}
+            <small>{time(m.sendTime)}</small><Ticks c={c} m={m} />
+          </div>
         </div>
-        {items.length > 0 && <Menu items={items} />}
+        {items.length > 0 && <Menu items={items} header={live ? (
+          <div class="picker" role="group" aria-label="React">
+            {COMMON_EMOJI.map(e => (
+              <button key={e} data-emoji={e} title={`React with ${e}`} onClick={ev => {
+                (ev.currentTarget as HTMLElement).closest('details')!.open = false;
+                const r = m.reactions?.find(x => x.emoji === e);
+                void react(m, e, !(r && reacted(r)));
+              }}>{e}</button>
+            ))}
+          </div>
+        ) : undefined} />}
       </div>
     </>
+  );
+}
+
+/** The pinned messages of a conversation: the newest in a bar, all of them in its list; each jumps to the message. */
+function PinnedBar({ c }: { c: Conv }) {
+  const pins = c.pins ?? [];
+  if (!pins.length) return null;
+  const label = (m: WireMessage) => `${userName(m.from)}: ${previewOf(m)}`;
+  return (
+    <div class="pinned-bar" data-testid="pinned-bar">
+      <b>Pinned</b>
+      <button class="link grow pinned-first" onClick={() => void jumpTo(c, pins[0])}>{label(pins[0])}</button>
+      {pins.length > 1 && (
+        <details class="menu pins">
+          <summary data-testid="pins-all">all {pins.length}</summary>
+          <div class="menu-items">
+            {pins.map(m => <button key={m._id} onClick={e => { (e.currentTarget as HTMLElement).closest('details')!.open = false; void jumpTo(c, m); }}>{label(m)}</button>)}
+          </div>
+        </details>
+      )}
+    </div>
   );
 }
 
 function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
   const [ text, setText ] = useState('');
   const [ info, setInfo ] = useState(false);
+  /** the message the next one answers, or the one being edited (the composer holds its new text) */
+  const [ replying, setReplying ] = useState<Item | null>(null);
+  const [ editing, setEditing ] = useState<Item | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  useEffect(() => { setInfo(false); }, [ c.id ]);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => { setInfo(false); setReplying(null); setEditing(null); }, [ c.id ]);
   useEffect(() => { markRead(c); }, [ c.msgs.length ]);
+  const startReply = (m: Item) => { setEditing(null); setReplying(m); composer.current?.focus(); };
+  const startEdit = (m: Item) => { setReplying(null); setEditing(m); setText(m.content); composer.current?.focus(); };
+  const cancel = () => { if (editing) setText(''); setEditing(null); setReplying(null); };
   const submit = () => {
     const t = text;
+    if (editing) {
+      if (t.trim() && t !== editing.content) void edit(editing, t);
+      setEditing(null);
+      setText('');
+      return;
+    }
     if (!t.trim()) return;
-    send(c, 1, t);
+    send(c, 1, t, undefined, { replyTo: replying ?? undefined });
+    setReplying(null);
     setText('');
   };
   const onKey = (e: KeyboardEvent) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    if (e.isComposing) return;
+    if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'Escape' && (editing || replying)) {
+      e.preventDefault();
+      cancel();
+    } else if (e.key === 'ArrowUp' && !text && !editing) {
+      // as in most chat apps: arrow-up in an empty composer edits one's last text message
+      const me = store.me!._id;
+      const last = [ ...c.msgs ].reverse().find(m => m.from === me && m.type === 1);
+      if (last) { e.preventDefault(); startEdit(last); }
     }
   };
   const attach = async (file: File) => {
@@ -352,6 +458,10 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
   const room = c.typeu === TypeU.C2G ? store.rooms.get(c.target) : null;
   const typingNow = c.typingUntil > Date.now();
   const inRoom = c.typeu === TypeU.C2C || store.myRooms.includes(c.target);
+  const keyOf = (m: Item) => (m.fp ? `${m.from}:${m.fp}` : m._id);
+  const focusItem = store.focus?.conv === c.id ? items.find(m => m._id === store.focus!.id) : undefined;
+  const focus = focusItem ? { key: keyOf(focusItem), n: store.focus!.n } : null;
+  const actions: MessageActions = { onReply: startReply, onEdit: startEdit };
   return (
     <section class="chat" data-testid="chat" data-conv={c.id}>
       <header class="chat-head">
@@ -365,23 +475,34 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
         {c.typeu === TypeU.C2G && <button onClick={() => setInfo(!info)} data-testid="room-info-button">Members</button>}
       </header>
       {room?.notice && <div class="room-notice"><b>Notice:</b> {room.notice}</div>}
+      <PinnedBar c={c} />
       <div class="chat-body">
         <div class="messages">
           {!c.noMore && c.loaded && c.msgs.length > 0 && <div class="older">{c.loadingOlder ? 'Loading…' : ''}</div>}
           {c.loaded && !items.length && <p class="empty">No messages yet. Say hello!</p>}
-          <VirtualList items={items} keyOf={m => m.fp ? `${m.from}:${m.fp}` : m._id} resetKey={c.id} onTop={() => loadOlder(c)}
-            render={m => <Message c={c} m={m} divider={!!c.dividerSeq && m.seq === c.dividerSeq && m.from !== store.me!._id} />} />
+          <VirtualList items={items} keyOf={keyOf} resetKey={c.id} onTop={() => loadOlder(c)} focus={focus}
+            render={m => <Message c={c} m={m} actions={actions} focused={m === focusItem}
+              divider={!!c.dividerSeq && m.seq === c.dividerSeq && m.from !== store.me!._id} />} />
         </div>
         {info && room && inRoom && <RoomInfo room={c.target} onClose={() => setInfo(false)} />}
       </div>
       {inRoom ? (
-        <footer class="composer">
-          <button onClick={() => fileInput.current!.click()} aria-label="Attach a file" title="Attach a file">+</button>
-          <input ref={fileInput} type="file" hidden data-testid="file-input"
-            onChange={e => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void attach(f); (e.target as HTMLInputElement).value = ''; }} />
-          <textarea rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line)" value={text} data-testid="composer"
-            onInput={e => { const v = (e.target as HTMLTextAreaElement).value; setText(v); if (v) typing(c); }} onKeyDown={onKey} />
-          <button class="primary" onClick={submit}>Send</button>
+        <footer class="composer-wrap">
+          {(replying || editing) && (
+            <div class="compose-context" data-testid={editing ? 'editing' : 'replying'}>
+              <span class="grow">{editing ? <b>Editing message</b>
+                : <><b>Replying to {userName(replying!.from)}</b> <span class="preview">{previewOf(replying)}</span></>}</span>
+              <button class="link" onClick={cancel} aria-label={editing ? 'Cancel editing' : 'Cancel reply'} title="Cancel (Esc)">✕</button>
+            </div>
+          )}
+          <div class="composer">
+            <button onClick={() => fileInput.current!.click()} aria-label="Attach a file" title="Attach a file">+</button>
+            <input ref={fileInput} type="file" hidden data-testid="file-input"
+              onChange={e => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void attach(f); (e.target as HTMLInputElement).value = ''; }} />
+            <textarea ref={composer} rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line, ↑ edits your last)" value={text} data-testid="composer"
+              onInput={e => { const v = (e.target as HTMLTextAreaElement).value; setText(v); if (v && !editing) typing(c); }} onKeyDown={onKey} />
+            <button class="primary" onClick={submit}>{editing ? 'Save' : 'Send'}</button>
+          </div>
         </footer>
       ) : <footer class="composer"><p class="hint">You are not in this room.</p></footer>}
     </section>

@@ -34,6 +34,11 @@ export interface Conv {
   notices: Item[];
   loaded: boolean;
   noMore: boolean;
+  /**
+   * the oldest seq that history pages (newest first, without gaps) have reached: where the next page
+   * starts. Not `msgs[0]`: a pull may bring an older message that was never acked on this device.
+   */
+  oldestLoaded: number;
   loadingOlder: boolean;
   /** highest seq the peer (c2c) or anyone (room) has read: my messages up to it show as read */
   peerRead: number;
@@ -44,6 +49,8 @@ export interface Conv {
   typingUntil: number;
   /** seq of the first unread message when the conversation was opened (the divider) */
   dividerSeq: number;
+  /** its pinned messages, newest pin first (§8); null until loaded */
+  pins: WireMessage[] | null;
 }
 
 export interface Toast { id: number; text: string }
@@ -67,6 +74,8 @@ class Store {
   banner: SystemNotice | null = null;
   /** bumped by room notices and presence changes: an open member list reloads */
   roomsRev = 0;
+  /** a message to scroll to and mark (a quote, a pin or a search result was clicked); `n` counts the jumps */
+  focus: { conv: string; id: string; n: number } | null = null;
   toasts: Toast[] = [];
   private listeners = new Set<() => void>();
   private queued = false;
@@ -104,8 +113,8 @@ export function conv(id: string, typeu: TypeU, target: string): Conv {
   let c = store.convs.get(id);
   if (!c) {
     c = {
-      id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false,
-      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, dividerSeq: 0,
+      id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false, oldestLoaded: 0,
+      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, dividerSeq: 0, pins: null,
     };
     store.convs.set(id, c);
   }
@@ -167,6 +176,24 @@ export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
   if (m.from !== me) c.typingUntil = 0;
   store.changed();
   return c;
+}
+
+/**
+ * A stored message changed (§8: edit, reaction, recall, pin, a quote emptied): shown where it is shown.
+ * A message not loaded is not added, which would leave a gap in the history before it.
+ */
+export function applyUpdate(m: WireMessage) {
+  const c = convOf(m);
+  if (c.msgs.some(x => x._id === m._id) || c.last?._id === m._id) addMessage(m);
+  if (c.pins) {
+    const was = c.pins.find(x => x._id === m._id);
+    if (!was || (was.rev ?? 0) <= (m.rev ?? 0)) {
+      const rest = c.pins.filter(x => x._id !== m._id);
+      // a new pin goes first (newest pin first); one that changed otherwise stays where it was
+      c.pins = !m.pinnedBy ? rest : was ? c.pins.map(x => (x._id === m._id ? m : x)) : [ m, ...rest ];
+    }
+  }
+  store.changed();
 }
 
 function addNotice(c: Conv, text: string, time: number) {
@@ -233,6 +260,7 @@ export function connect() {
   s.on('c_message', (env: Ack<WireMessage>) => onMessage(env));
   s.on('to_reader', (env: Ack<ReadReceipt[]>) => applyReceipts(env.data.payload));
   s.on('to_delivered', (env: Ack<DeliveryTick[]>) => applyDelivered(env.data.payload));
+  s.on('c_message_update', (env: Ack<WireMessage>) => applyUpdate(env.data.payload));
   s.on('to_typing', (env: Ack<{ timelineId: string; from: string }>) => {
     const { from } = env.data.payload;
     const c = store.convs.get(c2cId(from, store.me!._id));
@@ -429,6 +457,7 @@ export async function openConv(c: Conv, reload = false) {
     try {
       const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, limit: 30 }));
       for (const m of page) addMessage(m);
+      if (page.length && (!c.loaded || !c.oldestLoaded)) c.oldestLoaded = Math.min(...page.map(m => m.seq));
       if (!c.loaded) c.noMore = page.length < 30;
       c.loaded = true;
     } catch (err) {
@@ -439,22 +468,53 @@ export async function openConv(c: Conv, reload = false) {
     }
     store.changed();
   }
+  if (!c.pins || reload) void loadPins(c);
   markRead(c);
 }
 
-export async function loadOlder(c: Conv) {
-  if (c.noMore || c.loadingOlder || !c.msgs.length) return;
+async function loadPins(c: Conv) {
+  try {
+    c.pins = await api<WireMessage[]>('GET', `/api/messages/pinned?timelineId=${encodeURIComponent(c.id)}&typeu=${c.typeu}`);
+  } catch {
+    // no message yet (404), or not a member: nothing pinned to show
+    c.pins = [];
+  }
+  store.changed();
+}
+
+export async function loadOlder(c: Conv, limit = 50) {
+  if (c.noMore || c.loadingOlder || !c.oldestLoaded) return;
   c.loadingOlder = true;
   try {
-    const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, before: c.msgs[0].seq, limit: 50 }));
+    const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, before: c.oldestLoaded, limit }));
     for (const m of page) addMessage(m);
-    if (page.length < 50) c.noMore = true;
+    if (page.length) c.oldestLoaded = Math.min(c.oldestLoaded, ...page.map(m => m.seq));
+    if (page.length < limit) c.noMore = true;
   } catch (err) {
     report(err);
   } finally {
     c.loadingOlder = false;
     store.changed();
   }
+}
+
+/**
+ * Opens a conversation at one of its messages (by `_id`, or by `seq` when known): older history is
+ * loaded until it is there (at most 20 pages of 100), then the list scrolls to it and marks it.
+ */
+export async function jumpTo(c: Conv, target: { _id: string; seq?: number }) {
+  if (store.active !== c.id || !c.loaded) await openConv(c);
+  const here = () => c.msgs.some(m => m._id === target._id) || (target.seq !== undefined && !!c.oldestLoaded && c.oldestLoaded <= target.seq);
+  for (let round = 0; round < 20 && !here() && !c.noMore; round++) {
+    while (c.loadingOlder) await new Promise(r => setTimeout(r, 50));
+    await loadOlder(c, 100);
+  }
+  if (!c.msgs.some(m => m._id === target._id)) {
+    store.toast('That message is no longer there');
+    return;
+  }
+  store.focus = { conv: c.id, id: target._id, n: (store.focus?.n ?? 0) + 1 };
+  store.changed();
 }
 
 /** Tells the server (and so the senders) that everything shown in the open conversation was read. */
@@ -474,6 +534,8 @@ document.addEventListener('visibilitychange', () => {
 async function deliver(p: Item) {
   const input: SendMessageInput = { type: p.type, to: p.to, content: p.content, fp: p.fp, typeu: p.typeu as TypeU };
   if (p.extra) input.extra = p.extra;
+  if (p.replyTo) input.replyTo = p.replyTo._id;
+  if (p.mentions) input.mentions = p.mentions;
   try {
     const env = await request<WireMessage>('to', input);
     if (env.code === 0) addMessage(env.data.payload);
@@ -483,10 +545,15 @@ async function deliver(p: Item) {
   }
 }
 
+/** What a reply shows of the message it answers until the server's quote arrives (§8: 100 characters of text). */
+export const quoteOf = (m: WireMessage) => ({ _id: m._id, from: m.from, type: m.type, excerpt: m.type === 1 ? [ ...m.content ].slice(0, 100).join('') : '' });
+
 /** Sends a message now or, when offline, as soon as the connection is back. */
-export function send(c: Conv, type: number, content: string, extra?: Record<string, unknown>) {
+export function send(c: Conv, type: number, content: string, extra?: Record<string, unknown>, more: { replyTo?: WireMessage; mentions?: string[] } = {}) {
   const p = local(c, type, content);
   if (extra) p.extra = extra;
+  if (more.replyTo) p.replyTo = quoteOf(more.replyTo);
+  if (more.mentions?.length) p.mentions = more.mentions;
   c.pending.push(p);
   c.updated = Date.now();
   store.changed();
@@ -521,6 +588,20 @@ export async function recall(m: Item) {
     report(err);
   }
 }
+
+/** §8 changes of a stored message: the answer is the message as stored now. */
+async function change(event: 'to_edit' | 'to_react' | 'to_pin', payload: Record<string, unknown>) {
+  try {
+    applyUpdate(need(await request<WireMessage>(event, payload)));
+    return true;
+  } catch (err) {
+    report(err);
+    return false;
+  }
+}
+export const edit = (m: WireMessage, content: string) => change('to_edit', { _id: m._id, content });
+export const react = (m: WireMessage, emoji: string, on: boolean) => change('to_react', { _id: m._id, emoji, on });
+export const pin = (m: WireMessage, on: boolean) => change('to_pin', { _id: m._id, on });
 
 export async function hideForMe(c: Conv, m: Item) {
   try {
