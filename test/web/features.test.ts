@@ -272,6 +272,93 @@ describe('web client: message features (§8)', function() {
     await shot(alice, 'f10-quote-jump');
   });
 
+  async function openRoom(p: Person) {
+    await p.page.click('[data-tab=rooms]');
+    await p.page.click(`[data-testid=rooms] li[data-room="${roomName}"]`);
+    await p.page.waitForSelector(`[data-testid=chat][data-conv="${roomId}"]`);
+  }
+
+  it('completes @ with room members by keyboard; the mention is marked and badged for the one mentioned', async () => {
+    await openRoom(carol);
+    await carol.page.type('[data-testid=composer]', 'Hello @');
+    const suggest = carol.page.locator('[data-testid=mention-suggest]');
+    await suggest.locator(`li[data-username="${bob.user.username}"]`).waitFor();
+    assert.deepStrictEqual((await suggest.locator('li').evaluateAll(els => els.map(el => el.getAttribute('data-username')))).sort(),
+      [ alice.user.username, bob.user.username ].sort(), 'the other members, not oneself, no "all" for a member');
+    for (let i = 0; i < 2 && await suggest.locator('li[aria-selected=true]').getAttribute('data-username') !== bob.user.username; i++) {
+      await carol.page.press('[data-testid=composer]', 'ArrowDown');
+    }
+    await shot(carol, 'f11-mention-completion');
+    await carol.page.press('[data-testid=composer]', 'Enter');
+    await suggest.waitFor({ state: 'detached' });
+    assert.strictEqual(await carol.page.inputValue('[data-testid=composer]'), `Hello @${bob.user.username} `);
+    await carol.page.type('[data-testid=composer]', 'look at this');
+    await carol.page.press('[data-testid=composer]', 'Enter');
+    await bubble(carol, 'look at this').locator('[data-testid=mention]').waitFor();
+    // Bob is elsewhere: the room shows an unread mention
+    await bob.page.click('[data-tab=chats]');
+    await convRow(bob, roomId).locator('[data-testid=mention-badge]').waitFor();
+    await shot(bob, 'f12-mention-badge');
+    await convRow(bob, roomId).click();
+    await bubble(bob, 'look at this').locator('.mention.me').waitFor();
+    assert.strictEqual(await convRow(bob, roomId).locator('[data-testid=mention-badge]').count(), 0);
+    await shot(bob, 'f13-mention-highlight');
+  });
+
+  it('closes the completion with Escape and picks with Tab', async () => {
+    await carol.page.type('[data-testid=composer]', '@');
+    const suggest = carol.page.locator('[data-testid=mention-suggest]');
+    await suggest.waitFor();
+    await carol.page.press('[data-testid=composer]', 'Escape');
+    await suggest.waitFor({ state: 'detached' });
+    assert.strictEqual(await carol.page.inputValue('[data-testid=composer]'), '@');
+    await carol.page.type('[data-testid=composer]', 'Ali');
+    await suggest.locator(`li[data-username="${alice.user.username}"]`).waitFor();
+    await carol.page.press('[data-testid=composer]', 'Tab');
+    await suggest.waitFor({ state: 'detached' });
+    assert.strictEqual(await carol.page.inputValue('[data-testid=composer]'), `@${alice.user.username} `);
+    await carol.page.fill('[data-testid=composer]', '');
+  });
+
+  it('offers @all to the room owner only, and @all marks the message for every member', async () => {
+    await carol.page.type('[data-testid=composer]', '@al');
+    const carolSuggest = carol.page.locator('[data-testid=mention-suggest]');
+    await carolSuggest.locator(`li[data-username="${alice.user.username}"]`).waitFor();
+    assert.strictEqual(await carolSuggest.locator('li[data-username=all]').count(), 0);
+    await carol.page.press('[data-testid=composer]', 'Escape');
+    await carol.page.fill('[data-testid=composer]', '');
+    await openRoom(alice);
+    await alice.page.type('[data-testid=composer]', '@al');
+    const all = alice.page.locator('[data-testid=mention-suggest] li[data-username=all]');
+    await all.waitFor();
+    for (let i = 0; i < 3 && await all.getAttribute('aria-selected') !== 'true'; i++) await alice.page.press('[data-testid=composer]', 'ArrowDown');
+    await alice.page.press('[data-testid=composer]', 'Enter');
+    await alice.page.type('[data-testid=composer]', 'standup in five minutes');
+    await alice.page.press('[data-testid=composer]', 'Enter');
+    await bubble(carol, 'standup in five minutes').locator('.mention.me', { hasText: '@all' }).waitFor();
+    await bubble(bob, 'standup in five minutes').locator('.mention.me', { hasText: '@all' }).waitFor();
+  });
+
+  it('shows who is typing in a room', async () => {
+    await bob.page.type('[data-testid=composer]', 'I am wri');
+    await alice.page.locator('[data-testid=typing]', { hasText: 'Bob is typing…' }).waitFor();
+    await carol.page.type('[data-testid=composer]', 'me t');
+    await alice.page.locator('[data-testid=typing]', { hasText: /^(Bob and Carol|Carol and Bob) are typing…$/ }).waitFor();
+    await shot(alice, 'f14-room-typing');
+    await bob.page.fill('[data-testid=composer]', '');
+    await carol.page.fill('[data-testid=composer]', '');
+  });
+
+  it('offers Pin in a room to its owner only', async () => {
+    const message = bubble(carol, 'standup in five minutes');
+    await message.locator('summary').click();
+    await message.locator('.menu-items').getByRole('button', { name: 'Reply', exact: true }).waitFor();
+    assert.strictEqual(await message.locator('.menu-items').getByRole('button', { name: 'Pin', exact: true }).count(), 0);
+    await message.locator('summary').click();
+    await menu(bubble(alice, 'look at this'), 'Pin');
+    await carol.page.locator('[data-testid=pinned-bar] .pinned-first', { hasText: 'look at this' }).waitFor();
+  });
+
   it('had no console errors or page errors in any browser', async () => {
     for (const p of people) assert.deepStrictEqual(p.problems, [], p.nickname);
   });

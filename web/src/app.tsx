@@ -4,7 +4,8 @@ import type { Friend, Page, PublicUser, Reaction, ReplyQuote, Room, RoomDetails,
 import { api, upload } from './api';
 import {
   type Conv, type Item, c2cId, conv, discard, edit, hideForMe, jumpTo, loadFriends, loadOlder, loadRooms, local, logout, markRead,
-  openConv, pin, react, recall, report, retry, send, sortedConvs, store, takeOver, timeline, title, typing, userName,
+  mentionsMe, openConv, pin, stopTyping, react, recall, report, retry, roomMembers, send, sortedConvs, store, takeOver, timeline, title, typing,
+  typingText, userName,
 } from './chat';
 import { Content } from './content';
 import { VirtualList } from './vlist';
@@ -59,7 +60,8 @@ function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
           {c.typeu === TypeU.C2G ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
           <div class="grow">
             <div class="row"><b class="name">{title(c)}</b><small>{c.last ? time(c.last.sendTime) : ''}</small></div>
-            <div class="row"><span class="preview">{c.typingUntil > Date.now() ? 'typing…' : previewOf(c.last)}</span>
+            <div class="row"><span class="preview">{typingText(c) || previewOf(c.last)}</span>
+              {c.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" title={`${c.mentions} unread mention${c.mentions > 1 ? 's' : ''}`}>@{c.mentions > 1 ? c.mentions : ''}</span>}
               {c.unread > 0 && <span class="badge" data-testid="unread">{c.unread}</span>}</div>
           </div>
         </li>
@@ -315,6 +317,14 @@ function Quote({ c, q }: { c: Conv; q: ReplyQuote }) {
   );
 }
 
+/** The names a message's mentions are written with (`@username`, `@all`), and which of them mean me. */
+function mentionedIn(m: WireMessage) {
+  const me = store.me!;
+  return { names: (m.mentions ?? []).map(id => (id === 'all' ? 'all' : store.users.get(id)?.username ?? '')), mine: [ 'all', me.username ] };
+}
+
+interface Suggestion { username: string; label: string; user?: PublicUser }
+
 interface MessageActions { onReply: (m: Item) => void; onEdit: (m: Item) => void }
 
 function Message({ c, m, divider, focused, actions }: { c: Conv; m: Item; divider: boolean; focused: boolean; actions: MessageActions }) {
@@ -336,14 +346,14 @@ function Message({ c, m, divider, focused, actions }: { c: Conv; m: Item; divide
   return (
     <>
       {divider && <div class="divider" data-testid="new-divider"><span>New messages</span></div>}
-      <div class={`msg ${mine ? 'mine' : 'theirs'}${focused ? ' focused' : ''}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
+      <div class={`msg ${mine ? 'mine' : 'theirs'}${focused ? ' focused' : ''}${!mine && mentionsMe(m) ? ' mentions-me' : ''}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
         {!mine && c.typeu === TypeU.C2G && <Avatar user={store.users.get(m.from)} size={28} />}
         <div class="bubble">
           {!mine && c.typeu === TypeU.C2G && <div class="sender">{userName(m.from)}</div>}
           {m.replyTo && <Quote c={c} q={m.replyTo} />}
           {m.progress !== undefined && m.pending
             ? <div class="upload" data-testid="upload-progress"><progress max={1} value={m.progress} /> {Math.round(m.progress * 100)}%</div>
-            : <Content m={m} />}
+            : <Content m={m} mentioned={m.mentions?.length ? mentionedIn(m) : undefined} />}
           {m.reactions && m.reactions.length > 0 && (
             <div class="reactions">
               {m.reactions.map(r => (
@@ -401,9 +411,42 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
   /** the message the next one answers, or the one being edited (the composer holds its new text) */
   const [ replying, setReplying ] = useState<Item | null>(null);
   const [ editing, setEditing ] = useState<Item | null>(null);
+  /** `@` completion: where the `@` is, the choices, the highlighted one */
+  const [ suggest, setSuggest ] = useState<{ at: number; end: number; list: Suggestion[]; index: number } | null>(null);
+  const [ members, setMembers ] = useState<PublicUser[]>([]);
   const fileInput = useRef<HTMLInputElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => { setInfo(false); setReplying(null); setEditing(null); }, [ c.id ]);
+  useEffect(() => { setInfo(false); setReplying(null); setEditing(null); setSuggest(null); }, [ c.id ]);
+  const owner = c.typeu === TypeU.C2G && store.rooms.get(c.target)?.owner === store.me!._id;
+  useEffect(() => {
+    setMembers([]);
+    if (c.typeu === TypeU.C2G && store.myRooms.includes(c.target)) roomMembers(c.target).then(setMembers, () => undefined);
+  }, [ c.id, store.roomsRev ]);
+  /** after each keystroke: is the caret right after `@name` in a room? then offer members (and `all` to the owner) */
+  const complete = (v: string, caret: number) => {
+    const word = c.typeu === TypeU.C2G ? /(?:^|\s)@([\w.-]{0,32})$/.exec(v.slice(0, caret)) : null;
+    if (!word) { setSuggest(null); return; }
+    const q = word[1].toLowerCase();
+    const me = store.me!._id;
+    const list: Suggestion[] = members.filter(u => u._id !== me && (u.username.toLowerCase().startsWith(q) || u.nickname.toLowerCase().startsWith(q)))
+      .slice(0, 8).map(u => ({ username: u.username, label: u.nickname, user: u }));
+    if (owner && 'all'.startsWith(q)) list.push({ username: 'all', label: 'everyone in the room' });
+    setSuggest(list.length ? { at: caret - q.length - 1, end: caret, list, index: 0 } : null);
+  };
+  const pick = (x: Suggestion) => {
+    if (!suggest) return;
+    const v = text.slice(0, suggest.at) + `@${x.username} ` + text.slice(suggest.end);
+    const caret = suggest.at + x.username.length + 2;
+    setText(v);
+    setSuggest(null);
+    requestAnimationFrame(() => { composer.current?.focus(); composer.current?.setSelectionRange(caret, caret); });
+  };
+  /** who a text mentions: members named `@username` in it, or `all` (the owner's alone) */
+  const mentionsOf = (t: string) => {
+    const names = new Set([ ...t.matchAll(/(?:^|\s)@([A-Za-z0-9_.-]+)/g) ].map(x => x[1].toLowerCase()));
+    if (owner && names.has('all')) return [ 'all' ];
+    return members.filter(u => u._id !== store.me!._id && names.has(u.username.toLowerCase())).map(u => u._id);
+  };
   useEffect(() => { markRead(c); }, [ c.msgs.length ]);
   const startReply = (m: Item) => { setEditing(null); setReplying(m); composer.current?.focus(); };
   const startEdit = (m: Item) => { setReplying(null); setEditing(m); setText(m.content); composer.current?.focus(); };
@@ -417,12 +460,30 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
       return;
     }
     if (!t.trim()) return;
-    send(c, 1, t, undefined, { replyTo: replying ?? undefined });
+    send(c, 1, t, undefined, { replyTo: replying ?? undefined, mentions: c.typeu === TypeU.C2G ? mentionsOf(t) : undefined });
     setReplying(null);
     setText('');
   };
   const onKey = (e: KeyboardEvent) => {
     if (e.isComposing) return;
+    if (suggest) {
+      const n = suggest.list.length;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setSuggest({ ...suggest, index: (suggest.index + (e.key === 'ArrowDown' ? 1 : n - 1)) % n });
+        return;
+      }
+      if ((e.key === 'Enter' && !e.shiftKey) || e.key === 'Tab') {
+        e.preventDefault();
+        pick(suggest.list[suggest.index]);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setSuggest(null);
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault();
       submit();
@@ -456,7 +517,7 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
   const items = timeline(c);
   const peer = c.typeu === TypeU.C2C ? store.users.get(c.target) : null;
   const room = c.typeu === TypeU.C2G ? store.rooms.get(c.target) : null;
-  const typingNow = c.typingUntil > Date.now();
+  const typingNow = typingText(c);
   const inRoom = c.typeu === TypeU.C2C || store.myRooms.includes(c.target);
   const keyOf = (m: Item) => (m.fp ? `${m.from}:${m.fp}` : m._id);
   const focusItem = store.focus?.conv === c.id ? items.find(m => m._id === store.focus!.id) : undefined;
@@ -469,7 +530,7 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
         {peer ? <span class="with-dot"><Avatar user={peer} /><Dot id={c.target} /></span> : <Avatar user={{ name: title(c) }} />}
         <div class="grow">
           <b>{title(c)}</b>
-          <div class="sub">{typingNow ? <span data-testid="typing">typing…</span>
+          <div class="sub">{typingNow ? <span data-testid="typing">{typingNow}</span>
             : peer ? (store.presence.get(c.target) ?? 'offline') : room ? `${room.memberCount} members` : ''}</div>
         </div>
         {c.typeu === TypeU.C2G && <button onClick={() => setInfo(!info)} data-testid="room-info-button">Members</button>}
@@ -495,12 +556,29 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
               <button class="link" onClick={cancel} aria-label={editing ? 'Cancel editing' : 'Cancel reply'} title="Cancel (Esc)">✕</button>
             </div>
           )}
+          {suggest && (
+            <ul class="suggest" role="listbox" data-testid="mention-suggest" aria-label="Mention">
+              {suggest.list.map((x, i) => (
+                <li key={x.username} role="option" aria-selected={i === suggest.index} class={i === suggest.index ? 'on' : ''} data-username={x.username}
+                  onMouseDown={e => { e.preventDefault(); pick(x); }}>
+                  {x.user ? <Avatar user={x.user} size={24} /> : <span class="avatar s24">@</span>}
+                  <b>{x.label}</b> <small>@{x.username}</small>
+                </li>
+              ))}
+            </ul>
+          )}
           <div class="composer">
             <button onClick={() => fileInput.current!.click()} aria-label="Attach a file" title="Attach a file">+</button>
             <input ref={fileInput} type="file" hidden data-testid="file-input"
               onChange={e => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void attach(f); (e.target as HTMLInputElement).value = ''; }} />
             <textarea ref={composer} rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line, ↑ edits your last)" value={text} data-testid="composer"
-              onInput={e => { const v = (e.target as HTMLTextAreaElement).value; setText(v); if (v && !editing) typing(c); }} onKeyDown={onKey} />
+              onInput={e => {
+                const el = e.target as HTMLTextAreaElement;
+                setText(el.value);
+                complete(el.value, el.selectionStart);
+                if (!el.value) stopTyping();
+                else if (!editing) typing(c);
+              }} onKeyDown={onKey} onBlur={() => setSuggest(null)} aria-autocomplete="list" />
             <button class="primary" onClick={submit}>{editing ? 'Save' : 'Send'}</button>
           </div>
         </footer>

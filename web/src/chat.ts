@@ -5,7 +5,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type {
   Conversation, DeliveryTick, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
-  ReadReceipt, Room, SocketEnvelope, SystemNotice, WireMessage,
+  ReadReceipt, Room, RoomDetails, SocketEnvelope, SystemNotice, WireMessage,
 } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
 import { ApiError, api, clearSession, deviceClass, onSession, refresh, token } from './api';
@@ -47,6 +47,10 @@ export interface Conv {
   /** highest seq of mine the peer's (c2c) or anyone's (room) device acked (`to_delivered`, §8) */
   peerDelivered: number;
   typingUntil: number;
+  /** room typing (§8): who, until when */
+  typers: Map<string, number>;
+  /** unread messages that mention me or `all` (§8) */
+  mentions: number;
   /** seq of the first unread message when the conversation was opened (the divider) */
   dividerSeq: number;
   /** its pinned messages, newest pin first (§8); null until loaded */
@@ -114,7 +118,7 @@ export function conv(id: string, typeu: TypeU, target: string): Conv {
   if (!c) {
     c = {
       id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false, oldestLoaded: 0,
-      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, dividerSeq: 0, pins: null,
+      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, typers: new Map(), mentions: 0, dividerSeq: 0, pins: null,
     };
     store.convs.set(id, c);
   }
@@ -155,6 +159,8 @@ export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
   const c = convOf(m);
   const me = store.me!._id;
   if (m.from !== me) knowUser(m.from);
+  // names of the mentioned, for the highlight
+  for (const id of m.mentions ?? []) if (id !== 'all') knowUser(id);
   c.pending = c.pending.filter(p => p.fp !== m.fp || p.from !== m.from);
   const at = c.msgs.findIndex(x => x._id === m._id);
   if (at >= 0) {
@@ -173,7 +179,10 @@ export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
     c.last = m;
     c.updated = Math.max(c.updated, m.sendTime);
   }
-  if (m.from !== me) c.typingUntil = 0;
+  if (m.from !== me) {
+    c.typingUntil = 0;
+    c.typers.delete(m.from);
+  }
   store.changed();
   return c;
 }
@@ -262,10 +271,17 @@ export function connect() {
   s.on('to_delivered', (env: Ack<DeliveryTick[]>) => applyDelivered(env.data.payload));
   s.on('c_message_update', (env: Ack<WireMessage>) => applyUpdate(env.data.payload));
   s.on('to_typing', (env: Ack<{ timelineId: string; from: string }>) => {
-    const { from } = env.data.payload;
-    const c = store.convs.get(c2cId(from, store.me!._id));
+    const { timelineId, from } = env.data.payload;
+    // a room's timeline is its id; a peer's is "<from>@<to>"
+    const room = !c2cParties(timelineId);
+    const c = store.convs.get(room ? timelineId : c2cId(from, store.me!._id));
     if (!c) return;
-    c.typingUntil = Date.now() + 4000;
+    if (room) {
+      c.typers.set(from, Date.now() + 4000);
+      knowUser(from);
+    } else {
+      c.typingUntil = Date.now() + 4000;
+    }
     store.changed();
     setTimeout(() => store.changed(), 4100);
   });
@@ -362,9 +378,14 @@ function onError(s: Socket, env: Ack<unknown>) {
   store.toast(env.meta.msg ?? `error ${env.code}`);
 }
 
+/** Whether a message mentions me (by id, or `all`). */
+export const mentionsMe = (m: WireMessage) => !!m.mentions && (m.mentions.includes('all') || m.mentions.includes(store.me!._id));
+
 function onMessage(env: Ack<WireMessage>) {
   const m = env.data.payload;
+  const known = !!convOf(m).msgs.find(x => x._id === m._id);
   const c = addMessage(m, { live: true });
+  if (!known && m.from !== store.me!._id && store.active !== c.id && mentionsMe(m)) c.mentions++;
   if (m.from !== store.me!._id) socket?.emit('c_message_ack', { _id: m._id });
   if (store.active === c.id) markRead(c);
 }
@@ -400,6 +421,7 @@ async function onConnect(s: Socket) {
       if (r.room) store.rooms.set(r.room._id, { ...store.rooms.get(r.room._id), ...r.room });
       const c = conv(r.conversationId, r.typeu === TypeU.C2G ? TypeU.C2G : TypeU.C2C, r.typeu === TypeU.C2G ? r.conversationId : r.peer!._id);
       c.unread = store.active === c.id ? 0 : r.unread;
+      c.mentions = store.active === c.id ? 0 : r.mentions;
       c.updated = r.updateTime;
       if (r.lastMessage) addMessage(r.lastMessage);
     }
@@ -452,6 +474,7 @@ export async function openConv(c: Conv, reload = false) {
   if (store.active !== c.id) c.dividerSeq = c.unread ? (c.last?.seq ?? 0) - c.unread + 1 : 0;
   store.active = c.id;
   c.unread = 0;
+  c.mentions = 0;
   store.changed();
   if (!c.loaded || reload) {
     try {
@@ -557,8 +580,7 @@ export function send(c: Conv, type: number, content: string, extra?: Record<stri
   c.pending.push(p);
   c.updated = Date.now();
   store.changed();
-  // sending ends typing: the next keystroke may say so again at once
-  lastTyping = 0;
+  stopTyping();
   if (socket?.connected) void deliver(p);
 }
 
@@ -613,11 +635,37 @@ export async function hideForMe(c: Conv, m: Item) {
   }
 }
 
-let lastTyping = 0;
+/** when this tab last said it was typing, and where: at most every 2 s per conversation */
+let lastTyping = { conv: '', at: 0 };
 export function typing(c: Conv) {
-  if (c.typeu !== TypeU.C2C || !socket?.connected || Date.now() - lastTyping < 2000) return;
-  lastTyping = Date.now();
-  socket.emit('to_typing', { to: c.target, typeu: 1 });
+  if (!socket?.connected || (lastTyping.conv === c.id && Date.now() - lastTyping.at < 2000)) return;
+  lastTyping = { conv: c.id, at: Date.now() };
+  socket.emit('to_typing', { to: c.target, typeu: c.typeu });
+}
+/** the composer was emptied or sent: the next keystroke may say so again at once */
+export const stopTyping = () => { lastTyping = { conv: '', at: 0 }; };
+
+/** Who is typing in a conversation now, as shown: "typing…" (c2c), "Bob is typing…", "Bob and Carol are typing…". */
+export function typingText(c: Conv): string {
+  if (c.typeu === TypeU.C2C) return c.typingUntil > Date.now() ? 'typing…' : '';
+  const now = Date.now();
+  const who = [ ...c.typers ].filter(([ , until ]) => until > now).map(([ id ]) => userName(id));
+  if (!who.length) return '';
+  if (who.length === 1) return `${who[0]} is typing…`;
+  if (who.length === 2) return `${who[0]} and ${who[1]} are typing…`;
+  return `${who.length} people are typing…`;
+}
+
+/** A room's members (for @ completion), asked once per room and again after room changes. */
+const memberCache = new Map<string, { rev: number; users: PublicUser[] }>();
+export async function roomMembers(roomId: string): Promise<PublicUser[]> {
+  const hit = memberCache.get(roomId);
+  if (hit && hit.rev === store.roomsRev) return hit.users;
+  const info = await api<RoomDetails>('GET', `/api/rooms/${roomId}`);
+  const users = [ ...info.members.online, ...info.members.offline ];
+  for (const u of users) store.users.set(u._id, u);
+  memberCache.set(roomId, { rev: store.roomsRev, users });
+  return users;
 }
 
 // ---------------------------------------------------------------- friends, rooms, account
