@@ -359,6 +359,48 @@ describe('web client: message features (§8)', function() {
     await carol.page.locator('[data-testid=pinned-bar] .pinned-first', { hasText: 'look at this' }).waitFor();
   });
 
+  /** Opens a conversation row's menu (⋯) and clicks one of its items. */
+  async function rowMenu(row: Locator, item: string) {
+    await row.locator('summary').click();
+    await row.locator('.menu-items').getByRole('button', { name: item, exact: true }).click();
+  }
+
+  it('pins a conversation to the top of the list, still there after a reload', async () => {
+    await bob.page.click('[data-tab=chats]');
+    const first = bob.page.locator('[data-testid=conversations] > li').first();
+    assert.strictEqual(await first.getAttribute('data-conv'), roomId, 'the room is the most recent');
+    await rowMenu(convRow(bob, c2c(alice, bob)), 'Pin to top');
+    await convRow(bob, c2c(alice, bob)).locator('[data-testid=pinned-flag]').waitFor();
+    assert.strictEqual(await first.getAttribute('data-conv'), c2c(alice, bob));
+    await shot(bob, 'f15-conversation-pinned');
+    await bob.page.reload();
+    await bob.page.waitForSelector('[data-testid=conn][data-state=online]');
+    await convRow(bob, c2c(alice, bob)).locator('[data-testid=pinned-flag]').waitFor();
+    assert.strictEqual(await first.getAttribute('data-conv'), c2c(alice, bob));
+  });
+
+  it('shows a conversation muted on another device of the same person at once (conversation_update)', async () => {
+    const login = await api('POST', '/api/login', { body: { username: bob.user.username, password: bob.user.password } });
+    assert.strictEqual(login.status, 200, JSON.stringify(login.body));
+    const res = await api('PATCH', `/api/conversations/${roomId}?typeu=2`, { token: login.body.data.token, body: { muted: true } });
+    assert.strictEqual(res.status, 200, JSON.stringify(res.body));
+    await convRow(bob, roomId).locator('[data-testid=muted-flag]').waitFor();
+    assert.strictEqual(await convRow(bob, roomId).getAttribute('data-muted'), 'true');
+  });
+
+  it('archives a conversation into its own section, and a new message brings it back', async () => {
+    await rowMenu(convRow(bob, c2c(alice, bob)), 'Archive');
+    await convRow(bob, c2c(alice, bob)).waitFor({ state: 'detached' });
+    await bob.page.click('[data-testid=archived] summary');
+    const archived = bob.page.locator(`[data-testid=archived-conversations] li[data-conv="${c2c(alice, bob)}"]`);
+    await archived.waitFor();
+    await shot(bob, 'f16-archived');
+    await openChat(alice, c2c(alice, bob));
+    await sendText(alice, 'anything new?');
+    await convRow(bob, c2c(alice, bob)).locator('.preview', { hasText: 'anything new?' }).waitFor();
+    assert.strictEqual(await archived.count(), 0);
+  });
+
   it('had no console errors or page errors in any browser', async () => {
     for (const p of people) assert.deepStrictEqual(p.problems, [], p.nickname);
   });

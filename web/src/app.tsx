@@ -4,7 +4,7 @@ import type { Friend, Page, PublicUser, Reaction, ReplyQuote, Room, RoomDetails,
 import { api, upload } from './api';
 import {
   type Conv, type Item, c2cId, conv, discard, edit, hideForMe, jumpTo, loadFriends, loadOlder, loadRooms, local, logout, markRead,
-  mentionsMe, openConv, pin, stopTyping, react, recall, report, retry, roomMembers, send, sortedConvs, store, takeOver, timeline, title, typing,
+  mentionsMe, openConv, pin, stopTyping, updateSettings, react, recall, report, retry, roomMembers, send, sortedConvs, store, takeOver, timeline, title, typing,
   typingText, userName,
 } from './chat';
 import { Content } from './content';
@@ -50,23 +50,49 @@ const previewOf = (m: WireMessage | null) => {
 
 // ---------------------------------------------------------------- side panels
 
-function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
-  const list = sortedConvs();
-  if (!list.length) return <p class="empty">No conversations yet. Add a friend or join a room to start one.</p>;
+function ChatRow({ c, onOpen }: { c: Conv; onOpen: (c: Conv) => void }) {
+  const items: Array<[ string, () => unknown ]> = [
+    [ c.pinned ? 'Unpin' : 'Pin to top', () => updateSettings(c, { pinned: !c.pinned }) ],
+    [ c.muted ? 'Unmute' : 'Mute', () => updateSettings(c, { muted: !c.muted }) ],
+    [ c.archived ? 'Unarchive' : 'Archive', () => updateSettings(c, { archived: !c.archived }) ],
+  ];
   return (
-    <ul class="list" data-testid="conversations">
-      {list.map(c => (
-        <li key={c.id} class={store.active === c.id ? 'active' : ''} onClick={() => onOpen(c)} data-conv={c.id}>
-          {c.typeu === TypeU.C2G ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
-          <div class="grow">
-            <div class="row"><b class="name">{title(c)}</b><small>{c.last ? time(c.last.sendTime) : ''}</small></div>
-            <div class="row"><span class="preview">{typingText(c) || previewOf(c.last)}</span>
-              {c.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" title={`${c.mentions} unread mention${c.mentions > 1 ? 's' : ''}`}>@{c.mentions > 1 ? c.mentions : ''}</span>}
-              {c.unread > 0 && <span class="badge" data-testid="unread">{c.unread}</span>}</div>
-          </div>
-        </li>
-      ))}
-    </ul>
+    <li class={`${store.active === c.id ? 'active' : ''}${c.muted ? ' muted' : ''}`} onClick={() => onOpen(c)} data-conv={c.id}
+      data-pinned={c.pinned || undefined} data-muted={c.muted || undefined}>
+      {c.typeu === TypeU.C2G ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
+      <div class="grow">
+        <div class="row"><b class="name">{title(c)}</b><small class="when">{c.last ? time(c.last.sendTime) : ''}</small></div>
+        <div class="row"><span class="preview grow">{typingText(c) || previewOf(c.last)}</span>
+          {c.pinned && <small class="flag" data-testid="pinned-flag">pinned</small>}
+          {c.muted && <small class="flag" data-testid="muted-flag">muted</small>}
+          {c.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" title={`${c.mentions} unread mention${c.mentions > 1 ? 's' : ''}`}>@{c.mentions > 1 ? c.mentions : ''}</span>}
+          {c.unread > 0 && <span class="badge" data-testid="unread">{c.unread}</span>}</div>
+      </div>
+      {/* the row opens the conversation; its menu does not */}
+      <span onClick={e => e.stopPropagation()}><Menu items={items} /></span>
+    </li>
+  );
+}
+
+function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
+  const all = sortedConvs();
+  if (!all.length) return <p class="empty">No conversations yet. Add a friend or join a room to start one.</p>;
+  const list = all.filter(c => !c.archived);
+  const archived = all.filter(c => c.archived);
+  return (
+    <div class="chats">
+      <ul class="list" data-testid="conversations">
+        {list.map(c => <ChatRow key={c.id} c={c} onOpen={onOpen} />)}
+      </ul>
+      {archived.length > 0 && (
+        <details class="archived" data-testid="archived">
+          <summary>Archived ({archived.length})</summary>
+          <ul class="list" data-testid="archived-conversations">
+            {archived.map(c => <ChatRow key={c.id} c={c} onOpen={onOpen} />)}
+          </ul>
+        </details>
+      )}
+    </div>
   );
 }
 
@@ -660,7 +686,7 @@ export function App() {
               <button key={t} role="tab" aria-selected={tab === t} class={tab === t ? 'on' : ''} onClick={() => setTab(t)} data-tab={t}>
                 {t[0].toUpperCase() + t.slice(1)}
                 {t === 'friends' && store.requests.incoming.length > 0 && <span class="badge">{store.requests.incoming.length}</span>}
-                {t === 'chats' && sortedConvs().some(c => c.unread) && <span class="badge dot-badge" />}
+                {t === 'chats' && sortedConvs().some(c => c.unread && !c.muted && !c.archived) && <span class="badge dot-badge" />}
               </button>
             ))}
           </div>

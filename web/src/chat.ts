@@ -51,6 +51,10 @@ export interface Conv {
   typers: Map<string, number>;
   /** unread messages that mention me or `all` (§8) */
   mentions: number;
+  /** my settings of it (§8), kept by the server for all my devices */
+  pinned: boolean;
+  muted: boolean;
+  archived: boolean;
   /** seq of the first unread message when the conversation was opened (the divider) */
   dividerSeq: number;
   /** its pinned messages, newest pin first (§8); null until loaded */
@@ -111,14 +115,16 @@ class Store {
 export const store = new Store();
 let socket: Socket | null = null;
 
-export const sortedConvs = () => [ ...store.convs.values() ].filter(c => c.last || c.id === store.active).sort((a, b) => b.updated - a.updated);
+/** The conversation list: pinned ones first, then the most recent. */
+export const sortedConvs = () => [ ...store.convs.values() ].filter(c => c.last || c.id === store.active)
+  .sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updated - a.updated);
 
 export function conv(id: string, typeu: TypeU, target: string): Conv {
   let c = store.convs.get(id);
   if (!c) {
     c = {
       id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false, oldestLoaded: 0,
-      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, typers: new Map(), mentions: 0, dividerSeq: 0, pins: null,
+      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, typers: new Map(), mentions: 0, pinned: false, muted: false, archived: false, dividerSeq: 0, pins: null,
     };
     store.convs.set(id, c);
   }
@@ -270,6 +276,11 @@ export function connect() {
   s.on('to_reader', (env: Ack<ReadReceipt[]>) => applyReceipts(env.data.payload));
   s.on('to_delivered', (env: Ack<DeliveryTick[]>) => applyDelivered(env.data.payload));
   s.on('c_message_update', (env: Ack<WireMessage>) => applyUpdate(env.data.payload));
+  s.on('conversation_update', (env: Ack<Conversation>) => {
+    const r = env.data.payload;
+    const c = store.convs.get(r.conversationId);
+    if (c) applySettings(c, r);
+  });
   s.on('to_typing', (env: Ack<{ timelineId: string; from: string }>) => {
     const { timelineId, from } = env.data.payload;
     // a room's timeline is its id; a peer's is "<from>@<to>"
@@ -378,6 +389,22 @@ function onError(s: Socket, env: Ack<unknown>) {
   store.toast(env.meta.msg ?? `error ${env.code}`);
 }
 
+function applySettings(c: Conv, r: Pick<Conversation, 'pinned' | 'muted' | 'archived'>) {
+  c.pinned = !!r.pinned;
+  c.muted = !!r.muted;
+  c.archived = !!r.archived;
+  store.changed();
+}
+
+/** Pin, mute or archive a conversation for me (`PATCH /api/conversations/:timelineId`, §8). */
+export async function updateSettings(c: Conv, change: Partial<Pick<Conversation, 'pinned' | 'muted' | 'archived'>>) {
+  try {
+    applySettings(c, await api<Conversation>('PATCH', `/api/conversations/${encodeURIComponent(c.id)}?typeu=${c.typeu}`, change));
+  } catch (err) {
+    report(err);
+  }
+}
+
 /** Whether a message mentions me (by id, or `all`). */
 export const mentionsMe = (m: WireMessage) => !!m.mentions && (m.mentions.includes('all') || m.mentions.includes(store.me!._id));
 
@@ -385,6 +412,8 @@ function onMessage(env: Ack<WireMessage>) {
   const m = env.data.payload;
   const known = !!convOf(m).msgs.find(x => x._id === m._id);
   const c = addMessage(m, { live: true });
+  // a new message brings an archived conversation back (as the server decides it)
+  if (!known) c.archived = false;
   if (!known && m.from !== store.me!._id && store.active !== c.id && mentionsMe(m)) c.mentions++;
   if (m.from !== store.me!._id) socket?.emit('c_message_ack', { _id: m._id });
   if (store.active === c.id) markRead(c);
@@ -422,6 +451,7 @@ async function onConnect(s: Socket) {
       const c = conv(r.conversationId, r.typeu === TypeU.C2G ? TypeU.C2G : TypeU.C2C, r.typeu === TypeU.C2G ? r.conversationId : r.peer!._id);
       c.unread = store.active === c.id ? 0 : r.unread;
       c.mentions = store.active === c.id ? 0 : r.mentions;
+      applySettings(c, r);
       c.updated = r.updateTime;
       if (r.lastMessage) addMessage(r.lastMessage);
     }
