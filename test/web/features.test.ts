@@ -401,6 +401,42 @@ describe('web client: message features (§8)', function() {
     assert.strictEqual(await archived.count(), 0);
   });
 
+  it('finds messages with the matches highlighted, and opens the conversation at the one picked', async () => {
+    await alice.page.reload();
+    await alice.page.waitForSelector('[data-testid=conn][data-state=online]');
+    await alice.page.fill('input[name=search]', 'original far');
+    await alice.page.press('input[name=search]', 'Enter');
+    const hit = alice.page.locator('[data-testid=search-hits] li', { hasText: 'the original, far back' });
+    await hit.waitFor();
+    assert.deepStrictEqual(await hit.locator('mark').allTextContents(), [ 'original', 'far' ]);
+    await shot(alice, 'f17-search-results');
+    await hit.locator('button').click();
+    await alice.page.waitForSelector(`[data-testid=chat][data-conv="${c2c(alice, bob)}"]`);
+    const shown = alice.page.locator('.msg.focused .text', { hasText: 'the original, far back' });
+    await shown.waitFor();
+    await alice.page.waitForFunction(() => {
+      const el = document.querySelector('.msg.focused');
+      const list = el?.closest('.vlist')?.getBoundingClientRect();
+      const box = el?.getBoundingClientRect();
+      return !!box && !!list && box.bottom > list.top && box.top < list.bottom;
+    });
+    await shot(alice, 'f18-search-opened');
+  });
+
+  it('finds Chinese text by a run of its characters; Escape clears the search', async () => {
+    await sendText(carol, '我们明天上午十点开会');
+    await bubble(carol, '我们明天上午十点开会').locator('[data-status]').and(carol.page.locator('[data-status=sent], [data-status=delivered], [data-status=read]')).waitFor();
+    await bob.page.fill('input[name=search]', '明天');
+    await bob.page.press('input[name=search]', 'Enter');
+    const hit = bob.page.locator('[data-testid=search-hits] li', { hasText: '开会' });
+    await hit.waitFor();
+    assert.deepStrictEqual(await hit.locator('mark').allTextContents(), [ '明天' ]);
+    await shot(bob, 'f19-search-cjk');
+    await bob.page.press('input[name=search]', 'Escape');
+    await bob.page.waitForSelector('[data-testid=search-hits]', { state: 'detached' });
+    await bob.page.waitForSelector('[data-testid=conversations]');
+  });
+
   it('had no console errors or page errors in any browser', async () => {
     for (const p of people) assert.deepStrictEqual(p.problems, [], p.nickname);
   });

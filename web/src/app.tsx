@@ -1,9 +1,12 @@
 /** The signed-in app: conversations, friends and rooms on the side, the open conversation in the middle. */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Friend, Page, PublicUser, Reaction, ReplyQuote, Room, RoomDetails, WireMessage } from '../../lib/schemas/wire';
+import type {
+  Friend, Page, PublicUser, Reaction, ReplyQuote, Room, RoomDetails, SearchHit, SearchResult, WireMessage,
+} from '../../lib/schemas/wire';
 import { api, upload } from './api';
 import {
-  type Conv, type Item, c2cId, conv, discard, edit, hideForMe, jumpTo, loadFriends, loadOlder, loadRooms, local, logout, markRead,
+  type Conv, type Item, c2cId, conv, convOf, discard, edit, hideForMe, jumpTo, loadFriends, loadOlder, loadRooms, local, logout, markRead,
   mentionsMe, openConv, pin, stopTyping, updateSettings, react, recall, report, retry, roomMembers, send, sortedConvs, store, takeOver, timeline, title, typing,
   typingText, userName,
 } from './chat';
@@ -74,13 +77,81 @@ function ChatRow({ c, onOpen }: { c: Conv; onOpen: (c: Conv) => void }) {
   );
 }
 
+/** A search hit's text: a window around the first match, every match marked. */
+function Highlighted({ hit }: { hit: SearchHit }) {
+  const text = hit.content;
+  const marks = [ ...hit.highlights ].sort((a, b) => a[0] - b[0]);
+  const from = Math.max(0, (marks[0]?.[0] ?? 0) - 30);
+  const to = Math.min(text.length, from + 160);
+  const parts: Array<string | preact.JSX.Element> = [ from > 0 ? '…' : '' ];
+  let at = from;
+  for (const [ start, end ] of marks) {
+    if (end <= at || start >= to) continue;
+    if (start > at) parts.push(text.slice(at, start));
+    parts.push(<mark>{text.slice(Math.max(start, at), Math.min(end, to))}</mark>);
+    at = Math.min(end, to);
+  }
+  if (at < to) parts.push(text.slice(at, to));
+  if (to < text.length) parts.push('…');
+  return <span class="hit-text">{parts}</span>;
+}
+
+/** Message search (§8) over all of my conversations; a result opens its conversation at the message. */
+function Search({ children }: { children: ComponentChildren }) {
+  const [ q, setQ ] = useState('');
+  const [ result, setResult ] = useState<{ q: string; docs: SearchHit[]; next?: string } | null>(null);
+  const [ busy, setBusy ] = useState(false);
+  const run = async (before?: string) => {
+    const query = before ? result!.q : q.trim();
+    if (!query) return;
+    setBusy(true);
+    try {
+      const page = await api<SearchResult>('GET', `/api/messages/search?q=${encodeURIComponent(query)}&limit=20${before ? `&before=${before}` : ''}`);
+      setResult({ q: query, docs: before ? [ ...result!.docs, ...page.docs ] : page.docs, next: page.next });
+    } catch (err) {
+      report(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const clear = () => { setQ(''); setResult(null); };
+  // opens the conversation (as onOpen would) and loads its history back to the message
+  const open = (hit: SearchHit) => { void jumpTo(convOf(hit), { _id: hit._id, seq: hit.seq }); };
+  return (
+    <div class="chats" data-testid="search">
+      <form class="inline search" onSubmit={e => { e.preventDefault(); void run(); }}>
+        <input name="search" placeholder="Search messages" value={q} aria-label="Search messages"
+          onInput={e => setQ((e.target as HTMLInputElement).value)} onKeyDown={e => { if (e.key === 'Escape') { e.preventDefault(); clear(); } }} />
+        {result && <button type="button" onClick={clear} aria-label="Clear the search">✕</button>}
+      </form>
+      {result ? (
+        <ul class="list hits" data-testid="search-hits">
+          {!result.docs.length && <li class="empty">Nothing found for “{result.q}”.</li>}
+          {result.docs.map(hit => {
+            const c = convOf(hit);
+            return (
+              <li key={hit._id} data-id={hit._id}>
+                <button class="hit" onClick={() => open(hit)}>
+                  <div class="row"><b class="name">{title(c)}</b><small class="when">{time(hit.sendTime)}</small></div>
+                  <div class="preview">{c.typeu === TypeU.C2G && <>{userName(hit.from)}: </>}<Highlighted hit={hit} /></div>
+                </button>
+              </li>
+            );
+          })}
+          {result.next && <li><button class="link" disabled={busy} onClick={() => void run(result.next)}>More results</button></li>}
+        </ul>
+      ) : children}
+    </div>
+  );
+}
+
 function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
   const all = sortedConvs();
-  if (!all.length) return <p class="empty">No conversations yet. Add a friend or join a room to start one.</p>;
   const list = all.filter(c => !c.archived);
   const archived = all.filter(c => c.archived);
   return (
-    <div class="chats">
+    <Search>
+      {!all.length && <p class="empty">No conversations yet. Add a friend or join a room to start one.</p>}
       <ul class="list" data-testid="conversations">
         {list.map(c => <ChatRow key={c.id} c={c} onOpen={onOpen} />)}
       </ul>
@@ -92,7 +163,7 @@ function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
           </ul>
         </details>
       )}
-    </div>
+    </Search>
   );
 }
 
