@@ -104,6 +104,9 @@ export default (app: Application) => {
   router.delete('/api/push/subscriptions', auth, controller.push.unsubscribe);
 
   router.get('/metrics', controller.metrics.show);
+  router.get('/docs', controller.apiDocs.page);
+  router.get('/api/openapi.json', controller.apiDocs.openapi);
+  router.get('/api/asyncapi.json', controller.apiDocs.asyncapi);
 
   // every route the rate-limit table names must exist and carry `limited` (a typo would drop a limit silently)
   for (const entry of Object.keys(rateLimits.http)) {

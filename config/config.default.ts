@@ -128,7 +128,11 @@ export default (appInfo: EggAppInfo) => {
     // the web client's built assets (web/dist/assets): names carry a content hash, so they never change
     // (the admin CLI reads this file without an appInfo)
     static: {
-      dirs: [ { prefix: '/assets/', dir: path.join(appInfo.baseDir ?? '', 'web/dist/assets'), maxAge: 365 * 24 * 3600 } ],
+      dirs: [
+        { prefix: '/assets/', dir: path.join(appInfo.baseDir ?? '', 'web/dist/assets'), maxAge: 365 * 24 * 3600 },
+        // the /docs page's libraries (scripts/build-docs.js): not content-hashed, so revalidated
+        { prefix: '/docs/', dir: path.join(appInfo.baseDir ?? '', 'web/dist/docs'), maxAge: 0 },
+      ],
     },
 
     redisUrl: env.REDIS_URL || '',

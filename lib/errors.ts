@@ -24,6 +24,12 @@ const defaultStatus: Record<number, number> = {
   20008: 400, 20009: 429, 10004: 409, 10005: 404, 10006: 403, 50000: 500,
 };
 
+/** The HTTP status a code is answered with on REST (unless its thrower chose another). */
+export const httpStatusOf = (code: number): number => defaultStatus[code] ?? 400;
+
+/** The name of each code (PROTOCOL §3), for documents and logs. */
+export const errorName = (code: number): string => Object.entries(ErrorCode).find(([ , v ]) => v === code)?.[0] ?? String(code);
+
 /**
  * A refusal the client should see: thrown by services, turned into the HTTP envelope by the
  * error_handler middleware and into `im_error` (or the ack) by socket controllers.
@@ -43,7 +49,7 @@ export class AppError extends Error {
     Error.stackTraceLimit = limit;
     this.name = 'AppError';
     this.code = code;
-    this.status = status ?? defaultStatus[code] ?? 400;
+    this.status = status ?? httpStatusOf(code);
   }
 }
 

@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Builds the web client into web/dist (`npm run build:web`). With `--if-stale` (predev, pretest) it
+ * Builds the web client and the /docs page (scripts/build-docs.js) into web/dist (`npm run build:web`). With `--if-stale` (predev, pretest) it
  * builds only when something it is built from changed since the last build: a file under web/ (but
  * web/dist), lib/ (the client imports the server's schemas and ids) or package-lock.json newer than
  * the stamp this script leaves after a build that succeeded (or web/dist gone). A restart of `npm run dev`
@@ -38,6 +38,8 @@ if (process.argv.includes('--if-stale') && !stale()) {
   const bin = name => path.join(root, 'node_modules', '.bin', name);
   execFileSync(bin('tsc'), [ '-p', 'web/tsconfig.json' ], { cwd: root, stdio: 'inherit' });
   execFileSync(bin('vite'), [ 'build', '--config', 'web/vite.config.mts' ], { cwd: root, stdio: 'inherit' });
+  // the /docs page goes into web/dist after vite, which empties it
+  execFileSync(process.execPath, [ path.join(root, 'scripts', 'build-docs.js') ], { cwd: root, stdio: 'inherit' });
   fs.mkdirSync(path.dirname(stamp), { recursive: true });
   fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }

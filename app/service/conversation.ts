@@ -4,6 +4,7 @@ import { isRoom, timelineIdOf, type TypeU } from '../../lib/conversation-ids';
 import type { SettingsInput } from '../../lib/schemas/features';
 import type { Conversation, PublicUser, Room } from '../../lib/schemas/wire';
 import type { ConversationEntry } from '../message/engine';
+import { PUBLIC_FIELDS } from './user';
 
 /**
  * The conversation list (`recent_conversation`, `GET /api/conversations`): the message engine's
@@ -38,7 +39,7 @@ export default class ConversationService extends Service {
     const peers = entries.map(e => e.membership.peer).filter(Boolean) as Types.ObjectId[];
     const rooms = entries.map(e => e.membership.room).filter(Boolean) as Types.ObjectId[];
     const [ users, roomDocs ] = await Promise.all([
-      peers.length ? User.find({ _id: { $in: peers } }, { username: 1, nickname: 1, avatar: 1 }).lean<PublicUser[]>() : [],
+      peers.length ? User.find({ _id: { $in: peers } }, PUBLIC_FIELDS).lean<PublicUser[]>() : [],
       rooms.length ? Rooms.find({ _id: { $in: rooms } }, { name: 1, avatar: 1, visibility: 1 }).lean<Room[]>() : [],
     ]);
     const userById = new Map(users.map(u => [ String(u._id), u ]));

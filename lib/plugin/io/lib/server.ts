@@ -46,6 +46,11 @@ export class IoNamespace {
     return this.routes.get(event);
   }
 
+  /** the events routed here (the API documents are checked against them) */
+  get routedEvents(): string[] {
+    return [ ...this.routes.keys() ];
+  }
+
   // the Socket.IO namespace API stays reachable: to(), in(), emit(), fetchSockets(), ...
   to(room: string | string[]) { return this.nsp.to(room); }
   in(room: string | string[]) { return this.nsp.in(room); }
@@ -107,6 +112,11 @@ export class IoServer {
       caseStyle: 'lower',
       initializer: (exported: any) => wrapController(exported),
     }).load();
+  }
+
+  /** the namespaces the app serves */
+  get namespaceNames(): string[] {
+    return [ ...this.namespaces.keys() ];
   }
 
   of(name: string): IoNamespace {
