@@ -10,7 +10,8 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createOrPromoteAdmin } from '../../app/cli/admin';
-import { api, baseUrl, connectOk, emitAck, sleep, uniqueName } from '../helpers';
+import mm from 'egg-mock';
+import { api, app, baseUrl, connectOk, emitAck, sleep, uniqueName } from '../helpers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = path.join(__dirname, '../.screenshots');
@@ -558,6 +559,24 @@ describe('web client in a real browser', function() {
     await bubble(bob, text).waitFor();
     await sleep(500);
     assert.strictEqual(await alice.page.locator('.msg', { hasText: text }).count(), 1);
+    assert.strictEqual(await bob.page.locator('.msg', { hasText: text }).count(), 1);
+  });
+
+  it('sends a message the busy server shed (20009) again after its retryAfterMs, and it arrives once', async () => {
+    // the server takes no event but acks, reads and typing: Alice's send is shed with retryAfterMs
+    mm(app.config, 'chatPending', { perSocket: 64, perProcess: 0 });
+    const text = 'sent again once the server had room';
+    try {
+      await sendText(alice, text);
+      await sleep(300);
+      // shed, not failed: it stays pending and goes again
+      assert.strictEqual(await bubble(alice, text).locator('[data-status=failed]').count(), 0);
+    } finally {
+      mm.restore();
+    }
+    await bubble(alice, text).locator('[data-status=sent], [data-status=read]').waitFor();
+    await bubble(bob, text).waitFor();
+    await sleep(500);
     assert.strictEqual(await bob.page.locator('.msg', { hasText: text }).count(), 1);
   });
 
