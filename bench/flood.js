@@ -1,6 +1,8 @@
 'use strict';
 /**
- * npm run bench:flood: does a flood of events over the per-socket limit leave memory behind?
+ * npm run bench:flood: does a flood of events over the per-socket limit leave memory behind, or
+ * make anything else wait (/healthz is timed every 100 ms during the flood)? What was shed must be
+ * 20009 with retryAfterMs, never 50000 (issue #19).
  * Starts our server the production way (as npm run bench: compiled, egg-scripts, one worker,
  * EGG_SERVER_ENV=prod, the embedded FerretDB with seeded users), then from a separate process:
  * FLOOD_SOCKETS sockets (default 200) each emit FLOOD_RATE events per second (default 150; the
@@ -12,9 +14,10 @@
  *
  * FLOOD_EVENT: `to` (default: a 1:1 message to the socket's pair, with an ack callback), `typing`
  * (`to_typing`, never stored) or `bad` (an invalid `to`, refused by the schema). FLOOD_PROFILE=1
- * also prints where the memory still live after the flood was allocated (sampling heap profiler).
+ * also prints where the memory still live after the flood was allocated (sampling heap profiler);
+ * FLOOD_CPU_PROFILE=1 the worker's hottest functions during the flood.
  */
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -26,6 +29,7 @@ const SECONDS = Number(process.env.FLOOD_SECONDS || 20);
 const IDLE = Number(process.env.FLOOD_IDLE || 30);
 const EVENT = process.env.FLOOD_EVENT || 'to';
 const PROFILE = process.env.FLOOD_PROFILE === '1';
+const CPU_PROFILE = process.env.FLOOD_CPU_PROFILE === '1';
 const log = msg => process.stderr.write(`[flood] ${msg}\n`);
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
@@ -42,7 +46,7 @@ async function load(job) {
   });
   const sockets = [];
   for (let i = 0; i < job.users.length; i += 50) sockets.push(...await Promise.all(job.users.slice(i, i + 50).map(connectOne)));
-  const counts = { sent: 0, ok: 0, limited: 0, otherError: 0, imError: 0, received: 0 };
+  const counts = { sent: 0, ok: 0, limited: 0, withRetryAfter: 0, serverError: 0, otherError: 0, imError: 0, received: 0 };
   for (const s of sockets) {
     s.on('im_error', () => counts.imError++);
     s.on('c_message', () => counts.received++);
@@ -64,7 +68,10 @@ async function load(job) {
         const fp = `flood-${process.pid}-${i}-${n++}`;
         const ack = env => {
           if (env.code === 0) counts.ok++;
-          else if (env.code === 20009) counts.limited++;
+          else if (env.code === 20009) {
+            counts.limited++;
+            if (env.meta.retryAfterMs > 0) counts.withRetryAfter++;
+          } else if (env.code === 50000) counts.serverError++;
           else counts.otherError++;
         };
         const peer = job.users[i ^ 1].id;
@@ -85,67 +92,6 @@ async function load(job) {
   process.exit(0);
 }
 
-/** The app worker among the server's processes (egg-cluster's app_worker.js). */
-function appWorker(pids) {
-  for (const p of pids) {
-    try {
-      if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('app_worker')) return p;
-    } catch { /* gone */ }
-  }
-  return null;
-}
-
-/** TCP ports a process listens on (from ss). */
-function listeningPorts(pid) {
-  const out = execFileSync('ss', [ '-ltnpH' ], { encoding: 'utf8' });
-  return out.split('\n').filter(l => l.includes(`pid=${pid},`)).map(l => Number(/:(\d+)\s/.exec(l)?.[1])).filter(Boolean);
-}
-
-/**
- * The worker's V8 inspector (opened with SIGUSR1, on node's default 127.0.0.1:9229: an inspect
- * port given at start would make cluster give the worker an unusable one): full GCs,
- * process.memoryUsage() and the sampling heap profiler, over the DevTools protocol.
- */
-async function inspect(pid) {
-  const before = new Set(listeningPorts(pid));
-  process.kill(pid, 'SIGUSR1');
-  let port;
-  for (let i = 0; i < 100 && !port; i++) {
-    await sleep(100);
-    port = listeningPorts(pid).find(p => !before.has(p));
-  }
-  if (!port) throw new Error('the worker opened no inspector port (is 127.0.0.1:9229 taken?)');
-  const [ target ] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const WebSocket = require('ws');
-  const ws = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 1 << 30 });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  let id = 0;
-  const pending = new Map();
-  ws.on('message', data => {
-    const msg = JSON.parse(String(data));
-    const p = pending.get(msg.id);
-    if (!p) return;
-    pending.delete(msg.id);
-    if (msg.error) p.reject(new Error(`${p.method}: ${msg.error.message}`)); else p.resolve(msg.result);
-  });
-  const call = (method, params = {}) => new Promise((resolve, reject) => {
-    pending.set(++id, { resolve, reject, method });
-    ws.send(JSON.stringify({ id, method, params }));
-  });
-  return {
-    call,
-    /** full GC (twice: the first may only schedule finalizers), then process.memoryUsage() in MB */
-    async memoryAfterGc() {
-      await call('HeapProfiler.collectGarbage');
-      await call('HeapProfiler.collectGarbage');
-      const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
-      const m = JSON.parse(r.result.value);
-      return Object.fromEntries(Object.entries(m).map(([ k, v ]) => [ k, v / 1048576 ]));
-    },
-    close: () => ws.close(),
-  };
-}
-
 /** The sampling heap profile's live allocations, grouped by their innermost frames. */
 function topAllocations(profile, n = 15) {
   const bySite = new Map();
@@ -159,6 +105,35 @@ function topAllocations(profile, n = 15) {
   walk(profile.head, []);
   return [ ...bySite ].sort((a, b) => b[1] - a[1]).slice(0, n)
     .map(([ k, v ]) => `  ${(v / 1048576).toFixed(1).padStart(7)} MB  ${k.split(' < ').reverse().join(' < ')}`).join('\n');
+}
+
+/** GET /healthz every 100 ms (each waits for its answer, at most 10 s) until stopped; its latencies. */
+function healthProbe(url) {
+  const times = [];
+  let failed = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      try {
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10000) });
+        await res.arrayBuffer();
+        if (res.ok) times.push(performance.now() - t); else failed++;
+      } catch {
+        failed++;
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      times.sort((a, b) => a - b);
+      const at = p => (times.length ? times[Math.min(times.length - 1, Math.ceil(p / 100 * times.length) - 1)] : undefined);
+      return { n: times.length, failed, p50: at(50), p99: at(99), max: times[times.length - 1] };
+    },
+  };
 }
 
 async function main() {
@@ -175,10 +150,10 @@ async function main() {
     const jwtSecret = crypto.randomBytes(32).toString('hex');
     const users = await bench.seedAccounts(db.url, SOCKETS + (SOCKETS % 2), jwtSecret, 'flood');
     server = await bench.startOurs({ mongoUrl: db.url, jwtSecret, title: 'im-flood' });
-    const worker = appWorker(bench.processTree(server.pid));
+    const worker = bench.appWorker(bench.processTree(server.pid));
     if (!worker) throw new Error('app worker not found');
     const rss = () => bench.rssMb([ worker ]);
-    inspector = await inspect(worker);
+    inspector = await bench.inspect(worker);
     const row = async stage => {
       const r = { stage, rss: rss() };
       const m = await inspector.memoryAfterGc();
@@ -213,8 +188,16 @@ async function main() {
     await sleep(1000);
     await row(`${SOCKETS} sockets connected`);
     if (PROFILE) await inspector.call('HeapProfiler.startSampling', { samplingInterval: 16384 });
+    if (CPU_PROFILE) {
+      await inspector.call('Profiler.enable');
+      await inspector.call('Profiler.start');
+    }
     await stage('FLOOD_START');
+    // does the flood make everything else wait? /healthz, asked every 100 ms from this process
+    const health = healthProbe(server.url);
     await stage('FLOOD_END');
+    const healthz = await health.stop();
+    const cpuProfile = CPU_PROFILE ? bench.topSelfTime((await inspector.call('Profiler.stop')).profile) : null;
     rows.push({ stage: 'end of the flood', rss: rss() });
     await stage('COUNTS');
     // taken while the sockets are still connected
@@ -231,7 +214,12 @@ async function main() {
     process.stdout.write(`\n| stage | worker RSS MB | after a full GC: heap MB | external MB | RSS MB |\n|---|---|---|---|---|\n${
       rows.map(r => `| ${r.stage} | ${fmt(r.rss)} | ${fmt(r.heap)} | ${fmt(r.external)} | ${fmt(r.rssAfterGc)} |`).join('\n')}\n\n`);
     process.stdout.write(`events (${EVENT}, ${SOCKETS} sockets × ${RATE}/s × ${SECONDS} s): ${JSON.stringify(counts)}; ` +
-      `unanswered at the end of the idle time: ${counts.sent - counts.ok - counts.limited - counts.otherError}\n`);
+      `unanswered at the end of the idle time: ${counts.sent - counts.ok - counts.limited - counts.serverError - counts.otherError}\n`);
+    process.stdout.write(`/healthz during the flood: ${healthz.n} requests, p50 ${fmt(healthz.p50)} ms, p99 ${fmt(healthz.p99)} ms, max ${fmt(healthz.max)} ms` +
+      `${healthz.failed ? `, ${healthz.failed} failed` : ''}\n`);
+    process.stdout.write(`targets (issue 19): ${counts.serverError ? 'MISS' : 'met '} 0 answered 50000 (${counts.serverError}); ` +
+      `${healthz.p99 < 500 ? 'met ' : 'MISS'} /healthz p99 < 500 ms; ${counts.withRetryAfter === counts.limited ? 'met ' : 'MISS'} every 20009 with retryAfterMs (${counts.withRetryAfter} of ${counts.limited})\n`);
+    if (cpuProfile) process.stdout.write(`\nCPU profile of the app worker during the flood, self time, ${cpuProfile.sampledMs} ms sampled:\n${cpuProfile.lines}\n`);
     if (profile) process.stdout.write(`\nstill-live allocations made during the flood (sampling heap profile):\n${topAllocations(profile)}\n`);
   } finally {
     inspector?.close();

@@ -189,10 +189,10 @@ async function startOurs(options) {
   }
 }
 
-async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = null, title = 'im-bench' }) {
+async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, title = 'im-bench', metricsToken = process.env.METRICS_TOKEN }) {
   const port = await freePort();
   const env = {
-    ...process.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
+    ...process.env, METRICS_TOKEN: metricsToken || '', EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', MONGODB_URL: mongoUrl, JWT_SECRET: jwtSecret, PORT: String(port),
     HOST: '127.0.0.1', REDIS_URL: '',
     // production refuses to start without them (config/config.prod.ts)
     COOKIE_KEYS: crypto.randomBytes(32).toString('hex'), CORS_ORIGIN: '*',
@@ -200,11 +200,8 @@ async function startOursOnce({ mongoUrl, jwtSecret, workers = 1, profileDir = nu
     // would refuse them (the bench measures delivery, not those limits)
     RATE_LIMIT_CONNECTIONS: '1000000/60', MAX_SOCKETS_PER_ADDRESS: '1000000',
   };
-  // node flags given to egg-scripts reach the master and, through it, the agent and the worker
-  const profile = profileDir ? [ '--node-options--cpu-prof', `--node-options--cpu-prof-dir=${profileDir}` ] : [];
-  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   const child = spawn(path.join(root, 'node_modules', '.bin', 'egg-scripts'),
-    [ 'start', ...profile, `--workers=${workers}`, '--sticky', `--port=${port}`, `--title=${title}`, buildDir ],
+    [ 'start', `--workers=${workers}`, '--sticky', `--port=${port}`, `--title=${title}`, buildDir ],
     { env, stdio: [ 'ignore', 'pipe', 'pipe' ], detached: true });
   let output = '';
   child.stdout.on('data', d => { output += d; });
@@ -307,7 +304,123 @@ function commitId() {
   }
 }
 
+/** Database commands that read (the app's command timings count every command; these are the reads). */
+const READS = new Set([ 'find', 'aggregate', 'count', 'distinct', 'getMore' ]);
+
+/**
+ * Our server's own database counters from its /metrics (METRICS_TOKEN): documents written and write
+ * commands by `collection|op`, read commands by name. Null when the metrics are not served.
+ */
+async function appDbCounters(url, token) {
+  if (!token) return null;
+  try {
+    const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return null;
+    const text = await res.text();
+    const out = { written: {}, commands: {}, reads: {} };
+    const labels = s => Object.fromEntries([ ...s.matchAll(/(\w+)="([^"]*)"/g) ].map(m => [ m[1], m[2] ]));
+    for (const m of text.matchAll(/^(im_db_documents_written_total|im_db_write_commands_total|im_db_command_duration_seconds_count)\{([^}]*)\}\s+([0-9.e+]+)$/gm)) {
+      const l = labels(m[2]);
+      const v = Number(m[3]);
+      if (m[1] === 'im_db_documents_written_total') out.written[`${l.collection}|${l.op}`] = v;
+      else if (m[1] === 'im_db_write_commands_total') out.commands[`${l.collection}|${l.op}`] = v;
+      else if (READS.has(l.command)) out.reads[l.command] = (out.reads[l.command] || 0) + v;
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** b − a of appDbCounters samples. */
+function appDbDelta(a, b) {
+  if (!a || !b) return null;
+  const diff = (x, y) => Object.fromEntries(Object.keys(y).map(k => [ k, y[k] - (x[k] || 0) ]).filter(([ , v ]) => v > 0));
+  return { written: diff(a.written, b.written), commands: diff(a.commands, b.commands), reads: diff(a.reads, b.reads) };
+}
+
+/** The hottest functions (self time) of a V8 CPU profile (`Profiler.stop`'s or a .cpuprofile file's). */
+function topSelfTime(prof, n = 25) {
+  const self = new Map();
+  const dt = (prof.endTime - prof.startTime) / prof.samples.length / 1000; // ms per sample
+  const byId = new Map(prof.nodes.map(node => [ node.id, node ]));
+  const counts = new Map();
+  for (const sample of prof.samples) counts.set(sample, (counts.get(sample) || 0) + 1);
+  let total = 0;
+  for (const [ id, c ] of counts) {
+    const node = byId.get(id);
+    const where = node.callFrame.url ? node.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*bench\/\.build\//, '') : '';
+    const key = `${node.callFrame.functionName || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) || 0) + c);
+    total += c;
+  }
+  const top = [ ...self ].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return { sampledMs: Math.round(total * dt), lines: top.map(([ k, c ]) => `  ${(c / total * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n') };
+}
+
+/** The app worker among the server's processes (egg-cluster's app_worker.js). */
+function appWorker(pids) {
+  for (const p of pids) {
+    try {
+      if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('app_worker')) return p;
+    } catch { /* gone */ }
+  }
+  return null;
+}
+
+/** TCP ports a process listens on (from ss). */
+function listeningPorts(pid) {
+  const out = execFileSync('ss', [ '-ltnpH' ], { encoding: 'utf8' });
+  return out.split('\n').filter(l => l.includes(`pid=${pid},`)).map(l => Number(/:(\d+)\s/.exec(l)?.[1])).filter(Boolean);
+}
+
+/**
+ * The worker's V8 inspector (opened with SIGUSR1, on node's default 127.0.0.1:9229: an inspect
+ * port given at start would make cluster give the worker an unusable one): full GCs,
+ * process.memoryUsage() and the sampling heap profiler, over the DevTools protocol.
+ */
+async function inspect(pid) {
+  const before = new Set(listeningPorts(pid));
+  process.kill(pid, 'SIGUSR1');
+  let port;
+  for (let i = 0; i < 100 && !port; i++) {
+    await sleep(100);
+    port = listeningPorts(pid).find(p => !before.has(p));
+  }
+  if (!port) throw new Error('the worker opened no inspector port (is 127.0.0.1:9229 taken?)');
+  const [ target ] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const WebSocket = require('ws');
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { maxPayload: 1 << 30 });
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', data => {
+    const msg = JSON.parse(String(data));
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new Error(`${p.method}: ${msg.error.message}`)); else p.resolve(msg.result);
+  });
+  const call = (method, params = {}) => new Promise((resolve, reject) => {
+    pending.set(++id, { resolve, reject, method });
+    ws.send(JSON.stringify({ id, method, params }));
+  });
+  return {
+    call,
+    /** full GC (twice: the first may only schedule finalizers), then process.memoryUsage() in MB */
+    async memoryAfterGc() {
+      await call('HeapProfiler.collectGarbage');
+      await call('HeapProfiler.collectGarbage');
+      const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+      const m = JSON.parse(r.result.value);
+      return Object.fromEntries(Object.entries(m).map(([ k, v ]) => [ k, v / 1048576 ]));
+    },
+    close: () => ws.close(),
+  };
+}
+
 module.exports = {
+  topSelfTime, appDbCounters, appDbDelta, appWorker, inspect,
   root, buildDir, logger, sleep, envNumber, SetupError, freePort, waitForHttp, build, removeBuild, processTree, cpuSeconds, rssMb,
   seedAccounts, api, checkAccount, startOurs, startRelay, dbCommands, commandDelta, describeCommands, percentile, fmt, table, commitId,
 };

@@ -104,7 +104,7 @@ function start({ tag, mode, window, senders: senderCount, roomId, members }) {
   const prefix = `${runId}${tag}-`;
   const load = state.load = {
     prefix, running: true, measuring: false, from: Infinity, sentAt: new Map(), expected: new Map(),
-    sent: 0, acked: 0, refused: 0, refusals: {}, inFlight: 0, waiting: new Map(), delivered: 0, dup: 0, ackLatency: [], e2e: [], windowMs: 0,
+    sent: 0, acked: 0, refused: 0, refusals: {}, retryAfter: [], inFlight: 0, waiting: new Map(), delivered: 0, dup: 0, ackLatency: [], e2e: [], windowMs: 0,
   };
   const users = state.users;
   const senders = mode === 'pairs'
@@ -112,12 +112,15 @@ function start({ tag, mode, window, senders: senderCount, roomId, members }) {
       .filter((_, i) => (i ^ 1) < users.length)
     : users.slice(0, senderCount).map((u, i) => ({ socket: state.sockets[i], from: u.id, to: roomId, typeu: 2, recipients: members - 1 }));
   let counter = 0;
-  const send = s => {
+  // `retried`: the fp of a refused send, sent again as a client would (a retry with the same fp is
+  // answered with the stored message if the first one was stored after all)
+  const send = (s, retried) => {
     if (!load.running) return;
     // unique per run and load: an fp the user already sent is a retry, answered and not delivered again
-    const fp = `${prefix}${counter++}`;
-    const t = now();
-    load.sentAt.set(fp, t);
+    const fp = retried || `${prefix}${counter++}`;
+    // a retried send's latency counts from its first attempt, as its user waits
+    const t = retried ? load.sentAt.get(fp) : now();
+    if (!retried) load.sentAt.set(fp, t);
     load.sent++;
     load.inFlight++;
     if (load.measuring) load.waiting.set(fp, t);
@@ -132,8 +135,9 @@ function start({ tag, mode, window, senders: senderCount, roomId, members }) {
         load.refused++;
         const code = ack ? ack.code : 'none';
         load.refusals[code] = (load.refusals[code] || 0) + 1;
-        // a refused client backs off (20009: over the per-socket event limit) instead of hammering
-        setTimeout(() => send(s), 250);
+        if (ack && ack.meta && ack.meta.retryAfterMs) load.retryAfter.push(ack.meta.retryAfterMs);
+        // a refused client backs off as long as the server said (PROTOCOL §2), else a quarter second
+        setTimeout(() => send(s, fp), (ack && ack.meta && ack.meta.retryAfterMs) || 250);
         return;
       }
       send(s);
@@ -178,6 +182,7 @@ async function stop({ drainMs = 30000 } = {}) {
   const seconds = load.windowMs / 1000;
   const result = {
     sent: load.sent, acked: load.acked, refused: load.refused, refusals: load.refusals, unanswered: load.inFlight,
+    withRetryAfter: load.retryAfter.length, retryAfterP50: percentile(load.retryAfter.sort((a, b) => a - b), 50),
     delivered: load.delivered, windowMs: load.windowMs, deliveredPerSec: seconds ? Math.round(load.delivered / seconds) : 0,
     ackP50: atLeast(percentile(load.ackLatency, 50)), ackP99: atLeast(percentile(load.ackLatency, 99)),
     e2eP50: percentile(load.e2e, 50), e2eP99: percentile(load.e2e, 99),

@@ -21,11 +21,16 @@
  * Options (environment): BENCH_SECONDS (measured seconds per load, default 10), BENCH_WARMUP (seconds,
  * default 2), BENCH_WINDOW (1:1 in-flight window per sender, default 4), BENCH_ROOM_SENDERS (default 5),
  * BENCH_USERS (default 1000), BENCH_ROOM_MEMBERS (default 500, at most 501), BENCH_SETUP_TIMEOUT
- * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our server in bench/.profile, hottest
- * functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
+ * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our app worker over the storm and each
+ * measured window, through its inspector; hottest functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
  * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete), BENCH_WEBHOOKS=1
- * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js;
- * METRICS_TOKEN, passed through like every variable, turns the metrics on).
+ * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js),
+ * BENCH_CEILING_SECONDS (default 5; 0 skips the ceiling), BENCH_MONGODB_URL (run our server and the ceiling against
+ * that MongoDB instead of the embedded FerretDB; its databases imbench and imceiling are dropped and refilled).
+ *
+ * The database ceiling: after our server stopped, the database alone does each load's command mix as our
+ * server's own counters saw it (documents written per delivered message by collection and operation, in
+ * the server's batch sizes, and its reads), bench/ceiling.js; printed as "ours / database ceiling".
  */
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -35,9 +40,11 @@ const crypto = require('node:crypto');
 const ferretdb = require('../scripts/ferretdb');
 const {
   logger, sleep, envNumber, SetupError, build, removeBuild, processTree, cpuSeconds, rssMb, seedAccounts, api, checkAccount,
-  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId,
+  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId, topSelfTime, appDbCounters, appDbDelta,
+  appWorker, inspect,
 } = require('./lib');
 const { startWebhookSink } = require('./webhook-sink');
+const { measureCeiling, mixOf, withDatabase } = require('./ceiling');
 
 const log = logger('bench');
 const SECONDS = envNumber('BENCH_SECONDS', 10);
@@ -52,8 +59,11 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const ACK = process.env.BENCH_ACK !== '0'; // 0: recipients do not ack (not what clients do: only to see what acks cost)
 const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, for development
 const WEBHOOKS = process.env.BENCH_WEBHOOKS === '1';
-const profileDir = path.join(__dirname, '.profile');
 const JWT_SECRET = crypto.randomBytes(32).toString('hex');
+// our server's /metrics count what each load costs the database (documents written, batch sizes, reads)
+const METRICS_TOKEN = process.env.METRICS_TOKEN || crypto.randomBytes(16).toString('hex');
+const CEILING_SECONDS = envNumber('BENCH_CEILING_SECONDS', 5);
+const MONGODB_URL = process.env.BENCH_MONGODB_URL || '';
 
 /** The load process, driven one command at a time. */
 function startLoad() {
@@ -80,31 +90,48 @@ function startLoad() {
   };
 }
 
-/** Samples CPU (server tree, database) and database commands; diff two samples with `since`. */
-function sampler(server, db) {
+/**
+ * Samples CPU (server tree, database), the database's command counters and our server's own database
+ * counters (`metricsToken`); diff two samples with `since`.
+ */
+function sampler(server, db, metricsToken) {
   const take = async () => ({
-    at: Date.now(), cpu: cpuSeconds(processTree(server.pid)), dbCpu: db ? cpuSeconds([ db.pid ]) : null,
-    cmds: db ? await dbCommands(db.metricsUrl) : null,
+    at: Date.now(), cpu: cpuSeconds(processTree(server.pid)), dbCpu: db && db.pid ? cpuSeconds([ db.pid ]) : null,
+    cmds: db ? await dbCommands(db.metricsUrl) : null, app: metricsToken ? await appDbCounters(server.url, metricsToken) : null,
   });
   const since = async a => {
     const b = await take();
     return {
-      wall: (b.at - a.at) / 1000, cpu: b.cpu - a.cpu, dbCpu: db ? b.dbCpu - a.dbCpu : null, cmds: db ? commandDelta(a.cmds, b.cmds) : null,
+      wall: (b.at - a.at) / 1000, cpu: b.cpu - a.cpu, dbCpu: a.dbCpu === null ? null : b.dbCpu - a.dbCpu, cmds: db ? commandDelta(a.cmds, b.cmds) : null,
+      app: appDbDelta(a.app, b.app),
     };
   };
   return { take, since };
 }
 
 /** Everything measured against one server: the storm, then each load. */
-async function measureServer(name, server, db, users, loads, roomQuery) {
-  const s = sampler(server, db);
+async function measureServer(name, server, db, users, loads, roomQuery, metricsToken = null, inspector = null) {
+  const s = sampler(server, db, metricsToken);
+  // BENCH_PROFILE: the app worker's CPU profile of the storm and of each load's measured window
+  const profiled = async work => {
+    if (!inspector) return [ await work(), null ];
+    await inspector.call('Profiler.start');
+    try {
+      return [ await work(), null ];
+    } finally {
+      const { profile } = await inspector.call('Profiler.stop');
+      profiledLast = topSelfTime(profile);
+    }
+  };
+  let profiledLast = null;
   const load = startLoad();
   const out = { name, storm: null, loads: [] };
   try {
     log(`${name}: connect storm, ${users.length} users`);
     const before = await s.take();
     try {
-      out.storm = await load.send('setup', { url: server.url, users, roomQuery, timeoutMs: SETUP_TIMEOUT * 1000, ack: ACK });
+      [ out.storm ] = await profiled(() => load.send('setup', { url: server.url, users, roomQuery, timeoutMs: SETUP_TIMEOUT * 1000, ack: ACK }));
+      out.storm.profile = profiledLast;
     } catch (err) {
       throw new SetupError(`${name}: ${err.message}`);
     }
@@ -124,7 +151,7 @@ async function measureServer(name, server, db, users, loads, roomQuery) {
         await sleep(WARMUP * 1000);
         const a = await s.take();
         await load.send('mark');
-        await sleep(SECONDS * 1000);
+        await profiled(() => sleep(SECONDS * 1000));
         await load.send('markEnd');
         const w = await s.since(a);
         const r = await load.send('stop', { drainMs: DRAIN * 1000 });
@@ -134,6 +161,7 @@ async function measureServer(name, server, db, users, loads, roomQuery) {
           cpuMsPer1k: r.delivered ? w.cpu * 1000 / r.delivered * 1000 : null,
           dbCpuMsPer1k: r.delivered && w.dbCpu !== null ? w.dbCpu * 1000 / r.delivered * 1000 : null,
           cmds: w.cmds, cmdsPerMsg: w.cmds && r.delivered ? w.cmds.total / r.delivered : null,
+          profile: profiledLast, appDb: w.app, docsPerMsg: w.app && r.delivered ? Object.values(w.app.written).reduce((x, y) => x + y, 0) / r.delivered : null,
         });
       } finally {
         clearInterval(rss);
@@ -170,67 +198,83 @@ function report(relay, ours) {
       if (!x) continue;
       rows.push([
         label, name, x.deliveredPerSec, fmt(x.ackP50), fmt(x.ackP99), fmt(x.e2eP50), fmt(x.e2eP99), x.lost, x.dup, x.refused, x.unanswered,
-        fmt(x.cpuPct, 0), fmt(x.cpuMsPer1k, 0), fmt(x.dbCpuPct, 0), fmt(x.dbCpuMsPer1k, 0), fmt(x.cmdsPerMsg, 2), fmt(x.peakRss, 0),
+        fmt(x.cpuPct, 0), fmt(x.cpuMsPer1k, 0), fmt(x.dbCpuPct, 0), fmt(x.dbCpuMsPer1k, 0), fmt(x.cmdsPerMsg, 2), fmt(x.docsPerMsg, 2), fmt(x.peakRss, 0),
         x === o && r ? ratio(o.deliveredPerSec, r.deliveredPerSec) : '',
       ]);
     }
   }
   lines.push('', table(
     [ 'load', 'server', 'msgs/s delivered', 'to_ack p50 ms', 'to_ack p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'lost', 'dup', 'refused', 'unanswered',
-      'server CPU %', 'server CPU ms/1k msgs', 'db CPU %', 'db CPU ms/1k msgs', 'db cmds/msg', 'peak RSS MB', 'ours/relay' ],
+      'server CPU %', 'server CPU ms/1k msgs', 'db CPU %', 'db CPU ms/1k msgs', 'db cmds/msg', 'db docs written/msg', 'peak RSS MB', 'ours/relay' ],
     rows,
   ));
+  const ceilings = ours ? ours.loads.filter(l => l.ceiling) : [];
+  if (ceilings.length) {
+    lines.push('', table(
+      [ 'load', 'ours msgs/s delivered', 'database ceiling msgs/s', 'ours / database ceiling', 'ceiling bound by' ],
+      ceilings.map(l => [ l.label, l.deliveredPerSec, fmt(l.ceiling.deliveredPerSec, 0), ratio(l.deliveredPerSec, l.ceiling.deliveredPerSec), l.ceiling.binding ]),
+    ));
+  }
   return lines.join('\n');
 }
 
-/** The issue's targets, each with what this run reached (informational: the exit code is about correctness). */
-function targets(relay, ours, w1Label, roomLabel) {
+/** The issue's targets (#19), each with what this run reached (informational: the exit code is about correctness). */
+function targets(relay, ours, w1Label, roomLabel, wLabel) {
   if (!relay || !ours) return '';
   const find = (x, label) => x.loads.find(l => l.label === label);
   const out = [];
+  const line = (ok, text) => out.push(`${ok ? 'met ' : 'MISS'}  ${text}`);
   const rw1 = find(relay, w1Label);
   const ow1 = find(ours, w1Label);
   if (rw1 && ow1) {
     const r = ow1.deliveredPerSec / (rw1.deliveredPerSec || 1);
-    out.push(`${r >= 0.5 && typeof ow1.ackP99 === 'number' && ow1.ackP99 < 100 ? 'met ' : 'MISS'}  1:1 at window 1 ≥ 0.5× relay with to_ack p99 < 100 ms: ${r.toFixed(2)}×, p99 ${fmt(ow1.ackP99)} ms`);
+    line(r >= 0.2 && typeof ow1.ackP99 === 'number' && ow1.ackP99 < 250, `1:1 at window 1 ≥ 0.2× relay with to_ack p99 < 250 ms: ${r.toFixed(2)}×, p99 ${fmt(ow1.ackP99)} ms`);
+    if (rw1.cpuMsPer1k && ow1.cpuMsPer1k) {
+      const c = ow1.cpuMsPer1k / rw1.cpuMsPer1k;
+      line(c <= 3, `server CPU per delivered 1:1 message ≤ 3× relay: ${c.toFixed(1)}×`);
+    }
   }
   const rr = find(relay, roomLabel);
   const or = find(ours, roomLabel);
   if (rr && or) {
     const r = or.deliveredPerSec / (rr.deliveredPerSec || 1);
-    out.push(`${r >= 0.7 ? 'met ' : 'MISS'}  fan-out ≥ 0.7× relay: ${r.toFixed(2)}×`);
+    line(r >= 0.4, `fan-out ≥ 0.4× relay: ${r.toFixed(2)}×`);
   }
   if (relay.storm && ours.storm) {
     const r = ours.storm.stormMs / relay.storm.stormMs;
-    out.push(`${r <= 3 ? 'met ' : 'MISS'}  connect storm ≤ 3× relay: ${r.toFixed(2)}×`);
+    line(r <= 3, `connect storm ≤ 3× relay: ${r.toFixed(2)}×`);
+    const c = (ours.storm.cpuMs / ours.storm.users) / (relay.storm.cpuMs / relay.storm.users);
+    line(c <= 2, `server CPU per connection ≤ 2× relay: ${c.toFixed(1)}×`);
   }
+  for (const l of [ ow1, or ].filter(Boolean)) {
+    const acks = Object.values(l.ackRefusals).reduce((a, b) => a + b, 0);
+    line(!l.refused && !acks, `${l.label}: 0 refused, no ack refused: ${l.refused} sends, ${acks} acks refused`);
+  }
+  for (const l of ours.loads) {
+    const e = (l.refusals[50000] || 0) + (l.ackRefusals[50000] || 0) + (l.errors[50000] || 0);
+    line(!e, `${l.label}: 0 answered 50000: ${e}`);
+  }
+  const ow = wLabel && find(ours, wLabel);
+  if (ow && ow.refused) line(ow.withRetryAfter === ow.refused, `${ow.label}: refusals carry retryAfterMs: ${ow.withRetryAfter} of ${ow.refused} (p50 ${ow.retryAfterP50} ms)`);
   const bad = ours.loads.filter(l => l.lost || l.dup);
-  out.push(`${bad.length ? 'MISS' : 'met '}  0 lost, 0 duplicated`);
-  return `Targets (issue 9):\n${out.map(l => `  ${l}`).join('\n')}`;
+  line(!bad.length, '0 lost, 0 duplicated');
+  return `Targets (issue 19):\n${out.map(l => `  ${l}`).join('\n')}`;
 }
 
-/** The hottest functions (self time) of the worker's CPU profile. */
-function summarizeProfile() {
-  const files = fs.readdirSync(profileDir).map(f => path.join(profileDir, f));
-  // the app worker's profile is the largest
-  const file = files.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
-  const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const self = new Map();
-  const dt = (prof.endTime - prof.startTime) / prof.samples.length / 1000; // ms per sample
-  const byId = new Map(prof.nodes.map(n => [ n.id, n ]));
-  const counts = new Map();
-  for (const s of prof.samples) counts.set(s, (counts.get(s) || 0) + 1);
-  let total = 0;
-  for (const [ id, c ] of counts) {
-    const n = byId.get(id);
-    const where = n.callFrame.url ? n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*bench\/\.build\//, '') : '';
-    const key = `${n.callFrame.functionName || '(anonymous)'} ${where}:${n.callFrame.lineNumber + 1}`;
-    self.set(key, (self.get(key) || 0) + c);
-    total += c;
-  }
-  const top = [ ...self ].sort((a, b) => b[1] - a[1]).slice(0, 25);
-  return `CPU profile of the app worker (${path.basename(file)}), self time, ${Math.round(total * dt)} ms sampled:\n` +
-    top.map(([ k, c ]) => `  ${(c / total * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+/** BENCH_MONGODB_URL: an existing MongoDB (no FerretDB started; its CPU and command counters are not measured). */
+async function mongodbAt(url) {
+  const { MongoClient } = require('mongodb');
+  const client = await MongoClient.connect(url);
+  await client.db().dropDatabase();
+  await client.close();
+  return {
+    url, pid: null, metricsUrl: null,
+    async stop() {
+      const c = await MongoClient.connect(url);
+      await c.db().dropDatabase().catch(() => {});
+      await c.close();
+    },
+  };
 }
 
 async function main() {
@@ -240,7 +284,8 @@ async function main() {
   log('compiling the app into bench/.build');
   build();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bench-db-'));
-  const db = await ferretdb.start({ dataDir, dbName: 'imbench', logFile: path.join(os.tmpdir(), 'im-bench-ferretdb.log') });
+  const db = MONGODB_URL ? await mongodbAt(withDatabase(MONGODB_URL, 'imbench'))
+    : await ferretdb.start({ dataDir, dbName: 'imbench', logFile: path.join(os.tmpdir(), 'im-bench-ferretdb.log') });
   const pairsLabel = w => `1:1 (${Math.floor(USERS / 2)} pairs, window ${w})`;
   const roomLabel = `fan-out (${ROOM_MEMBERS} members, ${ROOM_SENDERS} senders)`;
   // the heaviest load last: what a slow server has not answered when a load ends weighs on the loads after it
@@ -270,16 +315,29 @@ async function main() {
     if (ONLY === 'relay') throw new SetupError('BENCH_ONLY=relay: our server was not measured');
     log(`our server (egg-scripts, 1 worker, prod config, embedded FerretDB${WEBHOOKS ? ', webhooks' : ''}${process.env.METRICS_TOKEN ? ', metrics' : ''})`);
     webhookSink = WEBHOOKS ? await startWebhookSink(db.url) : null;
-    const server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, profileDir: PROFILE ? profileDir : null });
+    const server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, metricsToken: METRICS_TOKEN });
+    let inspector = null;
     try {
+      if (PROFILE) {
+        inspector = await inspect(appWorker(processTree(server.pid)));
+        await inspector.call('Profiler.enable');
+      }
       await checkAccount(server.url, users[0]);
       // the room goes through the API so membership is whatever the server keeps
       const room = await api(server.url, users[0].token, 'POST', '/api/rooms',
         { name: `bench-room-${crypto.randomBytes(3).toString('hex')}`, members: users.slice(1, ROOM_MEMBERS).map(u => u.id) });
-      ours = await measureServer('im-server', server, db, users, loadsFor(String(room._id)), null);
+      ours = await measureServer('im-server', server, db, users, loadsFor(String(room._id)), null, METRICS_TOKEN, inspector);
     } finally {
+      inspector?.close();
       await server.stop();
       await webhookSink?.stop();
+    }
+    // the database alone, our server stopped, doing what each load cost it
+    for (const l of CEILING_SECONDS > 0 ? ours.loads : []) {
+      const mix = l.appDb && mixOf(l.appDb, l.delivered);
+      if (!mix) continue;
+      log(`database ceiling: ${l.label}`);
+      l.ceiling = await measureCeiling({ sourceUrl: db.url, targetUrl: withDatabase(db.url, 'imceiling'), mix, seconds: CEILING_SECONDS });
     }
   } catch (err) {
     failure = err;
@@ -301,7 +359,7 @@ async function main() {
   for (const [ x, name ] of [ [ relay, 'bare relay' ], [ ours, 'im-server' ] ]) {
     if (!x) continue;
     for (const l of x.loads) {
-      if (l.refused) notes.push(`${name}, ${l.label}: ${l.refused} sends refused ${JSON.stringify(l.refusals)}`);
+      if (l.refused) notes.push(`${name}, ${l.label}: ${l.refused} sends refused ${JSON.stringify(l.refusals)}, ${l.withRetryAfter} with retryAfterMs (p50 ${l.retryAfterP50} ms; retried after it with the same fp)`);
       if (Object.keys(l.ackRefusals).length) notes.push(`${name}, ${l.label}: c_message_ack refused ${JSON.stringify(l.ackRefusals)}`);
       if (Object.keys(l.errors).length) notes.push(`${name}, ${l.label}: im_error ${JSON.stringify(l.errors)}`);
       notes.push(`${name}, ${l.label}: ${l.sent} sent, ${l.acked} acked over the whole load (warm-up, window and drain)`);
@@ -313,11 +371,18 @@ async function main() {
   if (ours) {
     if (ours.storm && ours.storm.cmds) notes.push(`im-server connect storm, database commands: ${describeCommands(ours.storm.cmds)}`);
     for (const l of ours.loads) notes.push(`im-server ${l.label}, database commands: ${describeCommands(l.cmds)}`);
+    for (const l of ours.loads) {
+      const mix = l.appDb && mixOf(l.appDb, l.delivered);
+      if (mix) notes.push(`im-server ${l.label}, documents written per delivered message: ${mix.writes.sort((a, b) => b.perMsg - a.perMsg)
+        .map(w => `${w.collection} ${w.op} ${w.perMsg.toFixed(3)} (batch ${w.batch})`).join(', ')}; reads ${mix.readsPerMsg.toFixed(3)}`);
+    }
   }
   if (notes.length) process.stdout.write(`${notes.join('\n')}\n`);
-  const t = targets(relay, ours, pairsLabel(1), roomLabel);
+  const t = targets(relay, ours, pairsLabel(1), roomLabel, WINDOW !== 1 ? pairsLabel(WINDOW) : null);
   if (t) process.stdout.write(`\n${t}\n`);
-  if (PROFILE && ours) process.stdout.write(`\n${summarizeProfile()}\n`);
+  for (const x of PROFILE && ours ? [ { label: 'connect storm', profile: ours.storm && ours.storm.profile }, ...ours.loads ] : []) {
+    if (x.profile) process.stdout.write(`\nCPU profile of the app worker, ${x.label} (measured window), self time, ${x.profile.sampledMs} ms sampled:\n${x.profile.lines}\n`);
+  }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
   const problems = [];

@@ -30,6 +30,13 @@
  *   search: CJK run          "北京开会" (bigrams) in the user's messages
  *   search: one conversation the common word in one conversation (timelineId)
  *
+ * BENCH_SCALE_AWAY=1 (issue #19) adds a user who was away the whole time: 8 of the peers also write to
+ * it (its share of the traffic is in BENCH_SCALE_OWN_SHARE), it never connects while the store fills,
+ * and at each size it comes back: a socket until its first `offline_message` is answered, then
+ * `recent_conversation` and `offline_message` (the oldest page of everything pending, never acked, so
+ * its pending grows with the store). The recent-messages cache is set to 4 MB (about 10k messages;
+ * MESSAGE_RECENT_CACHE_BYTES), so most of the store is not in it.
+ *
  * Options (environment): BENCH_SCALE_SIZES (default 1000,10000,50000,100000), BENCH_SCALE_TRIES (per
  * operation and size, default 20), BENCH_SCALE_OP_SECONDS (time per operation and size, default 8),
  * BENCH_SCALE_CONCURRENCY (messages in flight while filling, default 64), BENCH_SCALE_FILLERS
@@ -51,6 +58,10 @@ const { now, connectChat, call, request, EventBudget } = require('./client');
 
 const log = logger('scale');
 const SEARCH = process.env.BENCH_SCALE_SEARCH === '1';
+// an "away" user whose peers write while it is offline: its pending grows with the store
+const AWAY = process.env.BENCH_SCALE_AWAY === '1';
+// in away mode the recent-messages cache holds a small part of the store (about 10k messages)
+if (AWAY && !process.env.MESSAGE_RECENT_CACHE_BYTES) process.env.MESSAGE_RECENT_CACHE_BYTES = String(4 * 1024 * 1024);
 const SIZES = (process.env.BENCH_SCALE_SIZES || (SEARCH ? '10000,100000' : '1000,10000,50000,100000')).split(',').map(Number).filter(n => n > 0).sort((a, b) => a - b);
 const TRIES = envNumber('BENCH_SCALE_TRIES', 20);
 const OP_SECONDS = envNumber('BENCH_SCALE_OP_SECONDS', 8);
@@ -71,7 +82,8 @@ const deadline = started + LIMIT_MS - RESERVE_MS;
 
 const OPS = SEARCH
   ? [ 'search: common word', 'search: rare word', 'search: 2 words, prefix', 'search: CJK run', 'search: one conversation' ]
-  : [ 'connect', 'recent_conversation', 'offline (none)', `offline (${PENDING} pending)`, 'history (newest 20)', 'to → to_ack' ];
+  : [ 'connect', 'recent_conversation', 'offline (none)', `offline (${PENDING} pending)`, 'history (newest 20)', 'to → to_ack',
+    ...(AWAY ? [ 'away: connect', 'away: recent_conversation', 'away: offline_message' ] : []) ];
 
 /** Bookkeeping of every acked message: who must get it, who got it. */
 const book = {
@@ -367,6 +379,49 @@ async function measure(ctx) {
     if (ms === null) throw new Error('to refused while measuring');
     return ms;
   });
+  if (ctx.away) Object.assign(out, await measureAway(ctx));
+  return out;
+}
+
+/** The away user comes back: its first pull, its conversation list, its pull again (nothing acked). */
+async function measureAway({ url, db, away }) {
+  const out = {};
+  const pendingPage = pending => {
+    if (!pending.length) book.pullMissing.push('the away user\'s offline_message showed nothing pending');
+  };
+  out['away: connect'] = await timeOp(db, async (_i, timeoutMs) => {
+    const t0 = now();
+    const socket = await connectChat(url, away.user, { deviceType: 'MOBILE', deadline: Date.now() + timeoutMs });
+    try {
+      const pending = await request(socket, 'offline_message', undefined, timeoutMs);
+      const ms = now() - t0;
+      pendingPage(pending);
+      return ms;
+    } finally {
+      socket.close();
+      await sleep(50);
+    }
+  });
+  const socket = await connectChat(url, away.user, { deviceType: 'MOBILE', deadline: Date.now() + 60000 });
+  try {
+    out['away: recent_conversation'] = await timeOp(db, async (_i, timeoutMs) => {
+      const t0 = now();
+      const list = await request(socket, 'recent_conversation', undefined, timeoutMs);
+      const ms = now() - t0;
+      if (list.length < away.conversations) book.notes.push(`the away user's recent_conversation listed ${list.length} conversations, expected ${away.conversations}`);
+      return ms;
+    });
+    out['away: offline_message'] = await timeOp(db, async (_i, timeoutMs) => {
+      const t0 = now();
+      const pending = await request(socket, 'offline_message', undefined, timeoutMs);
+      const ms = now() - t0;
+      pendingPage(pending);
+      return ms;
+    });
+  } finally {
+    socket.close();
+    await sleep(50);
+  }
   return out;
 }
 
@@ -384,7 +439,10 @@ async function main() {
   let clients = [];
   let storeCheck = null;
   try {
-    const users = await seedAccounts(db.url, 1 + PEERS + FILLERS, JWT_SECRET, 'scale');
+    const seeded = await seedAccounts(db.url, 1 + PEERS + FILLERS + (AWAY ? 1 : 0), JWT_SECRET, 'scale');
+    // the away user never connects while the store fills
+    const awayUser = AWAY ? seeded.pop() : null;
+    const users = seeded;
     server = await startOurs({ mongoUrl: db.url, jwtSecret: JWT_SECRET, title: 'im-bench-scale' });
     await checkAccount(server.url, users[0]);
     const [ meUser, ...rest ] = users;
@@ -431,7 +489,10 @@ async function main() {
       routes.push({ from: fillers[i], to: fillers[i + 1].user.id, typeu: 1, recipients: 1 });
       routes.push({ from: fillers[i + 1], to: fillers[i].user.id, typeu: 1, recipients: 1 });
     }
-    const ctx = { url: server.url, db, me, peers, conversations };
+    // the away user's conversations: deliveries to it are checked by its pulls, not live (recipients 0)
+    for (const p of AWAY ? peers.slice(0, 8) : []) routes.push({ from: p, to: awayUser.id, typeu: 1, recipients: 0, conversation: `away:${p.user.id}` });
+    const away = AWAY ? { user: awayUser, conversations: 8 } : null;
+    const ctx = { url: server.url, db, me, peers, conversations, away };
 
     let lastMeasureMs = 60000;
     for (const size of SIZES) {

@@ -235,10 +235,14 @@ export default (appInfo: EggAppInfo) => {
       retentionDays: int(env.MESSAGE_RETENTION_DAYS, 0),
       /** most `to`s stored by one group commit (one insert round-trip) */
       commitBatchMax: 1000,
-      /** every socket event is answered within this, ms: a `to` not stored by then (the database is slow or gone) gets 50000 */
+      /**
+       * every socket event is answered within this, ms: one not done by then (the server or the database
+       * is busy) gets 20009 with retryAfterMs; a `to` retried with its fp finds it if it was stored after
+       * all. Acks, reads and typing have no deadline: they are answered once their write is stored.
+       */
       replyTimeoutMs: 10 * 1000,
       /** the recent-messages cache in a worker's memory (without Redis), bytes */
-      recentCacheBytes: 64 * 1024 * 1024,
+      recentCacheBytes: int(env.MESSAGE_RECENT_CACHE_BYTES, 64 * 1024 * 1024),
       // §8 message features
       /** a sender may edit their text message this long after it was stored, seconds; 0 = no limit */
       editWindowS: int(env.MESSAGE_EDIT_WINDOW_S, 86400),

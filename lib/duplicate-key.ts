@@ -22,13 +22,21 @@ export function duplicateAt(err: any): number | null {
   return first && codeOf(first) === 11000 && typeof first.index === 'number' ? first.index : null;
 }
 
-/** Inserts, skipping documents whose unique key already exists (another process made them first). */
-export async function insertIgnoringDuplicates(collection: { insertMany(docs: any[], opts: object): Promise<unknown> }, docs: object[]) {
-  if (!docs.length) return;
+/**
+ * Inserts, skipping documents whose unique key already exists (another process made them first);
+ * resolves with the documents this call inserted.
+ */
+export async function insertIgnoringDuplicates<T extends object>(collection: { insertMany(docs: any[], opts: object): Promise<unknown> }, docs: T[]): Promise<T[]> {
+  if (!docs.length) return [];
   try {
     await collection.insertMany(docs, { ordered: false });
+    return docs;
   } catch (err) {
     const errors = writeErrorsOf(err);
     if (!errors || !errors.every(e => codeOf(e) === 11000)) throw err;
+    // which went in is known only from the errors' indexes: without them, claim none
+    if (!errors.every(e => typeof e.index === 'number')) return [];
+    const taken = new Set(errors.map(e => e.index));
+    return docs.filter((_, i) => !taken.has(i));
   }
 }

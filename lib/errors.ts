@@ -35,13 +35,20 @@ export const errorName = (code: number): string => Object.entries(ErrorCode).fin
  * error_handler middleware and into `im_error` (or the ack) by socket controllers.
  */
 export class AppError extends Error {
+  readonly code: ErrorCodeValue;
   readonly status: number;
   /** on 20009: when the client may try again (`meta.retryAfterMs` on sockets, `Retry-After` on REST) */
   retryAfterMs?: number;
 
-  constructor(readonly code: ErrorCodeValue, message: string, status?: number) {
+  constructor(code: ErrorCodeValue, message: string, status?: number) {
+    // a refusal is an answer, not a fault: no stack trace (capturing one was a sixth of the CPU of a
+    // flood being shed, bench:flood); 50000s keep theirs for the log
+    const limit = Error.stackTraceLimit;
+    if (code !== ErrorCode.SERVER_ERROR) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'AppError';
+    this.code = code;
     this.status = status ?? httpStatusOf(code);
   }
 }

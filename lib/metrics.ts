@@ -55,6 +55,16 @@ export class Metrics {
     labelNames: [ 'command', 'result' ] as const, buckets: [ 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 ], registers: [ this.registry ],
   });
 
+  readonly dbDocumentsWritten = new Counter({
+    name: 'im_db_documents_written_total', help: 'Documents the app asked the database to insert, update or delete (a bulk of 50 updates counts 50), by collection and operation',
+    labelNames: [ 'collection', 'op' ] as const, registers: [ this.registry ],
+  });
+
+  readonly dbWriteCommands = new Counter({
+    name: 'im_db_write_commands_total', help: 'Write commands sent to the database, by collection and operation (documents per command = the batch size)',
+    labelNames: [ 'collection', 'op' ] as const, registers: [ this.registry ],
+  });
+
   readonly redisCommands = new Counter({
     name: 'im_redis_commands_total', help: 'Commands sent on the app\'s Redis connection (pipelined ones too), by command',
     labelNames: [ 'command' ] as const, registers: [ this.registry ],
@@ -115,10 +125,20 @@ export class Metrics {
     return this;
   }
 
-  /** Times every command of a MongoDB driver client (its command monitoring must be on). */
-  watchDatabase(client: { on(event: string, listener: (e: { commandName: string; duration: number }) => void): unknown }) {
+  /**
+   * Times every command of a MongoDB driver client (its command monitoring must be on) and counts the
+   * documents each write names: what a delivered message costs the database, whichever it is.
+   */
+  watchDatabase(client: MonitoredClient) {
     client.on('commandSucceeded', e => this.dbCommandSeconds.observe({ command: e.commandName, result: 'ok' }, e.duration / 1000));
     client.on('commandFailed', e => this.dbCommandSeconds.observe({ command: e.commandName, result: 'error' }, e.duration / 1000));
+    client.on('commandStarted', e => {
+      const documents = writtenBy(e.commandName, e.command);
+      if (!documents) return;
+      const labels = { collection: String(e.command[e.commandName]), op: e.commandName };
+      this.dbWriteCommands.inc(labels);
+      this.dbDocumentsWritten.inc(labels, documents);
+    });
   }
 
   /** Counts the commands of an ioredis client. */
@@ -129,5 +149,22 @@ export class Metrics {
       counter.inc({ command: command.name });
       return (send as (...args: unknown[]) => unknown)(command, ...rest);
     }) as Redis['sendCommand'];
+  }
+}
+
+/** What watchDatabase needs of a driver client: its command monitoring events. */
+interface MonitoredClient {
+  on(event: 'commandSucceeded' | 'commandFailed', listener: (e: { commandName: string; duration: number }) => void): unknown;
+  on(event: 'commandStarted', listener: (e: { commandName: string; command: Record<string, unknown> }) => void): unknown;
+}
+
+/** Documents a write command names (0: not a write). */
+function writtenBy(name: string, command: Record<string, unknown>): number {
+  switch (name) {
+    case 'insert': return (command.documents as unknown[] | undefined)?.length ?? 0;
+    case 'update': return (command.updates as unknown[] | undefined)?.length ?? 0;
+    case 'delete': return (command.deletes as unknown[] | undefined)?.length ?? 0;
+    case 'findAndModify': return 1;
+    default: return 0;
   }
 }

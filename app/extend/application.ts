@@ -78,7 +78,7 @@ const extension: AppSingletons & ThisType<Application> = {
   get outbox(): Outbox {
     const self = held(this);
     return self[OUTBOX] ??= new Outbox(self.io, {
-      replyTimeoutMs: self.config.message.replyTimeoutMs,
+      replyTimeoutMs: () => self.config.message.replyTimeoutMs,
       metrics: self.metrics,
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err),
     });

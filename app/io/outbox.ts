@@ -9,11 +9,12 @@ import type { Namespace, Socket } from 'socket.io';
 import type { ZodType } from 'zod';
 import { Actions, actionOf, type WireEvent } from '../../lib/actions';
 import { socketEnvelope, socketError } from '../../lib/envelope';
-import { AppError, ErrorCode, isAppError } from '../../lib/errors';
+import { AppError, ErrorCode, isAppError, tooManyRequests } from '../../lib/errors';
 import { ioSocket, type IoServer } from '../../lib/plugin/io/lib/server';
 import type { ServerEvent, ServerEventPayloads, ServerToClientEvents, SocketMeta, WireMessage } from '../../lib/schemas/wire';
 import { firstIssue } from '../../lib/schemas/common';
-import { withinDeadline } from '../../lib/deadline';
+import { DeadlineError, withinDeadline } from '../../lib/deadline';
+import { RetryAfter } from '../../lib/retry-after';
 import { isRoom } from '../../lib/conversation-ids';
 import type { Metrics } from '../../lib/metrics';
 
@@ -86,6 +87,11 @@ export interface EventSpec<T, R extends ServerEvent | undefined> {
   reply?: R;
   /** validates the first argument; a mismatch is 20002 and the socket keeps working */
   schema?: ZodType<T>;
+  /**
+   * a cheap event whose work is coalesced with others' (acks, reads, typing): answered once its work
+   * is done, never with a deadline of its own (the database driver's bounds end a stuck write)
+   */
+  coalesced?: boolean;
 }
 
 type ReplyOf<R> = R extends ServerEvent ? ServerEventPayloads[R] | SocketReply<ServerEventPayloads[R]> : unknown;
@@ -96,21 +102,26 @@ type Selection = Emitter & { except(room: string | string[]): Selection; sockets
 const NOBODY: Selection = { emit: () => false, except: () => NOBODY, socketsJoin: () => undefined, socketsLeave: () => undefined, disconnectSockets: () => undefined };
 
 export class Outbox {
-  constructor(private readonly io: IoServer, private readonly opts: { replyTimeoutMs: number; logError: (msg: string, err: unknown) => void; metrics?: Metrics }) {}
+  /** when shed clients may come back, from how long events take to be answered now */
+  private readonly retryAfter = new RetryAfter();
+
+  constructor(private readonly io: IoServer, private readonly opts: { replyTimeoutMs: () => number; logError: (msg: string, err: unknown) => void; metrics?: Metrics }) {}
 
   /**
    * Answers a socket event the way PROTOCOL §2 wants: the first argument is validated, `run`'s
    * result goes to the ack callback when there is one (only there), else it is emitted as the reply
    * event; an event without a reply of its own acks `null`. Refusals become the error envelope (to
-   * the ack, else `im_error`) with the offending `fp` when the input has one; unexpected failures
-   * (and work not done within `replyTimeoutMs`) are logged and answered 50000. Nothing thrown here
-   * reaches Socket.IO.
+   * the ack, else `im_error`) with the offending `fp` when the input has one. Work not done within
+   * `replyTimeoutMs` (the server or the database is busy) is answered 20009 with `retryAfterMs`
+   * (PROTOCOL §2: never 50000 for being busy); unexpected failures are logged and answered 50000.
+   * Nothing thrown here reaches Socket.IO.
    */
   async answer<T, R extends ServerEvent | undefined = undefined>(ctx: Context, spec: EventSpec<T, R>, run: (input: T) => Promise<ReplyOf<R>> | ReplyOf<R>) {
     const socket = ioSocket(ctx);
     const ack = ctx.socketAck;
     const raw = ack ? ctx.args.slice(0, -1)[0] : ctx.args[0];
     const started = performance.now();
+    const deadlineMs = this.opts.replyTimeoutMs();
     let code: number = ErrorCode.OK;
     try {
       let input = raw as T;
@@ -119,22 +130,32 @@ export class Outbox {
         if (!parsed.success) throw new AppError(ErrorCode.MISS_PARAMS, firstIssue(parsed.error, 'payload'));
         input = parsed.data;
       }
-      const result = await withinDeadline(Promise.resolve(run(input)), this.opts.replyTimeoutMs, spec.event);
+      const work = Promise.resolve(run(input));
+      const result = spec.coalesced ? await work : await withinDeadline(work, deadlineMs, spec.event);
       const reply = result instanceof SocketReply ? result : new SocketReply(result);
       this.reply(socket, ack, spec.event, spec.reply, reply.payload as ServerEventPayloads[ServerEvent], reply.meta);
     } catch (err) {
-      if (!isAppError(err)) this.opts.logError(`[io] ${spec.event} failed`, err);
-      const e = isAppError(err) ? err : new AppError(ErrorCode.SERVER_ERROR, 'server error');
-      code = e.code;
+      const e = isAppError(err) ? err : err instanceof DeadlineError ? this.busy(`${spec.event} not done in time: the server is busy, try again later`) : null;
+      if (!e) this.opts.logError(`[io] ${spec.event} failed`, err);
+      code = e?.code ?? ErrorCode.SERVER_ERROR;
+      const refusal = e ?? new AppError(ErrorCode.SERVER_ERROR, 'server error');
       const fp = raw && typeof raw === 'object' && typeof (raw as { fp?: unknown }).fp === 'string' ? (raw as { fp: string }).fp : null;
-      this.refuseReply(socket, ack, spec.event, e, fp);
+      this.refuseReply(socket, ack, spec.event, refusal, fp);
     } finally {
+      const took = performance.now() - started;
+      // only work done (or given up on) says how busy the server is: refusals are answered at once
+      if (code === ErrorCode.OK || took >= deadlineMs) this.retryAfter.observe(took);
       const metrics = this.opts.metrics;
       if (metrics) {
         metrics.socketEvents.inc({ event: spec.event, code: String(code) });
-        metrics.socketEventSeconds.observe({ event: spec.event }, (performance.now() - started) / 1000);
+        metrics.socketEventSeconds.observe({ event: spec.event }, took / 1000);
       }
     }
+  }
+
+  /** 20009 for load being shed, with the current `retryAfterMs` (about twice the answer time now, jittered). */
+  busy(message: string): AppError {
+    return tooManyRequests(this.retryAfter.ms, message);
   }
 
   /** the /chat namespace, typed */
@@ -149,7 +170,8 @@ export class Outbox {
 
   /**
    * `im_error` for a refusal: the action of the event that failed (`IMERROR` when none did), the
-   * code and message, the offending item's `fp`, and `retryAfterMs` on 20009.
+   * code and message, the offending item's `fp`, and `retryAfterMs` on 20009 (the current one when
+   * the refusal names none).
    */
   refuse(target: Target, failed: string, err: AppError, fp: string | null = null) {
     this.select(target).emit('im_error', this.errorEnvelope(failed, err, fp));
@@ -219,7 +241,8 @@ export class Outbox {
   }
 
   private errorEnvelope(failed: string, err: AppError, fp: string | null) {
-    return socketError(failed === 'IMERROR' ? 'IMERROR' : actionOf(failed), err.code, err.message, fp, err.retryAfterMs ? { retryAfterMs: err.retryAfterMs } : undefined);
+    const retryAfterMs = err.code === ErrorCode.RATE_LIMITED ? err.retryAfterMs ?? this.retryAfter.ms : undefined;
+    return socketError(failed === 'IMERROR' ? 'IMERROR' : actionOf(failed), err.code, err.message, fp, retryAfterMs ? { retryAfterMs } : undefined);
   }
 
   private select(target: Target): Selection {

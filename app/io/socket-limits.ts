@@ -33,21 +33,21 @@ function keyOf(use: LimitUse, socket: Socket, ip: string, payload: unknown): str
 /**
  * Consumes the limits of the current event (`*` and the event's own) for its socket. Over one, the
  * event is answered 20009 with `meta.retryAfterMs` (to its ack, else as `im_error`), the socket stays,
- * and this returns false.
+ * and this returns the refusal (null: admitted).
  */
-export async function admitByRate(app: Application, ctx: Context, nsp: string): Promise<boolean> {
+export async function admitByRate(app: Application, ctx: Context, nsp: string): Promise<AppError | null> {
   const socket = ioSocket(ctx);
   const event = String(ctx.packet[0]);
   const uses = [ ...usesOf(nsp, '*'), ...usesOf(nsp, event) ];
-  if (!uses.length) return true;
+  if (!uses.length) return null;
   try {
     const payload = ctx.socketAck ? ctx.args.slice(0, -1)[0] : ctx.args[0];
     await takeAll(app.rateLimits, uses, use => keyOf(use, socket, ctx.ip, payload), ctx.ip);
-    return true;
+    return null;
   } catch (err) {
     if (!isAppError(err)) throw err;
     app.outbox.refuseReply(socket, ctx.socketAck, event, err);
-    return false;
+    return err;
   }
 }
 

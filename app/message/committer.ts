@@ -45,6 +45,8 @@ export class MessageCommitter {
     private readonly seqs: SeqKnowledge,
     /** §8 search: a text message's index terms, computed here in the batch (app/message/search-index.ts) */
     private readonly terms?: (content: string) => string[],
+    /** memberships this process inserted, so their state is known without reading them */
+    private readonly membershipsMade?: (docs: MembershipDoc[]) => void,
   ) {}
 
   async store(sends: AcceptedSend[]): Promise<StoreOutcome[]> {
@@ -85,11 +87,12 @@ export class MessageCommitter {
     await insertIgnoringDuplicates(Conversation.collection, sends.map(([ id, { from, input } ]) => (isRoom(input.typeu)
       ? { _id: id, typeu: TypeU.C2G, room: oid(input.to), users: [], lastSeq: 0, updatedAt: now }
       : { _id: id, typeu: TypeU.C2C, users: [ oid(from), oid(input.to) ], lastSeq: 0, updatedAt: now })));
-    await insertIgnoringDuplicates(Membership.collection, sends.filter(([ , s ]) => !isRoom(s.input.typeu)).flatMap(([ id, { from, input } ]) => [[ from, input.to ], [ input.to, from ]]
-      .map(([ user, peer ]) => ({
+    const made = await insertIgnoringDuplicates(Membership.collection, sends.filter(([ , s ]) => !isRoom(s.input.typeu)).flatMap(([ id, { from, input } ]) => [[ from, input.to ], [ input.to, from ]]
+      .map(([ user, peer ]): MembershipDoc => ({
         _id: membershipId(user, id), user: oid(user), conversationId: id, typeu: TypeU.C2C, peer: oid(peer),
         deliveredSeq: 0, acked: [], readSeq: 0, sentSeq: 0, joinedSeq: 0, hidden: [],
       }))));
+    this.membershipsMade?.(made);
     this.seqs.created([ ...firsts.keys() ]);
   }
 

@@ -167,9 +167,11 @@ export class MessageEngine {
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
     this.rules = new SendRules(models);
     const { indexedChars, maxTerms } = deps.features.search;
-    this.committer = new MessageCommitter(models, this.seqs, content => indexTerms(content, { maxChars: indexedChars, maxTerms }));
     // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
     this.delivery = new DeliveryWriter(() => models().Membership.collection as unknown as Collection<MembershipDoc>, err => deps.logError('[message] delivery state write failed', err));
+    // a conversation's first memberships are known as made: their first acks need no read of them
+    this.committer = new MessageCommitter(models, this.seqs, content => indexTerms(content, { maxChars: indexedChars, maxTerms }),
+      docs => { for (const doc of docs) this.delivery.observe(doc); });
     this.receipts = new Receipts({ models, recent: deps.recent, seqs: this.seqs, presence: deps.presence, outbox: deps.outbox });
     this.notices = new Notices(models, deps.outbox);
     this.extras = new SendExtras(models, config);
@@ -190,10 +192,8 @@ export class MessageEngine {
       commit: batch => this.commitSends(batch),
       batchMax: config.commitBatchMax,
       timeoutMs: config.replyTimeoutMs,
-      timeoutError: r => {
-        deps.logError(`[message] send ${r.from}/${r.input.fp} not stored within ${config.replyTimeoutMs} ms`, null);
-        return new AppError(ErrorCode.SERVER_ERROR, 'message could not be stored in time, retry with the same fp');
-      },
+      // busy, not failed (PROTOCOL §2): the client retries with the same fp, which finds it if it was stored
+      timeoutError: () => deps.outbox.busy('message not stored in time: the server is busy, retry with the same fp'),
       failureError: err => {
         // the database failed: these senders get 50000 and retry with their fp
         deps.logError('[message] group commit failed', err);

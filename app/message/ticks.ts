@@ -26,6 +26,8 @@ const ROOM_SIZE_MS = 30_000;
  */
 export class RoomSizes {
   private readonly sizes = new LRUCache<string, number>({ max: 10_000, ttl: ROOM_SIZE_MS });
+  /** reads under way: the acks of a fan-out all ask at once, and share one read */
+  private readonly loading = new Map<string, Promise<number>>();
 
   constructor(private readonly rooms: () => Model<RoomDoc>) {}
 
@@ -33,10 +35,16 @@ export class RoomSizes {
   async of(roomId: string): Promise<number> {
     const known = this.sizes.get(roomId);
     if (known !== undefined) return known;
-    const room = await this.rooms().findById(roomId, { members: 1 }).lean<Pick<RoomDoc, 'members'>>();
-    const size = room?.members.length ?? 0;
-    this.sizes.set(roomId, size);
-    return size;
+    let load = this.loading.get(roomId);
+    if (!load) {
+      load = this.rooms().findById(roomId, { members: 1 }).lean<Pick<RoomDoc, 'members'>>().then(room => {
+        const size = room?.members.length ?? 0;
+        this.sizes.set(roomId, size);
+        return size;
+      }).finally(() => this.loading.delete(roomId));
+      this.loading.set(roomId, load);
+    }
+    return load;
   }
 }
 

@@ -1,10 +1,14 @@
 /** The signed-in app: conversations, friends and rooms on the side, the open conversation in the middle. */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Friend, Page, PublicUser, Room, RoomDetails } from '../../lib/schemas/wire';
+import type {
+  Friend, Page, PublicUser, Reaction, ReplyQuote, Room, RoomDetails, SearchHit, SearchResult, WireMessage,
+} from '../../lib/schemas/wire';
 import { api, upload } from './api';
 import {
-  type Conv, type Item, c2cId, conv, discard, hideForMe, loadFriends, loadOlder, loadRooms, local, logout, markRead,
-  openConv, recall, report, retry, send, sortedConvs, store, takeOver, timeline, title, typing, userName,
+  type Conv, type Item, c2cId, conv, convOf, discard, edit, hideForMe, jumpTo, loadFriends, loadOlder, loadRooms, local, logout, markRead,
+  mentionsMe, openConv, pin, stopTyping, updateSettings, react, recall, report, retry, roomMembers, send, sortedConvs, store, takeOver, timeline, title, typing,
+  typingText, userName,
 } from './chat';
 import { Content } from './content';
 import { VirtualList } from './vlist';
@@ -38,7 +42,7 @@ function Dot({ id }: { id: string }) {
   return <span class={`dot ${kind}`} title={p} data-presence={p} />;
 }
 
-const previewOf = (m: Item | null) => {
+const previewOf = (m: WireMessage | null) => {
   if (!m) return '';
   if (m.type === 10 || m.type === 21) return 'message recalled';
   if (m.type === 2) return '[image]';
@@ -49,22 +53,117 @@ const previewOf = (m: Item | null) => {
 
 // ---------------------------------------------------------------- side panels
 
-function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
-  const list = sortedConvs();
-  if (!list.length) return <p class="empty">No conversations yet. Add a friend or join a room to start one.</p>;
+function ChatRow({ c, onOpen }: { c: Conv; onOpen: (c: Conv) => void }) {
+  const items: Array<[ string, () => unknown ]> = [
+    [ c.pinned ? 'Unpin' : 'Pin to top', () => updateSettings(c, { pinned: !c.pinned }) ],
+    [ c.muted ? 'Unmute' : 'Mute', () => updateSettings(c, { muted: !c.muted }) ],
+    [ c.archived ? 'Unarchive' : 'Archive', () => updateSettings(c, { archived: !c.archived }) ],
+  ];
   return (
-    <ul class="list" data-testid="conversations">
-      {list.map(c => (
-        <li key={c.id} class={store.active === c.id ? 'active' : ''} onClick={() => onOpen(c)} data-conv={c.id}>
-          {c.typeu === TypeU.C2G ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
-          <div class="grow">
-            <div class="row"><b class="name">{title(c)}</b><small>{c.last ? time(c.last.sendTime) : ''}</small></div>
-            <div class="row"><span class="preview">{c.typingUntil > Date.now() ? 'typing…' : previewOf(c.last)}</span>
-              {c.unread > 0 && <span class="badge" data-testid="unread">{c.unread}</span>}</div>
-          </div>
-        </li>
-      ))}
-    </ul>
+    <li class={`${store.active === c.id ? 'active' : ''}${c.muted ? ' muted' : ''}`} onClick={() => onOpen(c)} data-conv={c.id}
+      data-pinned={c.pinned || undefined} data-muted={c.muted || undefined}>
+      {c.typeu === TypeU.C2G ? <Avatar user={{ name: title(c) }} /> : <span class="with-dot"><Avatar user={store.users.get(c.target)} /><Dot id={c.target} /></span>}
+      <div class="grow">
+        <div class="row"><b class="name">{title(c)}</b><small class="when">{c.last ? time(c.last.sendTime) : ''}</small></div>
+        <div class="row"><span class="preview grow">{typingText(c) || previewOf(c.last)}</span>
+          {c.pinned && <small class="flag" data-testid="pinned-flag">pinned</small>}
+          {c.muted && <small class="flag" data-testid="muted-flag">muted</small>}
+          {c.mentions > 0 && <span class="badge mention-badge" data-testid="mention-badge" title={`${c.mentions} unread mention${c.mentions > 1 ? 's' : ''}`}>@{c.mentions > 1 ? c.mentions : ''}</span>}
+          {c.unread > 0 && <span class="badge" data-testid="unread">{c.unread}</span>}</div>
+      </div>
+      {/* the row opens the conversation; its menu does not */}
+      <span onClick={e => e.stopPropagation()}><Menu items={items} /></span>
+    </li>
+  );
+}
+
+/** A search hit's text: a window around the first match, every match marked. */
+function Highlighted({ hit }: { hit: SearchHit }) {
+  const text = hit.content;
+  const marks = [ ...hit.highlights ].sort((a, b) => a[0] - b[0]);
+  const from = Math.max(0, (marks[0]?.[0] ?? 0) - 30);
+  const to = Math.min(text.length, from + 160);
+  const parts: Array<string | preact.JSX.Element> = [ from > 0 ? '…' : '' ];
+  let at = from;
+  for (const [ start, end ] of marks) {
+    if (end <= at || start >= to) continue;
+    if (start > at) parts.push(text.slice(at, start));
+    parts.push(<mark>{text.slice(Math.max(start, at), Math.min(end, to))}</mark>);
+    at = Math.min(end, to);
+  }
+  if (at < to) parts.push(text.slice(at, to));
+  if (to < text.length) parts.push('…');
+  return <span class="hit-text">{parts}</span>;
+}
+
+/** Message search (§8) over all of my conversations; a result opens its conversation at the message. */
+function Search({ children }: { children: ComponentChildren }) {
+  const [ q, setQ ] = useState('');
+  const [ result, setResult ] = useState<{ q: string; docs: SearchHit[]; next?: string } | null>(null);
+  const [ busy, setBusy ] = useState(false);
+  const run = async (before?: string) => {
+    const query = before ? result!.q : q.trim();
+    if (!query) return;
+    setBusy(true);
+    try {
+      const page = await api<SearchResult>('GET', `/api/messages/search?q=${encodeURIComponent(query)}&limit=20${before ? `&before=${before}` : ''}`);
+      setResult({ q: query, docs: before ? [ ...result!.docs, ...page.docs ] : page.docs, next: page.next });
+    } catch (err) {
+      report(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const clear = () => { setQ(''); setResult(null); };
+  // opens the conversation (as onOpen would) and loads its history back to the message
+  const open = (hit: SearchHit) => { void jumpTo(convOf(hit), { _id: hit._id, seq: hit.seq }); };
+  return (
+    <div class="chats" data-testid="search">
+      <form class="inline search" onSubmit={e => { e.preventDefault(); void run(); }}>
+        <input name="search" placeholder="Search messages" value={q} aria-label="Search messages"
+          onInput={e => setQ((e.target as HTMLInputElement).value)} onKeyDown={e => { if (e.key === 'Escape') { e.preventDefault(); clear(); } }} />
+        {result && <button type="button" onClick={clear} aria-label="Clear the search">✕</button>}
+      </form>
+      {result ? (
+        <ul class="list hits" data-testid="search-hits">
+          {!result.docs.length && <li class="empty">Nothing found for “{result.q}”.</li>}
+          {result.docs.map(hit => {
+            const c = convOf(hit);
+            return (
+              <li key={hit._id} data-id={hit._id}>
+                <button class="hit" onClick={() => open(hit)}>
+                  <div class="row"><b class="name">{title(c)}</b><small class="when">{time(hit.sendTime)}</small></div>
+                  <div class="preview">{c.typeu === TypeU.C2G && <>{userName(hit.from)}: </>}<Highlighted hit={hit} /></div>
+                </button>
+              </li>
+            );
+          })}
+          {result.next && <li><button class="link" disabled={busy} onClick={() => void run(result.next)}>More results</button></li>}
+        </ul>
+      ) : children}
+    </div>
+  );
+}
+
+function Chats({ onOpen }: { onOpen: (c: Conv) => void }) {
+  const all = sortedConvs();
+  const list = all.filter(c => !c.archived);
+  const archived = all.filter(c => c.archived);
+  return (
+    <Search>
+      {!all.length && <p class="empty">No conversations yet. Add a friend or join a room to start one.</p>}
+      <ul class="list" data-testid="conversations">
+        {list.map(c => <ChatRow key={c.id} c={c} onOpen={onOpen} />)}
+      </ul>
+      {archived.length > 0 && (
+        <details class="archived" data-testid="archived">
+          <summary>Archived ({archived.length})</summary>
+          <ul class="list" data-testid="archived-conversations">
+            {archived.map(c => <ChatRow key={c.id} c={c} onOpen={onOpen} />)}
+          </ul>
+        </details>
+      )}
+    </Search>
   );
 }
 
@@ -155,11 +254,20 @@ function Friends({ onChat }: { onChat: (id: string) => void }) {
   );
 }
 
-function Menu({ items }: { items: Array<[ string, () => unknown ]> }) {
+/** A menu near the top of a scrolled list opens downwards, where it is not cut off. */
+function placeMenu(e: Event) {
+  const menu = e.currentTarget as HTMLDetailsElement;
+  const list = menu.closest('.vlist');
+  if (!menu.open || !list) return;
+  menu.classList.toggle('down', menu.getBoundingClientRect().top - list.getBoundingClientRect().top < 300);
+}
+
+function Menu({ items, header }: { items: Array<[ string, () => unknown ]>; header?: preact.JSX.Element }) {
   return (
-    <details class="menu">
+    <details class="menu" onToggle={placeMenu}>
       <summary aria-label="More">⋯</summary>
       <div class="menu-items">
+        {header}
         {items.map(([ label, fn ]) => <button key={label} onClick={e => { (e.currentTarget as HTMLElement).closest('details')!.open = false; fn(); }}>{label}</button>)}
       </div>
     </details>
@@ -282,51 +390,208 @@ function Ticks({ c, m }: { c: Conv; m: Item }) {
   if (m.failed) return <span class="tick failed" data-status="failed" title={m.failed}>!</span>;
   if (m.pending) return <span class="tick" data-status="pending" title="sending">…</span>;
   if (m.seq <= c.peerRead) return <span class="tick read" data-status="read" title="read">✓✓</span>;
+  if (m.delivered || m.seq <= c.peerDelivered) return <span class="tick" data-status="delivered" title="delivered">✓✓</span>;
   return <span class="tick" data-status="sent" title="sent">✓</span>;
 }
 
-function Message({ c, m, divider }: { c: Conv; m: Item; divider: boolean }) {
+/** The reactions the picker offers (as text: the platform's emoji font draws them). */
+const COMMON_EMOJI = [ '👍', '❤️', '😂', '😮', '😢', '🎉' ];
+
+const isRecalled = (m: { type: number }) => m.type === 10 || m.type === 21;
+
+/** Who reacted, for the chip's title: names of the first 20 (the wire's), then how many more. */
+function reactors(r: Reaction) {
+  const names = r.users.map(userName).join(', ');
+  return r.count > r.users.length ? `${names} and ${r.count - r.users.length} more` : names;
+}
+
+function Quote({ c, q }: { c: Conv; q: ReplyQuote }) {
+  const text = q.excerpt || (q.type === 2 ? '[image]' : q.type === 3 ? '[voice]' : q.type === 4 ? '[file]' : 'message recalled');
+  return (
+    <button class="quote" data-testid="quote" title="Show the message" onClick={() => void jumpTo(c, { _id: q._id })}>
+      <b>{userName(q.from)}</b> <span>{text}</span>
+    </button>
+  );
+}
+
+/** The names a message's mentions are written with (`@username`, `@all`), and which of them mean me. */
+function mentionedIn(m: WireMessage) {
+  const me = store.me!;
+  return { names: (m.mentions ?? []).map(id => (id === 'all' ? 'all' : store.users.get(id)?.username ?? '')), mine: [ 'all', me.username ] };
+}
+
+interface Suggestion { username: string; label: string; user?: PublicUser }
+
+interface MessageActions { onReply: (m: Item) => void; onEdit: (m: Item) => void }
+
+function Message({ c, m, divider, focused, actions }: { c: Conv; m: Item; divider: boolean; focused: boolean; actions: MessageActions }) {
   if (m.notice) return <div class="notice-line" data-testid="g-notice">{m.notice}</div>;
-  const mine = m.from === store.me!._id;
-  const canRecall = mine && !m.pending && m.type !== 10 && m.type !== 21 && Date.now() - m.sendTime < RECALL_WINDOW;
+  const me = store.me!._id;
+  const mine = m.from === me;
+  const stored = !m.pending && !m.failed;
+  const live = stored && !isRecalled(m);
+  const canRecall = mine && live && Date.now() - m.sendTime < RECALL_WINDOW;
+  const mayPin = c.typeu === TypeU.C2C || store.rooms.get(c.target)?.owner === me;
   const items: Array<[ string, () => unknown ]> = [];
+  if (live) items.push([ 'Reply', () => actions.onReply(m) ]);
+  if (live && mine && m.type === 1) items.push([ 'Edit', () => actions.onEdit(m) ]);
+  if (live && mayPin) items.push(m.pinnedBy ? [ 'Unpin', () => pin(m, false) ] : [ 'Pin', () => pin(m, true) ]);
   if (canRecall) items.push([ 'Recall', () => recall(m) ]);
   if (!m.pending) items.push([ 'Delete for me', () => hideForMe(c, m) ]);
   if (m.failed) items.push([ 'Retry', () => retry(m) ], [ 'Discard', () => discard(c, m) ]);
+  const reacted = (r: Reaction) => r.users.includes(me);
   return (
     <>
       {divider && <div class="divider" data-testid="new-divider"><span>New messages</span></div>}
-      <div class={`msg ${mine ? 'mine' : 'theirs'}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
+      <div class={`msg ${mine ? 'mine' : 'theirs'}${focused ? ' focused' : ''}${!mine && mentionsMe(m) ? ' mentions-me' : ''}`} data-fp={m.fp} data-id={m._id} data-type={m.type}>
         {!mine && c.typeu === TypeU.C2G && <Avatar user={store.users.get(m.from)} size={28} />}
         <div class="bubble">
           {!mine && c.typeu === TypeU.C2G && <div class="sender">{userName(m.from)}</div>}
+          {m.replyTo && <Quote c={c} q={m.replyTo} />}
           {m.progress !== undefined && m.pending
             ? <div class="upload" data-testid="upload-progress"><progress max={1} value={m.progress} /> {Math.round(m.progress * 100)}%</div>
-            : <Content m={m} />}
-          <div class="meta"><small>{time(m.sendTime)}</small><Ticks c={c} m={m} /></div>
+            : <Content m={m} mentioned={m.mentions?.length ? mentionedIn(m) : undefined} />}
+          {m.reactions && m.reactions.length > 0 && (
+            <div class="reactions">
+              {m.reactions.map(r => (
+                <button key={r.emoji} class={`reaction${reacted(r) ? ' on' : ''}`} data-emoji={r.emoji} title={reactors(r)} aria-pressed={reacted(r)}
+                  onClick={() => void react(m, r.emoji, !reacted(r))}>{r.emoji} <span class="count">{r.count}</span></button>
+              ))}
+            </div>
+          )}
+          <div class="meta">
+            {m.pinnedBy && <small class="pinned-mark" data-testid="pinned-mark">pinned</small>}
+            {m.editedAt && live && <small class="edited" data-testid="edited" title={`edited ${time(m.editedAt)}`}>edited</small>}
+            <small>{time(m.sendTime)}</small><Ticks c={c} m={m} />
+          </div>
         </div>
-        {items.length > 0 && <Menu items={items} />}
+        {items.length > 0 && <Menu items={items} header={live ? (
+          <div class="picker" role="group" aria-label="React">
+            {COMMON_EMOJI.map(e => (
+              <button key={e} data-emoji={e} title={`React with ${e}`} onClick={ev => {
+                (ev.currentTarget as HTMLElement).closest('details')!.open = false;
+                const r = m.reactions?.find(x => x.emoji === e);
+                void react(m, e, !(r && reacted(r)));
+              }}>{e}</button>
+            ))}
+          </div>
+        ) : undefined} />}
       </div>
     </>
+  );
+}
+
+/** The pinned messages of a conversation: the newest in a bar, all of them in its list; each jumps to the message. */
+function PinnedBar({ c }: { c: Conv }) {
+  const pins = c.pins ?? [];
+  if (!pins.length) return null;
+  const label = (m: WireMessage) => `${userName(m.from)}: ${previewOf(m)}`;
+  return (
+    <div class="pinned-bar" data-testid="pinned-bar">
+      <b>Pinned</b>
+      <button class="link grow pinned-first" onClick={() => void jumpTo(c, pins[0])}>{label(pins[0])}</button>
+      {pins.length > 1 && (
+        <details class="menu pins">
+          <summary data-testid="pins-all">all {pins.length}</summary>
+          <div class="menu-items">
+            {pins.map(m => <button key={m._id} onClick={e => { (e.currentTarget as HTMLElement).closest('details')!.open = false; void jumpTo(c, m); }}>{label(m)}</button>)}
+          </div>
+        </details>
+      )}
+    </div>
   );
 }
 
 function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
   const [ text, setText ] = useState('');
   const [ info, setInfo ] = useState(false);
+  /** the message the next one answers, or the one being edited (the composer holds its new text) */
+  const [ replying, setReplying ] = useState<Item | null>(null);
+  const [ editing, setEditing ] = useState<Item | null>(null);
+  /** `@` completion: where the `@` is, the choices, the highlighted one */
+  const [ suggest, setSuggest ] = useState<{ at: number; end: number; list: Suggestion[]; index: number } | null>(null);
+  const [ members, setMembers ] = useState<PublicUser[]>([]);
   const fileInput = useRef<HTMLInputElement>(null);
-  useEffect(() => { setInfo(false); }, [ c.id ]);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => { setInfo(false); setReplying(null); setEditing(null); setSuggest(null); }, [ c.id ]);
+  const owner = c.typeu === TypeU.C2G && store.rooms.get(c.target)?.owner === store.me!._id;
+  useEffect(() => {
+    setMembers([]);
+    if (c.typeu === TypeU.C2G && store.myRooms.includes(c.target)) roomMembers(c.target).then(setMembers, () => undefined);
+  }, [ c.id, store.roomsRev ]);
+  /** after each keystroke: is the caret right after `@name` in a room? then offer members (and `all` to the owner) */
+  const complete = (v: string, caret: number) => {
+    const word = c.typeu === TypeU.C2G ? /(?:^|\s)@([\w.-]{0,32})$/.exec(v.slice(0, caret)) : null;
+    if (!word) { setSuggest(null); return; }
+    const q = word[1].toLowerCase();
+    const me = store.me!._id;
+    const list: Suggestion[] = members.filter(u => u._id !== me && (u.username.toLowerCase().startsWith(q) || u.nickname.toLowerCase().startsWith(q)))
+      .slice(0, 8).map(u => ({ username: u.username, label: u.nickname, user: u }));
+    if (owner && 'all'.startsWith(q)) list.push({ username: 'all', label: 'everyone in the room' });
+    setSuggest(list.length ? { at: caret - q.length - 1, end: caret, list, index: 0 } : null);
+  };
+  const pick = (x: Suggestion) => {
+    if (!suggest) return;
+    const v = text.slice(0, suggest.at) + `@${x.username} ` + text.slice(suggest.end);
+    const caret = suggest.at + x.username.length + 2;
+    setText(v);
+    setSuggest(null);
+    requestAnimationFrame(() => { composer.current?.focus(); composer.current?.setSelectionRange(caret, caret); });
+  };
+  /** who a text mentions: members named `@username` in it, or `all` (the owner's alone) */
+  const mentionsOf = (t: string) => {
+    const names = new Set([ ...t.matchAll(/(?:^|\s)@([A-Za-z0-9_.-]+)/g) ].map(x => x[1].toLowerCase()));
+    if (owner && names.has('all')) return [ 'all' ];
+    return members.filter(u => u._id !== store.me!._id && names.has(u.username.toLowerCase())).map(u => u._id);
+  };
   useEffect(() => { markRead(c); }, [ c.msgs.length ]);
+  const startReply = (m: Item) => { setEditing(null); setReplying(m); composer.current?.focus(); };
+  const startEdit = (m: Item) => { setReplying(null); setEditing(m); setText(m.content); composer.current?.focus(); };
+  const cancel = () => { if (editing) setText(''); setEditing(null); setReplying(null); };
   const submit = () => {
     const t = text;
+    if (editing) {
+      if (t.trim() && t !== editing.content) void edit(editing, t);
+      setEditing(null);
+      setText('');
+      return;
+    }
     if (!t.trim()) return;
-    send(c, 1, t);
+    send(c, 1, t, undefined, { replyTo: replying ?? undefined, mentions: c.typeu === TypeU.C2G ? mentionsOf(t) : undefined });
+    setReplying(null);
     setText('');
   };
   const onKey = (e: KeyboardEvent) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    if (e.isComposing) return;
+    if (suggest) {
+      const n = suggest.list.length;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setSuggest({ ...suggest, index: (suggest.index + (e.key === 'ArrowDown' ? 1 : n - 1)) % n });
+        return;
+      }
+      if ((e.key === 'Enter' && !e.shiftKey) || e.key === 'Tab') {
+        e.preventDefault();
+        pick(suggest.list[suggest.index]);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setSuggest(null);
+        return;
+      }
+    }
+    if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'Escape' && (editing || replying)) {
+      e.preventDefault();
+      cancel();
+    } else if (e.key === 'ArrowUp' && !text && !editing) {
+      // as in most chat apps: arrow-up in an empty composer edits one's last text message
+      const me = store.me!._id;
+      const last = [ ...c.msgs ].reverse().find(m => m.from === me && m.type === 1);
+      if (last) { e.preventDefault(); startEdit(last); }
     }
   };
   const attach = async (file: File) => {
@@ -349,8 +614,12 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
   const items = timeline(c);
   const peer = c.typeu === TypeU.C2C ? store.users.get(c.target) : null;
   const room = c.typeu === TypeU.C2G ? store.rooms.get(c.target) : null;
-  const typingNow = c.typingUntil > Date.now();
+  const typingNow = typingText(c);
   const inRoom = c.typeu === TypeU.C2C || store.myRooms.includes(c.target);
+  const keyOf = (m: Item) => (m.fp ? `${m.from}:${m.fp}` : m._id);
+  const focusItem = store.focus?.conv === c.id ? items.find(m => m._id === store.focus!.id) : undefined;
+  const focus = focusItem ? { key: keyOf(focusItem), n: store.focus!.n } : null;
+  const actions: MessageActions = { onReply: startReply, onEdit: startEdit };
   return (
     <section class="chat" data-testid="chat" data-conv={c.id}>
       <header class="chat-head">
@@ -358,29 +627,57 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
         {peer ? <span class="with-dot"><Avatar user={peer} /><Dot id={c.target} /></span> : <Avatar user={{ name: title(c) }} />}
         <div class="grow">
           <b>{title(c)}</b>
-          <div class="sub">{typingNow ? <span data-testid="typing">typing…</span>
+          <div class="sub">{typingNow ? <span data-testid="typing">{typingNow}</span>
             : peer ? (store.presence.get(c.target) ?? 'offline') : room ? `${room.memberCount} members` : ''}</div>
         </div>
         {c.typeu === TypeU.C2G && <button onClick={() => setInfo(!info)} data-testid="room-info-button">Members</button>}
       </header>
       {room?.notice && <div class="room-notice"><b>Notice:</b> {room.notice}</div>}
+      <PinnedBar c={c} />
       <div class="chat-body">
         <div class="messages">
           {!c.noMore && c.loaded && c.msgs.length > 0 && <div class="older">{c.loadingOlder ? 'Loading…' : ''}</div>}
           {c.loaded && !items.length && <p class="empty">No messages yet. Say hello!</p>}
-          <VirtualList items={items} keyOf={m => m.fp ? `${m.from}:${m.fp}` : m._id} resetKey={c.id} onTop={() => loadOlder(c)}
-            render={m => <Message c={c} m={m} divider={!!c.dividerSeq && m.seq === c.dividerSeq && m.from !== store.me!._id} />} />
+          <VirtualList items={items} keyOf={keyOf} resetKey={c.id} onTop={() => loadOlder(c)} focus={focus}
+            render={m => <Message c={c} m={m} actions={actions} focused={m === focusItem}
+              divider={!!c.dividerSeq && m.seq === c.dividerSeq && m.from !== store.me!._id} />} />
         </div>
         {info && room && inRoom && <RoomInfo room={c.target} onClose={() => setInfo(false)} />}
       </div>
       {inRoom ? (
-        <footer class="composer">
-          <button onClick={() => fileInput.current!.click()} aria-label="Attach a file" title="Attach a file">+</button>
-          <input ref={fileInput} type="file" hidden data-testid="file-input"
-            onChange={e => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void attach(f); (e.target as HTMLInputElement).value = ''; }} />
-          <textarea rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line)" value={text} data-testid="composer"
-            onInput={e => { const v = (e.target as HTMLTextAreaElement).value; setText(v); if (v) typing(c); }} onKeyDown={onKey} />
-          <button class="primary" onClick={submit}>Send</button>
+        <footer class="composer-wrap">
+          {(replying || editing) && (
+            <div class="compose-context" data-testid={editing ? 'editing' : 'replying'}>
+              <span class="grow">{editing ? <b>Editing message</b>
+                : <><b>Replying to {userName(replying!.from)}</b> <span class="preview">{previewOf(replying)}</span></>}</span>
+              <button class="link" onClick={cancel} aria-label={editing ? 'Cancel editing' : 'Cancel reply'} title="Cancel (Esc)">✕</button>
+            </div>
+          )}
+          {suggest && (
+            <ul class="suggest" role="listbox" data-testid="mention-suggest" aria-label="Mention">
+              {suggest.list.map((x, i) => (
+                <li key={x.username} role="option" aria-selected={i === suggest.index} class={i === suggest.index ? 'on' : ''} data-username={x.username}
+                  onMouseDown={e => { e.preventDefault(); pick(x); }}>
+                  {x.user ? <Avatar user={x.user} size={24} /> : <span class="avatar s24">@</span>}
+                  <b>{x.label}</b> <small>@{x.username}</small>
+                </li>
+              ))}
+            </ul>
+          )}
+          <div class="composer">
+            <button onClick={() => fileInput.current!.click()} aria-label="Attach a file" title="Attach a file">+</button>
+            <input ref={fileInput} type="file" hidden data-testid="file-input"
+              onChange={e => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void attach(f); (e.target as HTMLInputElement).value = ''; }} />
+            <textarea ref={composer} rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line, ↑ edits your last)" value={text} data-testid="composer"
+              onInput={e => {
+                const el = e.target as HTMLTextAreaElement;
+                setText(el.value);
+                complete(el.value, el.selectionStart);
+                if (!el.value) stopTyping();
+                else if (!editing) typing(c);
+              }} onKeyDown={onKey} onBlur={() => setSuggest(null)} aria-autocomplete="list" />
+            <button class="primary" onClick={submit}>{editing ? 'Save' : 'Send'}</button>
+          </div>
         </footer>
       ) : <footer class="composer"><p class="hint">You are not in this room.</p></footer>}
     </section>
@@ -460,7 +757,7 @@ export function App() {
               <button key={t} role="tab" aria-selected={tab === t} class={tab === t ? 'on' : ''} onClick={() => setTab(t)} data-tab={t}>
                 {t[0].toUpperCase() + t.slice(1)}
                 {t === 'friends' && store.requests.incoming.length > 0 && <span class="badge">{store.requests.incoming.length}</span>}
-                {t === 'chats' && sortedConvs().some(c => c.unread) && <span class="badge dot-badge" />}
+                {t === 'chats' && sortedConvs().some(c => c.unread && !c.muted && !c.archived) && <span class="badge dot-badge" />}
               </button>
             ))}
           </div>

@@ -4,8 +4,8 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type {
-  Conversation, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
-  ReadReceipt, Room, SocketEnvelope, SystemNotice, WireMessage,
+  Conversation, DeliveryTick, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
+  ReadReceipt, Room, RoomDetails, SocketEnvelope, SystemNotice, WireMessage,
 } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
 import { ApiError, api, clearSession, deviceClass, onSession, refresh, token } from './api';
@@ -34,14 +34,31 @@ export interface Conv {
   notices: Item[];
   loaded: boolean;
   noMore: boolean;
+  /**
+   * the oldest seq that history pages (newest first, without gaps) have reached: where the next page
+   * starts. Not `msgs[0]`: a pull may bring an older message that was never acked on this device.
+   */
+  oldestLoaded: number;
   loadingOlder: boolean;
   /** highest seq the peer (c2c) or anyone (room) has read: my messages up to it show as read */
   peerRead: number;
   /** highest seq I told the server I read */
   myRead: number;
+  /** highest seq of mine the peer's (c2c) or anyone's (room) device acked (`to_delivered`, §8) */
+  peerDelivered: number;
   typingUntil: number;
+  /** room typing (§8): who, until when */
+  typers: Map<string, number>;
+  /** unread messages that mention me or `all` (§8) */
+  mentions: number;
+  /** my settings of it (§8), kept by the server for all my devices */
+  pinned: boolean;
+  muted: boolean;
+  archived: boolean;
   /** seq of the first unread message when the conversation was opened (the divider) */
   dividerSeq: number;
+  /** its pinned messages, newest pin first (§8); null until loaded */
+  pins: WireMessage[] | null;
 }
 
 export interface Toast { id: number; text: string }
@@ -65,6 +82,8 @@ class Store {
   banner: SystemNotice | null = null;
   /** bumped by room notices and presence changes: an open member list reloads */
   roomsRev = 0;
+  /** a message to scroll to and mark (a quote, a pin or a search result was clicked); `n` counts the jumps */
+  focus: { conv: string; id: string; n: number } | null = null;
   toasts: Toast[] = [];
   private listeners = new Set<() => void>();
   private queued = false;
@@ -96,14 +115,16 @@ class Store {
 export const store = new Store();
 let socket: Socket | null = null;
 
-export const sortedConvs = () => [ ...store.convs.values() ].filter(c => c.last || c.id === store.active).sort((a, b) => b.updated - a.updated);
+/** The conversation list: pinned ones first, then the most recent. */
+export const sortedConvs = () => [ ...store.convs.values() ].filter(c => c.last || c.id === store.active)
+  .sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updated - a.updated);
 
 export function conv(id: string, typeu: TypeU, target: string): Conv {
   let c = store.convs.get(id);
   if (!c) {
     c = {
-      id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false,
-      loadingOlder: false, peerRead: 0, myRead: 0, typingUntil: 0, dividerSeq: 0,
+      id, typeu, target, last: null, unread: 0, updated: 0, msgs: [], pending: [], notices: [], loaded: false, noMore: false, oldestLoaded: 0,
+      loadingOlder: false, peerRead: 0, myRead: 0, peerDelivered: 0, typingUntil: 0, typers: new Map(), mentions: 0, pinned: false, muted: false, archived: false, dividerSeq: 0, pins: null,
     };
     store.convs.set(id, c);
   }
@@ -144,10 +165,16 @@ export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
   const c = convOf(m);
   const me = store.me!._id;
   if (m.from !== me) knowUser(m.from);
+  // names of the mentioned, for the highlight
+  for (const id of m.mentions ?? []) if (id !== 'all') knowUser(id);
   c.pending = c.pending.filter(p => p.fp !== m.fp || p.from !== m.from);
   const at = c.msgs.findIndex(x => x._id === m._id);
   if (at >= 0) {
-    c.msgs[at] = m;
+    const old = c.msgs[at];
+    // an answer or update that is older than what is shown changes nothing
+    if ((old.rev ?? 0) > (m.rev ?? 0)) return c;
+    // `delivered` comes with history only: an update of the message keeps it
+    c.msgs[at] = old.delivered && m.delivered === undefined ? { ...m, delivered: true } : m;
   } else {
     let i = c.msgs.length;
     while (i > 0 && c.msgs[i - 1].seq > m.seq) i--;
@@ -158,9 +185,30 @@ export function addMessage(m: WireMessage, opts: { live?: boolean } = {}) {
     c.last = m;
     c.updated = Math.max(c.updated, m.sendTime);
   }
-  if (m.from !== me) c.typingUntil = 0;
+  if (m.from !== me) {
+    c.typingUntil = 0;
+    c.typers.delete(m.from);
+  }
   store.changed();
   return c;
+}
+
+/**
+ * A stored message changed (§8: edit, reaction, recall, pin, a quote emptied): shown where it is shown.
+ * A message not loaded is not added, which would leave a gap in the history before it.
+ */
+export function applyUpdate(m: WireMessage) {
+  const c = convOf(m);
+  if (c.msgs.some(x => x._id === m._id) || c.last?._id === m._id) addMessage(m);
+  if (c.pins) {
+    const was = c.pins.find(x => x._id === m._id);
+    if (!was || (was.rev ?? 0) <= (m.rev ?? 0)) {
+      const rest = c.pins.filter(x => x._id !== m._id);
+      // a new pin goes first (newest pin first); one that changed otherwise stays where it was
+      c.pins = !m.pinnedBy ? rest : was ? c.pins.map(x => (x._id === m._id ? m : x)) : [ m, ...rest ];
+    }
+  }
+  store.changed();
 }
 
 function addNotice(c: Conv, text: string, time: number) {
@@ -226,11 +274,25 @@ export function connect() {
   s.on('im_error', (env: Ack<unknown>) => onError(s, env));
   s.on('c_message', (env: Ack<WireMessage>) => onMessage(env));
   s.on('to_reader', (env: Ack<ReadReceipt[]>) => applyReceipts(env.data.payload));
+  s.on('to_delivered', (env: Ack<DeliveryTick[]>) => applyDelivered(env.data.payload));
+  s.on('c_message_update', (env: Ack<WireMessage>) => applyUpdate(env.data.payload));
+  s.on('conversation_update', (env: Ack<Conversation>) => {
+    const r = env.data.payload;
+    const c = store.convs.get(r.conversationId);
+    if (c) applySettings(c, r);
+  });
   s.on('to_typing', (env: Ack<{ timelineId: string; from: string }>) => {
-    const { from } = env.data.payload;
-    const c = store.convs.get(c2cId(from, store.me!._id));
+    const { timelineId, from } = env.data.payload;
+    // a room's timeline is its id; a peer's is "<from>@<to>"
+    const room = !c2cParties(timelineId);
+    const c = store.convs.get(room ? timelineId : c2cId(from, store.me!._id));
     if (!c) return;
-    c.typingUntil = Date.now() + 4000;
+    if (room) {
+      c.typers.set(from, Date.now() + 4000);
+      knowUser(from);
+    } else {
+      c.typingUntil = Date.now() + 4000;
+    }
     store.changed();
     setTimeout(() => store.changed(), 4100);
   });
@@ -327,18 +389,52 @@ function onError(s: Socket, env: Ack<unknown>) {
   store.toast(env.meta.msg ?? `error ${env.code}`);
 }
 
+function applySettings(c: Conv, r: Pick<Conversation, 'pinned' | 'muted' | 'archived'>) {
+  c.pinned = !!r.pinned;
+  c.muted = !!r.muted;
+  c.archived = !!r.archived;
+  store.changed();
+}
+
+/** Pin, mute or archive a conversation for me (`PATCH /api/conversations/:timelineId`, §8). */
+export async function updateSettings(c: Conv, change: Partial<Pick<Conversation, 'pinned' | 'muted' | 'archived'>>) {
+  try {
+    applySettings(c, await api<Conversation>('PATCH', `/api/conversations/${encodeURIComponent(c.id)}?typeu=${c.typeu}`, change));
+  } catch (err) {
+    report(err);
+  }
+}
+
+/** Whether a message mentions me (by id, or `all`). */
+export const mentionsMe = (m: WireMessage) => !!m.mentions && (m.mentions.includes('all') || m.mentions.includes(store.me!._id));
+
 function onMessage(env: Ack<WireMessage>) {
   const m = env.data.payload;
+  const known = !!convOf(m).msgs.find(x => x._id === m._id);
   const c = addMessage(m, { live: true });
+  // a new message brings an archived conversation back (as the server decides it)
+  if (!known) c.archived = false;
+  if (!known && m.from !== store.me!._id && store.active !== c.id && mentionsMe(m)) c.mentions++;
   if (m.from !== store.me!._id) socket?.emit('c_message_ack', { _id: m._id });
   if (store.active === c.id) markRead(c);
 }
 
 function applyReceipts(list: ReadReceipt[]) {
   for (const r of list) {
-    const id = isRoom(r.typeu) ? r.timelineId : c2cId(...c2cParties(r.timelineId)!);
-    const c = store.convs.get(id);
+    const c = convOfTimeline(r.timelineId, r.typeu);
     if (c && r.seq > c.peerRead) c.peerRead = r.seq;
+  }
+  store.changed();
+}
+
+/** the conversation a receipt or tick names by its timeline */
+const convOfTimeline = (timelineId: string, typeu: number) =>
+  store.convs.get(isRoom(typeu) ? timelineId : c2cId(...(c2cParties(timelineId) ?? [ timelineId, '' ])));
+
+function applyDelivered(list: DeliveryTick[]) {
+  for (const t of list) {
+    const c = convOfTimeline(t.timelineId, t.typeu);
+    if (c && t.seq > c.peerDelivered) c.peerDelivered = t.seq;
   }
   store.changed();
 }
@@ -354,6 +450,8 @@ async function onConnect(s: Socket) {
       if (r.room) store.rooms.set(r.room._id, { ...store.rooms.get(r.room._id), ...r.room });
       const c = conv(r.conversationId, r.typeu === TypeU.C2G ? TypeU.C2G : TypeU.C2C, r.typeu === TypeU.C2G ? r.conversationId : r.peer!._id);
       c.unread = store.active === c.id ? 0 : r.unread;
+      c.mentions = store.active === c.id ? 0 : r.mentions;
+      applySettings(c, r);
       c.updated = r.updateTime;
       if (r.lastMessage) addMessage(r.lastMessage);
     }
@@ -406,11 +504,13 @@ export async function openConv(c: Conv, reload = false) {
   if (store.active !== c.id) c.dividerSeq = c.unread ? (c.last?.seq ?? 0) - c.unread + 1 : 0;
   store.active = c.id;
   c.unread = 0;
+  c.mentions = 0;
   store.changed();
   if (!c.loaded || reload) {
     try {
       const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, limit: 30 }));
       for (const m of page) addMessage(m);
+      if (page.length && (!c.loaded || !c.oldestLoaded)) c.oldestLoaded = Math.min(...page.map(m => m.seq));
       if (!c.loaded) c.noMore = page.length < 30;
       c.loaded = true;
     } catch (err) {
@@ -421,22 +521,53 @@ export async function openConv(c: Conv, reload = false) {
     }
     store.changed();
   }
+  if (!c.pins || reload) void loadPins(c);
   markRead(c);
 }
 
-export async function loadOlder(c: Conv) {
-  if (c.noMore || c.loadingOlder || !c.msgs.length) return;
+async function loadPins(c: Conv) {
+  try {
+    c.pins = await api<WireMessage[]>('GET', `/api/messages/pinned?timelineId=${encodeURIComponent(c.id)}&typeu=${c.typeu}`);
+  } catch {
+    // no message yet (404), or not a member: nothing pinned to show
+    c.pins = [];
+  }
+  store.changed();
+}
+
+export async function loadOlder(c: Conv, limit = 50) {
+  if (c.noMore || c.loadingOlder || !c.oldestLoaded) return;
   c.loadingOlder = true;
   try {
-    const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, before: c.msgs[0].seq, limit: 50 }));
+    const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, before: c.oldestLoaded, limit }));
     for (const m of page) addMessage(m);
-    if (page.length < 50) c.noMore = true;
+    if (page.length) c.oldestLoaded = Math.min(c.oldestLoaded, ...page.map(m => m.seq));
+    if (page.length < limit) c.noMore = true;
   } catch (err) {
     report(err);
   } finally {
     c.loadingOlder = false;
     store.changed();
   }
+}
+
+/**
+ * Opens a conversation at one of its messages (by `_id`, or by `seq` when known): older history is
+ * loaded until it is there (at most 20 pages of 100), then the list scrolls to it and marks it.
+ */
+export async function jumpTo(c: Conv, target: { _id: string; seq?: number }) {
+  if (store.active !== c.id || !c.loaded) await openConv(c);
+  const here = () => c.msgs.some(m => m._id === target._id) || (target.seq !== undefined && !!c.oldestLoaded && c.oldestLoaded <= target.seq);
+  for (let round = 0; round < 20 && !here() && !c.noMore; round++) {
+    while (c.loadingOlder) await new Promise(r => setTimeout(r, 50));
+    await loadOlder(c, 100);
+  }
+  if (!c.msgs.some(m => m._id === target._id)) {
+    store.toast('That message is no longer there');
+    return;
+  }
+  store.focus = { conv: c.id, id: target._id, n: (store.focus?.n ?? 0) + 1 };
+  store.changed();
 }
 
 /** Tells the server (and so the senders) that everything shown in the open conversation was read. */
@@ -456,24 +587,32 @@ document.addEventListener('visibilitychange', () => {
 async function deliver(p: Item) {
   const input: SendMessageInput = { type: p.type, to: p.to, content: p.content, fp: p.fp, typeu: p.typeu as TypeU };
   if (p.extra) input.extra = p.extra;
+  if (p.replyTo) input.replyTo = p.replyTo._id;
+  if (p.mentions) input.mentions = p.mentions;
   try {
     const env = await request<WireMessage>('to', input);
     if (env.code === 0) addMessage(env.data.payload);
+    // the server is busy (PROTOCOL §2): the same fp again once it said, while it stays pending
+    else if (env.code === 20009 && env.meta.retryAfterMs) setTimeout(() => { if (socket?.connected && !p.failed) void deliver(p); }, env.meta.retryAfterMs);
     else { p.failed = env.meta.msg ?? 'not sent'; store.changed(); }
   } catch {
     // no answer (connection lost): it stays pending and goes again, same fp, on reconnect
   }
 }
 
+/** What a reply shows of the message it answers until the server's quote arrives (§8: 100 characters of text). */
+export const quoteOf = (m: WireMessage) => ({ _id: m._id, from: m.from, type: m.type, excerpt: m.type === 1 ? [ ...m.content ].slice(0, 100).join('') : '' });
+
 /** Sends a message now or, when offline, as soon as the connection is back. */
-export function send(c: Conv, type: number, content: string, extra?: Record<string, unknown>) {
+export function send(c: Conv, type: number, content: string, extra?: Record<string, unknown>, more: { replyTo?: WireMessage; mentions?: string[] } = {}) {
   const p = local(c, type, content);
   if (extra) p.extra = extra;
+  if (more.replyTo) p.replyTo = quoteOf(more.replyTo);
+  if (more.mentions?.length) p.mentions = more.mentions;
   c.pending.push(p);
   c.updated = Date.now();
   store.changed();
-  // sending ends typing: the next keystroke may say so again at once
-  lastTyping = 0;
+  stopTyping();
   if (socket?.connected) void deliver(p);
 }
 
@@ -504,6 +643,20 @@ export async function recall(m: Item) {
   }
 }
 
+/** §8 changes of a stored message: the answer is the message as stored now. */
+async function change(event: 'to_edit' | 'to_react' | 'to_pin', payload: Record<string, unknown>) {
+  try {
+    applyUpdate(need(await request<WireMessage>(event, payload)));
+    return true;
+  } catch (err) {
+    report(err);
+    return false;
+  }
+}
+export const edit = (m: WireMessage, content: string) => change('to_edit', { _id: m._id, content });
+export const react = (m: WireMessage, emoji: string, on: boolean) => change('to_react', { _id: m._id, emoji, on });
+export const pin = (m: WireMessage, on: boolean) => change('to_pin', { _id: m._id, on });
+
 export async function hideForMe(c: Conv, m: Item) {
   try {
     await api('DELETE', `/api/messages/${m._id}`);
@@ -514,11 +667,37 @@ export async function hideForMe(c: Conv, m: Item) {
   }
 }
 
-let lastTyping = 0;
+/** when this tab last said it was typing, and where: at most every 2 s per conversation */
+let lastTyping = { conv: '', at: 0 };
 export function typing(c: Conv) {
-  if (c.typeu !== TypeU.C2C || !socket?.connected || Date.now() - lastTyping < 2000) return;
-  lastTyping = Date.now();
-  socket.emit('to_typing', { to: c.target, typeu: 1 });
+  if (!socket?.connected || (lastTyping.conv === c.id && Date.now() - lastTyping.at < 2000)) return;
+  lastTyping = { conv: c.id, at: Date.now() };
+  socket.emit('to_typing', { to: c.target, typeu: c.typeu });
+}
+/** the composer was emptied or sent: the next keystroke may say so again at once */
+export const stopTyping = () => { lastTyping = { conv: '', at: 0 }; };
+
+/** Who is typing in a conversation now, as shown: "typing…" (c2c), "Bob is typing…", "Bob and Carol are typing…". */
+export function typingText(c: Conv): string {
+  if (c.typeu === TypeU.C2C) return c.typingUntil > Date.now() ? 'typing…' : '';
+  const now = Date.now();
+  const who = [ ...c.typers ].filter(([ , until ]) => until > now).map(([ id ]) => userName(id));
+  if (!who.length) return '';
+  if (who.length === 1) return `${who[0]} is typing…`;
+  if (who.length === 2) return `${who[0]} and ${who[1]} are typing…`;
+  return `${who.length} people are typing…`;
+}
+
+/** A room's members (for @ completion), asked once per room and again after room changes. */
+const memberCache = new Map<string, { rev: number; users: PublicUser[] }>();
+export async function roomMembers(roomId: string): Promise<PublicUser[]> {
+  const hit = memberCache.get(roomId);
+  if (hit && hit.rev === store.roomsRev) return hit.users;
+  const info = await api<RoomDetails>('GET', `/api/rooms/${roomId}`);
+  const users = [ ...info.members.online, ...info.members.offline ];
+  for (const u of users) store.users.set(u._id, u);
+  memberCache.set(roomId, { rev: store.roomsRev, users });
+  return users;
 }
 
 // ---------------------------------------------------------------- friends, rooms, account

@@ -53,7 +53,31 @@ export function Linkified({ text }: { text: string }) {
   return <>{parts}</>;
 }
 
-export function Content({ m }: { m: Item }) {
+/** Names (usernames, or `all`) a message mentions, and which of them mean the reader. */
+export interface Mentioned { names: string[]; mine: string[] }
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Text with its `@name` mentions marked (those meaning the reader more so), the rest linkified. */
+function WithMentions({ text, mentioned }: { text: string; mentioned: Mentioned }) {
+  const names = mentioned.names.filter(Boolean);
+  if (!names.length) return <Linkified text={text} />;
+  const re = new RegExp(`@(${names.map(escapeRe).join('|')})(?![\\w.-])`, 'gi');
+  const mine = mentioned.mine.map(n => n.toLowerCase());
+  const parts: Array<string | preact.JSX.Element> = [];
+  let last = 0;
+  for (const match of text.matchAll(re)) {
+    const at = match.index!;
+    if (at > last) parts.push(<Linkified text={text.slice(last, at)} />);
+    const me = mine.includes(match[1].toLowerCase());
+    parts.push(<span class={`mention${me ? ' me' : ''}`} data-testid="mention">{match[0]}</span>);
+    last = at + match[0].length;
+  }
+  if (last < text.length) parts.push(<Linkified text={text.slice(last)} />);
+  return <>{parts}</>;
+}
+
+export function Content({ m, mentioned }: { m: Item; mentioned?: Mentioned }) {
   if (m.type === 10 || m.type === 21) return <em class="recalled">message recalled</em>;
   if (m.type === 2 || m.type === 3 || m.type === 4) {
     const f = fileOf(m.content);
@@ -61,5 +85,5 @@ export function Content({ m }: { m: Item }) {
     if (f && m.type === 3) return <audio controls preload="none" src={f.url} />;
     if (f) return <a class="file" href={f.url} download={f.filename}>File: {f.filename}</a>;
   }
-  return <span class="text"><Linkified text={m.content} /></span>;
+  return <span class="text">{mentioned ? <WithMentions text={m.content} mentioned={mentioned} /> : <Linkified text={m.content} />}</span>;
 }

@@ -18,9 +18,11 @@ interface Props<T> {
   onTop?: () => void;
   /** changes when the list is another conversation: scroll to its bottom */
   resetKey: string;
+  /** a row to scroll into view, once per `n` */
+  focus?: { key: string; n: number } | null;
 }
 
-export function VirtualList<T>({ items, keyOf, render, onTop, resetKey }: Props<T>) {
+export function VirtualList<T>({ items, keyOf, render, onTop, resetKey, focus }: Props<T>) {
   const box = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const atBottom = useRef(true);
@@ -29,16 +31,20 @@ export function VirtualList<T>({ items, keyOf, render, onTop, resetKey }: Props<
   const lastKey = useRef('');
   /** something new arrived below while the reader is scrolled up */
   const unseen = useRef(false);
+  const focused = useRef(0);
   const [ , rerender ] = useReducer((n: number) => n + 1, 0);
 
   const el = box.current;
-  const scrollTop = el?.scrollTop ?? 0;
   const viewport = el?.clientHeight ?? 800;
   const small = items.length <= SMALL;
 
   const offsets: number[] = new Array(items.length + 1);
   offsets[0] = 0;
   for (let i = 0; i < items.length; i++) offsets[i + 1] = offsets[i] + (heights.current.get(keyOf(items[i])) ?? ESTIMATE);
+  // a row to show: the window is drawn around it, and the layout effect scrolls there
+  const focusAt = focus && focus.n !== focused.current ? items.findIndex(item => keyOf(item) === focus.key) : -1;
+  if (focusAt >= 0) atBottom.current = false;
+  const scrollTop = focusAt >= 0 ? Math.max(0, offsets[focusAt] - viewport / 3) : el?.scrollTop ?? 0;
   let first = 0;
   let last = items.length;
   if (!small && el) {
@@ -92,6 +98,12 @@ export function VirtualList<T>({ items, keyOf, render, onTop, resetKey }: Props<
       anchor.current = null;
     } else if (atBottom.current) {
       node.scrollTop = node.scrollHeight;
+    }
+    if (focusAt >= 0 && focus) {
+      focused.current = focus.n;
+      const row = node.querySelector<HTMLElement>(`[data-key="${CSS.escape(focus.key)}"]`);
+      if (row) node.scrollTop = Math.max(0, row.offsetTop - node.clientHeight / 3);
+      atBottom.current = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
     }
     if (grew && !small) rerender(0);
   });

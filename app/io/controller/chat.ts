@@ -1,4 +1,4 @@
-import { Controller } from 'egg';
+import { IoController } from '../../../lib/plugin/io/lib/controller';
 import { SocketReply } from '../outbox';
 import * as schemas from '../../../lib/schemas/message';
 import * as features from '../../../lib/schemas/features';
@@ -21,7 +21,7 @@ function editSchemaFor(maxContentBytes: number) {
 }
 
 /** /chat messaging events (PROTOCOL §4, §8). Each parses, calls the message engine and replies. */
-export default class ChatController extends Controller {
+export default class ChatController extends IoController {
   private get socket() {
     return this.ctx.chatSocket;
   }
@@ -36,7 +36,7 @@ export default class ChatController extends Controller {
   }
 
   async ack() {
-    await this.app.outbox.answer(this.ctx, { event: 'c_message_ack', schema: schemas.messageAck },
+    await this.app.outbox.answer(this.ctx, { event: 'c_message_ack', schema: schemas.messageAck, coalesced: true },
       refs => this.app.messages.ack(this.me, refs, this.socket.id));
   }
 
@@ -58,7 +58,7 @@ export default class ChatController extends Controller {
   }
 
   async read() {
-    await this.app.outbox.answer(this.ctx, { event: 'to_reader', schema: schemas.readReceipt },
+    await this.app.outbox.answer(this.ctx, { event: 'to_reader', schema: schemas.readReceipt, coalesced: true },
       input => this.app.messages.read(this.me, input, this.socket.id));
   }
 
@@ -68,7 +68,7 @@ export default class ChatController extends Controller {
   }
 
   async typing() {
-    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing }, async input => {
+    await this.app.outbox.answer(this.ctx, { event: 'to_typing', schema: schemas.typing, coalesced: true }, async input => {
       if (input.typeu === 2) await this.service.presence.roomTyping(this.me, input.to);
       else await this.service.presence.typing(this.me, input.to);
     });

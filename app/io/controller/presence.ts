@@ -1,6 +1,6 @@
-import { Controller } from 'egg';
+import { IoController } from '../../../lib/plugin/io/lib/controller';
 
-export default class PresenceController extends Controller {
+export default class PresenceController extends IoController {
   /** `c_online` from a client: its own snapshot of online contacts (PROTOCOL §4). */
   async online() {
     const { ctx } = this;

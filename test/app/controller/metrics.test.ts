@@ -55,7 +55,7 @@ describe('GET /metrics (PROTOCOL §9)', () => {
     assert.match(type!, /^text\/plain; version=0\.0\.4/);
     const names = new Set(families.map(f => f.name));
     for (const name of [ 'im_sockets', 'im_socket_events_total', 'im_socket_event_duration_seconds', 'im_messages_stored_total', 'im_message_deliveries_total',
-      'im_message_acks_total', 'im_db_command_duration_seconds', 'im_redis_commands_total', 'im_pending', 'im_pending_limit', 'im_webhook_deliveries_total',
+      'im_message_acks_total', 'im_db_command_duration_seconds', 'im_db_documents_written_total', 'im_db_write_commands_total', 'im_redis_commands_total', 'im_pending', 'im_pending_limit', 'im_webhook_deliveries_total',
       'im_push_sends_total', 'im_http_requests_total', 'im_queue_jobs', 'im_process_resident_memory_bytes', 'im_nodejs_eventloop_lag_seconds' ]) {
       assert.ok(names.has(name), `${name} is missing`);
     }
@@ -92,6 +92,18 @@ describe('GET /metrics (PROTOCOL §9)', () => {
     assert.strictEqual(after.find(f => f.name === 'im_db_command_duration_seconds')?.type, 'HISTOGRAM');
     assert.ok(value(after, 'im_sockets', { namespace: '/chat' }) >= 2);
     assert.ok(moved('im_http_requests_total', { method: 'GET', route: '/metrics', status: '200' }) >= 1);
+  });
+
+  it('a stored message counts its insert among the documents written, by collection', async () => {
+    app.config.metrics.token = TOKEN;
+    const [ alice, bob ] = await Promise.all([ signup(), signup() ]);
+    const a = await connectOk({ token: alice.token });
+    const labels = { collection: 'messages', op: 'insert' };
+    const before = (await scrape(TOKEN)).families;
+    await emitAck(a, 'to', { to: bob.id, type: 1, content: 'counted', fp: uniqueName('fp') });
+    const after = (await scrape(TOKEN)).families;
+    assert.strictEqual(value(after, 'im_db_documents_written_total', labels) - value(before, 'im_db_documents_written_total', labels), 1);
+    assert.strictEqual(value(after, 'im_db_write_commands_total', labels) - value(before, 'im_db_write_commands_total', labels), 1);
   });
 
   it('a refused event is counted with its code', async () => {

@@ -97,6 +97,15 @@ describe('database commands per event', () => {
     assert.ok(!seen.some(c => c.collection === 'messages'), describeCommands(seen));
   });
 
+  it('the first c_message_ack of a new conversation: one update, no read of the membership (the commit made it)', async () => {
+    const [ a, b ] = await Promise.all([ signup(), signup() ]);
+    const [ sa, sb ] = await Promise.all([ online(a), online(b) ]);
+    const sent = (await emitAck(sa, 'to', text(b.id))).data.payload;
+    await quiet();
+    const seen = await commandsDuring(() => emitAck(sb, 'c_message_ack', { _id: sent._id }));
+    assert.deepStrictEqual(seen.filter(c => c.collection === 'memberships').map(c => c.name), [ 'update' ], describeCommands(seen));
+  });
+
   it('to_reader of an active conversation: one update, no read of the messages', async () => {
     const peer = await online(one.peers[0]);
     const sent = (await emitAck(peer, 'to', text(one.me.id, 'read me'))).data.payload;

@@ -192,12 +192,19 @@ export class IoServer {
 
   private createContext(socket: Socket): Context {
     const request = socket.request;
-    const ctx = this.app.createContext(request as any, new ServerResponse(request as any) as any) as unknown as Context;
+    // one response object per socket: a packet's context never writes to it, and making one per
+    // packet showed in the message path's profile
+    let response = responses.get(socket);
+    if (!response) responses.set(socket, response = new ServerResponse(request as any));
+    const ctx = this.app.createContext(request as any, response as any) as unknown as Context;
     // egg-socket.io's name; Koa types ctx.socket as the TCP socket, so read it with ioSocket(ctx)
     Object.defineProperty(ctx, 'socket', { value: socket, enumerable: true });
     return ctx;
   }
 }
+
+/** The stand-in HTTP response of each socket's contexts. */
+const responses = new WeakMap<Socket, ServerResponse>();
 
 /** The Socket.IO socket of an io context, typed (an app names its namespaces' socket types, e.g. its `socket.data`). */
 export const ioSocket = <S extends Socket = Socket>(ctx: Context): S => (ctx as unknown as { socket: S }).socket;
