@@ -12,7 +12,7 @@
  *   reaction, recall and pin it missed; an unknown cursor tells the app to reload.
  */
 import { io, type Socket } from 'socket.io-client';
-import type { MessageChange, ChangesPage, ServerEvent, SocketEnvelope, SystemNotice, WireMessage } from '../../lib/schemas/wire';
+import type { MessageChange, ChangesPage, ServerEvent, ServerEventPayloads, SocketEnvelope, SystemNotice, WireMessage } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
 import { ApiError, sleep } from './errors';
 import type { RestClient } from './rest';
@@ -105,6 +105,8 @@ export class ChatClient {
   private syncing: Promise<void> | null = null;
   /** why the server last refused this connection */
   private refusal: SocketEnvelope<unknown> | null = null;
+  /** the access token the socket last connected with */
+  private handshakeToken = '';
   private readonly ackDelayMs: number;
   private readonly timeoutMs: number;
 
@@ -118,6 +120,13 @@ export class ChatClient {
     if (!set) this.listeners.set(event, set = new Set());
     set.add(listener);
     return () => set!.delete(listener);
+  }
+
+  /** One server event by its wire name (`to_reader`, `g_notice`, `presence`...), with its payload typed. */
+  onEvent<E extends ServerEvent>(event: E, listener: (payload: ServerEventPayloads[E]) => void): () => void {
+    return this.on('event', (name, payload) => {
+      if (name === event) listener(payload as ServerEventPayloads[E]);
+    });
   }
 
   private emit<E extends keyof ChatEvents>(event: E, ...args: ChatEvents[E]) {
@@ -147,7 +156,10 @@ export class ChatClient {
       forceNew: true,
       reconnectionDelayMax: 5000,
       // asked at every (re)connect, so a refreshed token is used
-      auth: cb => cb({ token: this.rest.session?.token ?? '' }),
+      auth: cb => {
+        this.handshakeToken = this.rest.session?.token ?? '';
+        cb({ token: this.handshakeToken });
+      },
       query: this.opts.deviceType ? { deviceType: this.opts.deviceType } : {},
     });
     this.socket = s;
@@ -300,8 +312,13 @@ export class ChatClient {
   private async onConnect(s: Socket) {
     if (this.socket !== s) return;
     this.refusal = null;
-    this.setState('online');
     try {
+      // the server checks the token after the socket connected: its answer to `c_online` (the online
+      // contacts) says the socket was taken; a refused one gets im_error and is dropped instead
+      const snapshot = await this.call(s, 'c_online');
+      if (snapshot.code !== 0 || this.socket !== s) return;
+      this.setState('online');
+      this.emit('event', 'c_online', snapshot.data.payload);
       // what was sent but not stored goes again (the server knows each fp once)
       for (const p of this.pending.values()) this.sendNow(p);
       await this.flushAcks();
@@ -331,7 +348,8 @@ export class ChatClient {
     if (reason !== 'io server disconnect') return;
     if (refusal?.code === 20001 || refusal?.code === 20002) {
       try {
-        await this.rest.refresh();
+        // the REST side may have refreshed already: then its token is the one to reconnect with
+        if (this.rest.session?.token === this.handshakeToken) await this.rest.refresh();
       } catch {
         if (this.socket === s) this.setState('signed-out');
         return;

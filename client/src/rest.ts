@@ -1,7 +1,8 @@
 /**
  * REST with the server's envelope (PROTOCOL §2, §7): replies unwrapped to their `data`, refusals
  * thrown as `ApiError` with the contract's code, 429 / 20009 retried after `Retry-After`, and an
- * expired access token refreshed once (refresh tokens rotate, so one refresh runs at a time).
+ * expired access token refreshed once (refresh tokens rotate and a reused one revokes the session, so
+ * one refresh runs at a time: per client, and across browser tabs with Web Locks).
  */
 import type { AuthResult, HttpEnvelope, Session as TokenPair } from '../../lib/schemas/wire';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
@@ -79,7 +80,8 @@ export class RestClient {
    * single-use: two refreshes with it would revoke the session). A refused refresh ends the session.
    */
   refresh(): Promise<void> {
-    this.refreshing ??= (async () => {
+    const run = async () => {
+      // read under the lock: another tab sharing the store may have rotated the tokens just now
       const session = this.session;
       if (!session) throw new ApiError(20001, 'not signed in');
       try {
@@ -89,7 +91,10 @@ export class RestClient {
         if (err instanceof ApiError && err.code === 20001) this.setSession(null);
         throw err;
       }
-    })().finally(() => { this.refreshing = null; });
+    };
+    // browsers: one refresh at a time across the tabs sharing localStorage (Web Locks)
+    const locks = (globalThis as { navigator?: { locks?: { request(name: string, fn: () => Promise<void>): Promise<void> } } }).navigator?.locks;
+    this.refreshing ??= (locks ? locks.request('im.refresh', run) : run()).finally(() => { this.refreshing = null; });
     return this.refreshing;
   }
 
@@ -131,7 +136,8 @@ export class RestClient {
       }
       if (envelope.code === 20001 && auth && !refreshed && this.session?.refreshToken) {
         refreshed = true;
-        await this.refresh();
+        // tokens rotated meanwhile (another request, another tab) are used as they are
+        if (this.session.token === token) await this.refresh();
         continue;
       }
       throw new ApiError(envelope.code, envelope.msg, res.status, retryAfterMs);

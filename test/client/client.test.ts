@@ -190,6 +190,22 @@ describe('client package (@im-server/client)', function() {
     await until(() => reloads === 1 && store.getItem(`im.cursor.${bob.id}`) !== '1', () => `reloads ${reloads}, cursor ${store.getItem(`im.cursor.${bob.id}`)}`, 5000);
   });
 
+  it('other server events reach the app by name, e.g. read receipts for the sender', async () => {
+    const alice = await signup();
+    const bob = await signup();
+    const a = await clientOf(alice);
+    const b = await clientOf(bob);
+    const receipts: Array<{ _id: string; readed: string[] }> = [];
+    a.chat.onEvent('to_reader', list => { if (list) receipts.push(...list); });
+    await online(a);
+    await online(b);
+    const sent = await a.chat.send(text(bob.id, 'read me'));
+    await b.chat.request('to_reader', { _id: sent._id });
+    await until(() => receipts.length > 0, () => 'no receipt', 5000);
+    assert.strictEqual(receipts[0]._id, sent._id);
+    assert.deepStrictEqual(receipts[0].readed, [ bob.id ]);
+  });
+
   it('REST: replies unwrapped from the envelope, refusals as ApiError with the contract\'s code', async () => {
     const bob = await signup();
     const client = new ImClient({ baseUrl: await baseUrl() });
@@ -212,6 +228,23 @@ describe('client package (@im-server/client)', function() {
     assert.strictEqual(me._id, bob.id);
     assert.notStrictEqual(client.rest.session!.token, expired);
     assert.notStrictEqual(client.rest.session!.refreshToken, bob.refreshToken, 'rotated');
+  });
+
+  it('an access token that expires while connected: the client refreshes, reconnects, and its sends go through', async () => {
+    const alice = await signup();
+    const bob = await signup();
+    const client = await clientOf(bob);
+    const claims = await app.mockContext().service.auth.verifyAccessToken(bob.token);
+    const short = app.jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: 2 });
+    client.rest.setSession({ userId: bob.id, token: short, refreshToken: bob.refreshToken });
+    const states: string[] = [];
+    client.chat.on('state', state => states.push(state));
+    await online(client);
+    await until(() => states.includes('reconnecting'), () => `states ${states.join(', ')}`, 6000);
+    const stored = await client.chat.send(text(alice.id, 'after the expiry'));
+    assert.strictEqual(stored.content, 'after the expiry');
+    assert.notStrictEqual(client.rest.session!.token, short, 'refreshed');
+    assert.strictEqual(client.chat.state, 'online');
   });
 
   it('a newer login on the same kind of device replaces the client, which does not reconnect by itself', async () => {
