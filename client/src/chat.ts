@@ -219,6 +219,14 @@ export class ChatClient {
     return promise;
   }
 
+  /** A send is stored: its promise resolves, and the message is known, so a copy of it is no news. */
+  private stored(p: PendingSend, message: WireMessage) {
+    if (this.pending.get(p.message.fp) !== p) return;
+    this.pending.delete(p.message.fp);
+    this.remember(message._id, message.rev ?? 0);
+    p.resolve(message);
+  }
+
   /** sends not yet stored by the server */
   get unsent(): number {
     return this.pending.size;
@@ -231,11 +239,8 @@ export class ChatClient {
     if (attempt > 1) this.stats.resends++;
     s.timeout(this.timeoutMs).emit('to', p.message, (err: Error | null, env?: SocketEnvelope<WireMessage | string | null>) => {
       if (this.pending.get(p.message.fp) !== p) return;
-      if (!err && env?.code === 0) {
-        this.pending.delete(p.message.fp);
-        p.resolve(env.data.payload as WireMessage);
-        return;
-      }
+      if (!err && env?.code === 0) this.stored(p, env.data.payload as WireMessage);
+      if (this.pending.get(p.message.fp) !== p) return;
       // an earlier attempt's failure: a later one is under way
       if (attempt !== p.attempt) return;
       // no reply: a reconnect sends it again; a connection still up gets it again now
@@ -316,9 +321,9 @@ export class ChatClient {
       // the server checks the token after the socket connected: its answer to `c_online` (the online
       // contacts) says the socket was taken; a refused one gets im_error and is dropped instead
       const snapshot = await this.call(s, 'c_online');
-      if (snapshot.code !== 0 || this.socket !== s) return;
+      if (this.socket !== s || [ 20001, 20002, 20004 ].includes(snapshot.code)) return;
       this.setState('online');
-      this.emit('event', 'c_online', snapshot.data.payload);
+      if (snapshot.code === 0) this.emit('event', 'c_online', snapshot.data.payload);
       // what was sent but not stored goes again (the server knows each fp once)
       for (const p of this.pending.values()) this.sendNow(p);
       await this.flushAcks();
@@ -374,6 +379,13 @@ export class ChatClient {
 
   private receive(m: WireMessage, sync: boolean) {
     this.queueAck(m._id);
+    // a copy of one of this client's own sends (its reply was lost with a dropped connection, and
+    // the copy reached the new one): the send is stored, its promise carries the message
+    const own = sync ? this.pending.get(m.fp) : undefined;
+    if (own && own.message.to === m.to) {
+      this.stored(own, m);
+      return;
+    }
     const isNew = !this.known.has(m._id);
     if (!this.remember(m._id, m.rev ?? 0)) return;
     // a recall comes as c_message again, with the same _id and a higher rev

@@ -45,9 +45,9 @@ function inbox(client: ImClient) {
 /** Drops the user's connections the way a network loss does: the transport closes, the client is not told why. */
 async function drop(client: ImClient, userId: string) {
   // a connection is dropped once it is back
-  await until(() => client.chat.state === 'online', () => `state ${client.chat.state}`, 10000);
+  await until(() => client.chat.state === 'online', () => `state ${client.chat.state}`, 20000);
   assert.ok(dropConnections(userId) > 0, 'a connection was dropped');
-  await until(() => client.chat.state !== 'online', () => 'the client did not notice the drop', 5000);
+  await until(() => client.chat.state !== 'online', () => 'the client did not notice the drop', 10000);
 }
 
 function dropConnections(userId: string) {
@@ -95,7 +95,7 @@ describe('client package (@im-server/client)', function() {
     }
     const stored = await Promise.all(sends);
     assert.ok(a.chat.stats.resends + b.chat.stats.resends > 0, 'sends went again after the drops');
-    await until(() => bobGot.length >= 40 && aliceGot.length >= 40, () => `bob got ${bobGot.length}, alice got ${aliceGot.length}`);
+    await until(() => bobGot.length >= 40 && aliceGot.length >= 40, () => `bob got ${bobGot.length}, alice got ${aliceGot.length}`, 30000);
     await sleep(300);
 
     const contents = (list: WireMessage[]) => list.map(m => m.content).sort();
@@ -138,7 +138,7 @@ describe('client package (@im-server/client)', function() {
     const b = await clientOf(bob);
     const bobGot = inbox(b);
     await online(b);
-    await until(() => bobGot.length >= 230, () => `bob got ${bobGot.length}`);
+    await until(() => bobGot.length >= 230, () => `bob got ${bobGot.length}`, 30000);
     await sleep(300);
     assert.strictEqual(bobGot.length, 230);
     assert.deepStrictEqual(bobGot.map(m => m.seq), [ ...stored.map(m => m.seq) ].sort((x, y) => x - y), 'in seq order, each once');
