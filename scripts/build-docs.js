@@ -43,7 +43,8 @@ async function main() {
     format: 'iife',
     platform: 'browser',
     target: 'es2020',
-    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+    // React's production build: its code reads NODE_ENV from process.env, which browsers do not have
+    define: { 'process.env': '{"NODE_ENV":"production"}', global: 'globalThis' },
     plugins: [ withoutParser ],
     logLevel: 'warning',
   });

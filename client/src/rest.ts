@@ -1,0 +1,146 @@
+/**
+ * REST with the server's envelope (PROTOCOL §2, §7): replies unwrapped to their `data`, refusals
+ * thrown as `ApiError` with the contract's code, 429 / 20009 retried after `Retry-After`, and an
+ * expired access token refreshed once (refresh tokens rotate and a reused one revokes the session, so
+ * one refresh runs at a time: per client, and across browser tabs with Web Locks).
+ */
+import type { AuthResult, HttpEnvelope, Session as TokenPair } from '../../lib/schemas/wire';
+import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
+import { ApiError, sleep } from './errors';
+import { type KeyValueStore, MemoryStore } from './storage';
+
+/** The signed-in user's tokens, kept in the store so a restarted app stays signed in. */
+export interface Session { userId: string; token: string; refreshToken: string }
+
+export interface RestOptions {
+  /** the server, e.g. `https://chat.example.com` (no trailing slash) */
+  baseUrl: string;
+  /** where the session (and the chat's change cursor) is kept; `localStorage` in browsers; default in memory */
+  store?: KeyValueStore;
+  /** defaults to the global fetch */
+  fetch?: typeof fetch;
+  /** how often a request refused with 20009 is tried again (default 3) */
+  rateLimitRetries?: number;
+  /** per request, ms (default 15000) */
+  timeoutMs?: number;
+}
+
+const SESSION_KEY = 'im.session';
+
+export class RestClient {
+  readonly baseUrl: string;
+  readonly store: KeyValueStore;
+  private readonly fetchFn: typeof fetch;
+  private readonly retries: number;
+  private readonly timeoutMs: number;
+  private refreshing: Promise<void> | null = null;
+  private listeners = new Set<(session: Session | null) => void>();
+
+  constructor(opts: RestOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.store = opts.store ?? new MemoryStore();
+    this.fetchFn = opts.fetch ?? fetch;
+    this.retries = opts.rateLimitRetries ?? 3;
+    this.timeoutMs = opts.timeoutMs ?? 15000;
+  }
+
+  /** the current session, if signed in */
+  get session(): Session | null {
+    const raw = this.store.getItem(SESSION_KEY);
+    return raw ? JSON.parse(raw) as Session : null;
+  }
+
+  /** Use tokens obtained elsewhere (e.g. the server API's sessions, handed over by the app's backend). */
+  setSession(session: Session | null) {
+    if (session) this.store.setItem(SESSION_KEY, JSON.stringify(session));
+    else this.store.removeItem(SESSION_KEY);
+    for (const l of this.listeners) l(session);
+  }
+
+  /** Called whenever the session changes (login, refresh, logout, refused refresh). */
+  onSession(listener: (session: Session | null) => void) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async signup(input: SignupInput): Promise<AuthResult> {
+    const result = await this.request<AuthResult>('POST', '/api/signup', input, { auth: false });
+    this.setSession({ userId: result.user._id, token: result.token, refreshToken: result.refreshToken });
+    return result;
+  }
+
+  async login(input: LoginInput): Promise<AuthResult> {
+    const result = await this.request<AuthResult>('POST', '/api/login', input, { auth: false });
+    this.setSession({ userId: result.user._id, token: result.token, refreshToken: result.refreshToken });
+    return result;
+  }
+
+  /**
+   * New tokens for the refresh token. Concurrent callers share one refresh (a refresh token is
+   * single-use: two refreshes with it would revoke the session). A refused refresh ends the session.
+   */
+  refresh(): Promise<void> {
+    const run = async () => {
+      // read under the lock: another tab sharing the store may have rotated the tokens just now
+      const session = this.session;
+      if (!session) throw new ApiError(20001, 'not signed in');
+      try {
+        const pair = await this.request<TokenPair>('POST', '/api/token/refresh', { refreshToken: session.refreshToken }, { auth: false });
+        this.setSession({ ...session, token: pair.token, refreshToken: pair.refreshToken });
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 20001) this.setSession(null);
+        throw err;
+      }
+    };
+    // browsers: one refresh at a time across the tabs sharing localStorage (Web Locks)
+    const locks = (globalThis as { navigator?: { locks?: { request(name: string, fn: () => Promise<void>): Promise<void> } } }).navigator?.locks;
+    this.refreshing ??= (locks ? locks.request('im.refresh', run) : run()).finally(() => { this.refreshing = null; });
+    return this.refreshing;
+  }
+
+  async logout() {
+    try {
+      if (this.session) await this.request('POST', '/api/logout');
+    } finally {
+      this.setSession(null);
+    }
+  }
+
+  /**
+   * A JSON request; resolves with the envelope's `data`. `auth` (default true) sends the access token
+   * and refreshes it once when the server says it expired.
+   */
+  async request<T = unknown>(method: string, path: string, body?: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+    const auth = opts.auth ?? true;
+    let refreshed = false;
+    for (let attempt = 0; ; attempt++) {
+      const token = auth ? this.session?.token : undefined;
+      if (auth && !token) throw new ApiError(20001, 'not signed in');
+      const res = await this.fetchFn(`${this.baseUrl}${path}`, {
+        method,
+        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      let envelope: HttpEnvelope<T>;
+      try {
+        envelope = await res.json() as HttpEnvelope<T>;
+      } catch {
+        throw new ApiError(50000, `${method} ${path}: ${res.status} without a JSON envelope`, res.status);
+      }
+      if (envelope.code === 0) return envelope.data;
+      const retryAfterMs = Number(res.headers.get('retry-after')) * 1000 || undefined;
+      if (envelope.code === 20009 && attempt < this.retries) {
+        await sleep(retryAfterMs ?? 1000);
+        continue;
+      }
+      if (envelope.code === 20001 && auth && !refreshed && this.session?.refreshToken) {
+        refreshed = true;
+        // tokens rotated meanwhile (another request, another tab) are used as they are
+        if (this.session.token === token) await this.refresh();
+        continue;
+      }
+      throw new ApiError(envelope.code, envelope.msg, res.status, retryAfterMs);
+    }
+  }
+}
