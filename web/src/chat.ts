@@ -444,8 +444,9 @@ async function onConnect(s: Socket) {
   store.conn = 'online';
   store.changed();
   try {
-    // first: what changed while this page was away (or, at its first connect, where "now" is)
-    await syncChanges();
+    // first: what changed while this page was away (or, at its first connect, where "now" is); a
+    // failure must not keep the rest (the list, the pull, sending what waits): the next connect tries again
+    await syncChanges().catch(err => console.warn('sync_changes failed', err));
     const recent = need(await request<Conversation[]>('recent_conversation'));
     for (const r of recent) {
       if (r.peer) store.users.set(r.peer._id, r.peer);
