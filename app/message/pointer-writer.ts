@@ -8,7 +8,6 @@ import { toWire, type MessageDoc } from '../model/message';
 export interface Pointer {
   seq: number;
   sendTime: Date;
-  /** the wire message with `seq` then `rev` first: `$max` on a document compares its fields in order */
   wire: WireMessage;
 }
 
@@ -16,7 +15,7 @@ export interface Pointer {
 interface Pending {
   /** the newest message stored */
   pointer?: Pointer;
-  /** a stored message that changed (§8): it replaces `lastMessage` if it is that message, newer by `rev` */
+  /** a stored message that changed (§8): it replaces the last message if it is that message, newer by `rev` */
   changed?: WireMessage;
   /** the newest change feed record (§8), for readers the change registry cannot answer */
   lastChangeId?: number;
@@ -27,7 +26,7 @@ interface Pending {
 }
 
 /**
- * Writes each conversation's `lastSeq`, `lastMessage` (the message itself, so that
+ * Writes each conversation's `lastSeq`, `last` (the message itself, so that
  * `recent_conversation` reads no message) and `updatedAt` after the commit, coalesced: a busy
  * conversation costs one update per interval, not one per message. Nothing that decides delivery
  * reads them (the seq registry does that). Every field is raised with `$max` on a filter by `_id`
@@ -55,16 +54,16 @@ export class PointerWriter {
     for (const m of messages) {
       const entry = this.entry(m.conversationId);
       const prev = entry.pointer;
-      if (!prev || prev.seq < m.seq) entry.pointer = { seq: m.seq, sendTime: m.sendTime, wire: lastMessageOf(toWire(m)) };
+      if (!prev || prev.seq < m.seq) entry.pointer = { seq: m.seq, sendTime: m.sendTime, wire: toWire(m) };
       if (m.mentions?.includes('all')) (entry.allMentions ??= new Set()).add(m.seq);
     }
     this.schedule();
   }
 
-  /** A stored message changed: if it is its conversation's last one, `lastMessage` follows. */
+  /** A stored message changed: if it is its conversation's last one, `last` follows. */
   changed(wire: WireMessage) {
     const entry = this.entry(wire.conversationId);
-    if (!entry.changed || isNewer(wire, entry.changed)) entry.changed = lastMessageOf(wire);
+    if (!entry.changed || isNewer(wire, entry.changed)) entry.changed = wire;
     this.schedule();
   }
 
@@ -143,7 +142,7 @@ function updatesOf(conversationId: string, p: Pending) {
   const max: Record<string, unknown> = {};
   if (p.pointer) Object.assign(max, { lastSeq: p.pointer.seq, updatedAt: p.pointer.sendTime });
   const last = p.pointer && p.changed ? (isNewer(p.changed, p.pointer.wire) ? p.changed : p.pointer.wire) : p.pointer?.wire ?? p.changed;
-  if (last) max.lastMessage = last;
+  if (last) max.last = lastOf(last);
   if (p.lastChangeId) max.lastChangeId = p.lastChangeId;
   const update: Record<string, unknown> = {};
   if (Object.keys(max).length) update.$max = max;
@@ -157,8 +156,12 @@ function updatesOf(conversationId: string, p: Pending) {
 /** Whether `a` is a later state of the conversation's end than `b`: a later message, or the same one changed since. */
 const isNewer = (a: WireMessage, b: WireMessage) => a.seq > b.seq || (a.seq === b.seq && (a.rev ?? 0) > (b.rev ?? 0));
 
-/** The wire message with `seq` then `rev` first: `$max` on a document compares its fields in order. */
-function lastMessageOf(wire: WireMessage): WireMessage {
-  const { seq, rev, ...rest } = wire;
-  return { seq, rev: rev ?? 0, ...rest };
+/**
+ * What `$max` raises: `seq`, then `rev`, then the message. `$max` on a document compares its fields in
+ * order, and FerretDB stores a document's `_id` as its first field, nested ones too: a message itself
+ * would be compared by its `_id` first (and a string never loses to the number a later message
+ * starts with), so it is wrapped in a document without an `_id`.
+ */
+function lastOf(wire: WireMessage): NonNullable<ConversationDoc['last']> {
+  return { seq: wire.seq, rev: wire.rev ?? 0, message: wire };
 }

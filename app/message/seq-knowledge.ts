@@ -131,15 +131,19 @@ export class SeqKnowledge {
    * process's newer pointers not written yet and the registry's newer last seq.
    */
   async heads(ids: string[]): Promise<Map<string, ConversationHead & { doc: ConversationDoc }>> {
+    // what is not written yet, before the read and after it: a write that ends while the documents are
+    // read leaves neither the pending list nor (possibly) the documents that were read
+    const pendingBefore = this.pointers.pending(ids);
+    const changesBefore = this.pointers.pendingChanges(ids);
     const [ docs, registry ] = await Promise.all([
       this.deps.conversations().find({ _id: { $in: ids } }).lean<ConversationDoc[]>(),
       this.deps.registry.get(ids),
     ]);
-    const pending = this.pointers.pending(ids);
-    const changes = this.pointers.pendingChanges(ids);
+    const pending = newest(pendingBefore, this.pointers.pending(ids), (a, b) => a.seq > b.seq);
+    const changes = newest(changesBefore, this.pointers.pendingChanges(ids), (a, b) => a.seq > b.seq || (a.seq === b.seq && (a.rev ?? 0) > (b.rev ?? 0)));
     const out = new Map<string, ConversationHead & { doc: ConversationDoc }>();
     for (const doc of docs) {
-      const head = { lastSeq: doc.lastSeq, lastMessage: doc.lastMessage, updatedAt: new Date(doc.updatedAt), allMentions: doc.allMentions, doc };
+      const head = { lastSeq: doc.lastSeq, lastMessage: doc.last?.message ?? doc.lastMessage, updatedAt: new Date(doc.updatedAt), allMentions: doc.allMentions, doc };
       const newer = pending.get(doc._id);
       if (newer && (head.lastMessage?.seq ?? 0) < newer.seq) Object.assign(head, { lastMessage: newer.wire, updatedAt: newer.sendTime });
       // a change of the last message not written yet (§8)
@@ -164,4 +168,14 @@ export class SeqKnowledge {
     if (!checkExists) return undefined;
     return await this.deps.conversations().exists({ _id: id }) ? 0 : undefined;
   }
+}
+
+/** The newer entry of each key of two maps. */
+function newest<T>(a: Map<string, T>, b: Map<string, T>, isNewer: (x: T, y: T) => boolean): Map<string, T> {
+  const out = new Map(a);
+  for (const [ key, value ] of b) {
+    const other = out.get(key);
+    if (!other || isNewer(value, other)) out.set(key, value);
+  }
+  return out;
 }

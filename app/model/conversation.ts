@@ -5,7 +5,7 @@ import type { TypeU } from '../../lib/conversation-ids';
 
 /**
  * One per conversation: c2c `"<smaller id>@<larger id>"`, c2g the room id. `lastSeq`,
- * `lastMessage` and `updatedAt` are raised (never lowered) a moment after each group commit, for
+ * `last` and `updatedAt` are raised (never lowered) a moment after each group commit, for
  * `recent_conversation`; the order of record is the messages' own `seq`, and what is pending for a
  * pull comes from the seq registry.
  */
@@ -16,7 +16,9 @@ export interface ConversationDoc {
   users: Types.ObjectId[];
   room?: Types.ObjectId;
   lastSeq: number;
-  /** the newest message as clients see it (`seq` first) */
+  /** the newest message as clients see it, after its `seq` and `rev` (what `$max` compares) */
+  last?: { seq: number; rev: number; message: WireMessage } | null;
+  /** where documents written before `last` keep it; read only when `last` is missing */
   lastMessage?: WireMessage | null;
   updatedAt: Date;
   /** §8: seqs of messages that mention `all` (a room owner's) */
@@ -33,6 +35,7 @@ export default (app: Application): Model<ConversationDoc> => {
     users: { type: [ Schema.Types.ObjectId ], ref: 'User', default: [] },
     room: { type: Schema.Types.ObjectId, ref: 'Room' },
     lastSeq: { type: Number, default: 0 },
+    last: { type: Schema.Types.Mixed },
     lastMessage: { type: Schema.Types.Mixed },
     updatedAt: { type: Date, default: () => new Date() },
     allMentions: { type: [ Number ], default: undefined },

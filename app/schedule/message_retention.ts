@@ -37,7 +37,8 @@ export default class MessageRetention extends Subscription {
       await Message.deleteMany({ _id: { $in: ids } });
       await Pin.deleteMany({ _id: { $in: ids } });
       // one after the other: two updateMany of up to 50 each at once could reach FerretDB's deadlock
-      await Conversation.updateMany({ 'lastMessage._id': { $in: ids.map(String) } }, { $unset: { lastMessage: 1 } });
+      await Conversation.updateMany({ $or: [ { 'last.message._id': { $in: ids.map(String) } }, { 'lastMessage._id': { $in: ids.map(String) } } ] },
+        { $unset: { last: 1, lastMessage: 1 } });
       await Receipt.deleteMany({ message: { $in: ids } });
       await Membership.updateMany({ hidden: { $in: ids } }, { $pullAll: { hidden: ids } });
       removed += ids.length;

@@ -187,7 +187,7 @@ describe('web client in a real browser', function() {
   it('recalls a message on both screens', async () => {
     await sendText(alice, 'oops, wrong chat');
     const mine = bubble(alice, 'oops, wrong chat');
-    await mine.locator('[data-status]').and(alice.page.locator('[data-status=sent], [data-status=read]')).waitFor();
+    await mine.locator('[data-status]').and(alice.page.locator('[data-status=sent], [data-status=delivered], [data-status=read]')).waitFor();
     const fp = await mine.getAttribute('data-fp');
     await bob.page.waitForSelector(`.msg[data-fp="${fp}"]`);
     await mine.locator('summary').click();
@@ -407,7 +407,7 @@ describe('web client in a real browser', function() {
     await alice.page.waitForSelector('h3:has-text("Blocked")', { state: 'detached' });
     await refused.locator('summary').click();
     await refused.locator('.menu-items button', { hasText: 'Retry' }).click();
-    await bubble(bob, 'are you there?').locator('[data-status=sent], [data-status=read]').waitFor();
+    await bubble(bob, 'are you there?').locator('[data-status=sent], [data-status=delivered], [data-status=read]').waitFor();
     await alice.page.click('[data-tab=chats]');
     await alice.page.locator('[data-testid=conversations] li', { hasText: 'are you there?' }).waitFor();
   });
@@ -552,7 +552,7 @@ describe('web client in a real browser', function() {
     cut = true;
     const text = 'stored once though its ack was lost';
     await sendText(alice, text);
-    await bubble(alice, text).locator('[data-status=sent], [data-status=read]').waitFor();
+    await bubble(alice, text).locator('[data-status=sent], [data-status=delivered], [data-status=read]').waitFor();
     assert.strictEqual(cut, false, 'the relay cut the connection');
     // Bob, still in this conversation, scrolled up to its first message in an earlier step
     await bob.page.click('[data-testid=to-newest]');

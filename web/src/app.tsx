@@ -520,12 +520,16 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
     if (c.typeu === TypeU.C2G && store.myRooms.includes(c.target)) roomMembers(c.target).then(setMembers, () => undefined);
   }, [ c.id, store.roomsRev ]);
   /** after each keystroke: is the caret right after `@name` in a room? then offer members (and `all` to the owner) */
-  const complete = (v: string, caret: number) => {
+  const complete = async (v: string, caret: number) => {
     const word = c.typeu === TypeU.C2G ? /(?:^|\s)@([\w.-]{0,32})$/.exec(v.slice(0, caret)) : null;
     if (!word) { setSuggest(null); return; }
+    // an `@` typed before the member list came waits for it (asked once, then cached)
+    const known = members.length ? members : await roomMembers(c.target).catch(() => [] as PublicUser[]);
+    if (known !== members) setMembers(known);
+    if (composer.current?.value !== v) return;
     const q = word[1].toLowerCase();
     const me = store.me!._id;
-    const list: Suggestion[] = members.filter(u => u._id !== me && (u.username.toLowerCase().startsWith(q) || u.nickname.toLowerCase().startsWith(q)))
+    const list: Suggestion[] = known.filter(u => u._id !== me && (u.username.toLowerCase().startsWith(q) || u.nickname.toLowerCase().startsWith(q)))
       .slice(0, 8).map(u => ({ username: u.username, label: u.nickname, user: u }));
     if (owner && 'all'.startsWith(q)) list.push({ username: 'all', label: 'everyone in the room' });
     setSuggest(list.length ? { at: caret - q.length - 1, end: caret, list, index: 0 } : null);
@@ -672,7 +676,7 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
               onInput={e => {
                 const el = e.target as HTMLTextAreaElement;
                 setText(el.value);
-                complete(el.value, el.selectionStart);
+                void complete(el.value, el.selectionStart);
                 if (!el.value) stopTyping();
                 else if (!editing) typing(c);
               }} onKeyDown={onKey} onBlur={() => setSuggest(null)} aria-autocomplete="list" />

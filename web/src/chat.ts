@@ -4,7 +4,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import type {
-  Conversation, DeliveryTick, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
+  ChangesPage, Conversation, DeliveryTick, MessageChange, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
   ReadReceipt, Room, RoomDetails, SocketEnvelope, SystemNotice, WireMessage,
 } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
@@ -444,6 +444,9 @@ async function onConnect(s: Socket) {
   store.conn = 'online';
   store.changed();
   try {
+    // first: what changed while this page was away (or, at its first connect, where "now" is); a
+    // failure must not keep the rest (the list, the pull, sending what waits): the next connect tries again
+    await syncChanges().catch(err => console.warn('sync_changes failed', err));
     const recent = need(await request<Conversation[]>('recent_conversation'));
     for (const r of recent) {
       if (r.peer) store.users.set(r.peer._id, r.peer);
@@ -466,6 +469,59 @@ async function onConnect(s: Socket) {
   } catch (err) {
     if (socket === s) report(err);
   }
+}
+
+/**
+ * The change feed's cursor (§8 `sync_changes`): taken at this page's first connect, before anything is
+ * loaded, and advanced by every sync. Kept in memory: a page that loads again loads everything fresh.
+ */
+let changesCursor: string | null = null;
+
+/** After a reconnect: the changes of shown messages made while the page was away (edits, reactions, recalls, pins, hides, removals). */
+async function syncChanges() {
+  if (!changesCursor) {
+    changesCursor = need(await request<ChangesPage>('sync_changes', {})).cursor;
+    return;
+  }
+  for (let round = 0; round < 50; round++) {
+    const env: Ack<ChangesPage> = await request<ChangesPage>('sync_changes', { cursor: changesCursor });
+    if (env.code === 20002) {
+      // the cursor is too old (or the server forgot it): what is shown may be stale, so it is loaded again
+      changesCursor = need(await request<ChangesPage>('sync_changes', {})).cursor;
+      forgetLoaded();
+      return;
+    }
+    const page: ChangesPage = need(env);
+    for (const change of page.changes) applyChange(change);
+    changesCursor = page.cursor;
+    if (!page.more) return;
+  }
+}
+
+function applyChange(change: MessageChange) {
+  if ('hidden' in change || 'removed' in change) {
+    for (const c of store.convs.values()) {
+      if (!c.msgs.some(m => m._id === change._id) && c.last?._id !== change._id && !c.pins?.some(m => m._id === change._id)) continue;
+      c.msgs = c.msgs.filter(m => m._id !== change._id);
+      if (c.pins) c.pins = c.pins.filter(m => m._id !== change._id);
+      if (c.last?._id === change._id) c.last = c.msgs[c.msgs.length - 1] ?? c.last;
+    }
+    store.changed();
+  } else {
+    applyUpdate(change);
+  }
+}
+
+/** Loaded history is dropped; conversations load again when opened (the open one at once, by onConnect). */
+function forgetLoaded() {
+  for (const c of store.convs.values()) {
+    c.msgs = c.last ? [ c.last ] : [];
+    c.loaded = false;
+    c.noMore = false;
+    c.oldestLoaded = 0;
+    c.pins = null;
+  }
+  store.changed();
 }
 
 async function pullOffline() {

@@ -3,7 +3,7 @@ import { Types } from 'mongoose';
 import { app } from '../../helpers';
 import { PointerWriter } from '../../../app/message/pointer-writer';
 import type { ConversationDoc } from '../../../app/model/conversation';
-import type { MessageDoc } from '../../../app/model/message';
+import { toWire, type MessageDoc } from '../../../app/model/message';
 
 const fail = (err: unknown) => { throw err; };
 let n = 0;
@@ -33,7 +33,7 @@ describe('app/message/pointer-writer', () => {
     w.mark([ message(c.id, 1), message(c.id, 2) ]);
     await w.flush();
     const doc = await c.read();
-    assert.deepStrictEqual([ doc!.lastSeq, doc!.lastMessage?.seq, doc!.lastMessage?.content ], [ 2, 2, 'm2' ]);
+    assert.deepStrictEqual([ doc!.lastSeq, doc!.last?.seq, doc!.last?.message.content ], [ 2, 2, 'm2' ]);
   });
 
   it('never lowers a pointer another process raised', async () => {
@@ -44,7 +44,31 @@ describe('app/message/pointer-writer', () => {
     const behind = writer();
     behind.mark([ message(c.id, 4) ]);
     await behind.flush();
-    assert.strictEqual((await c.read())!.lastMessage?.seq, 5);
+    assert.strictEqual((await c.read())!.last?.message.seq, 5);
+  });
+
+  it('raises the last message at a later flush (FerretDB stores a nested _id first)', async () => {
+    const c = await conversation();
+    const w = writer();
+    w.mark([ message(c.id, 1) ]);
+    await w.flush();
+    w.mark([ message(c.id, 2) ]);
+    await w.flush();
+    assert.strictEqual((await c.read())!.last?.message.content, 'm2');
+  });
+
+  it('takes a later revision of the last message, and not a change of an older one', async () => {
+    const c = await conversation();
+    const w = writer();
+    const m2 = message(c.id, 2);
+    w.mark([ message(c.id, 1), m2 ]);
+    await w.flush();
+    w.changed({ ...toWire(m2), content: 'm2 edited', rev: 1 });
+    await w.flush();
+    w.changed({ ...toWire(message(c.id, 1)), content: 'm1 edited', rev: 3 });
+    await w.flush();
+    const doc = await c.read();
+    assert.deepStrictEqual([ doc!.last?.message.content, doc!.last?.rev ], [ 'm2 edited', 1 ]);
   });
 
   it('has nothing pending once flushed', async () => {

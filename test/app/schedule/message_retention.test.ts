@@ -61,7 +61,8 @@ describe('app/schedule/message_retention', () => {
   it('a conversation whose messages are all gone keeps its last seq and loses its last message', async () => {
     const { sent } = await allOld(365);
     assert.strictEqual(await app.model.Message.countDocuments({ conversationId: sent[0].conversationId }), 0);
-    const conv = await app.model.Conversation.findById(sent[0].conversationId).lean<{ lastMessage?: unknown; lastSeq: number }>();
+    const conv = await app.model.Conversation.findById(sent[0].conversationId).lean<{ last?: unknown; lastMessage?: unknown; lastSeq: number }>();
+    assert.strictEqual(conv!.last, undefined);
     assert.strictEqual(conv!.lastMessage, undefined);
     assert.strictEqual(conv!.lastSeq, 3);
   });
