@@ -107,6 +107,8 @@ export class ChatClient {
   private refusal: SocketEnvelope<unknown> | null = null;
   /** the access token the socket last connected with */
   private handshakeToken = '';
+  /** connections so far (each reconnect is one) */
+  private connections = 0;
   private readonly ackDelayMs: number;
   private readonly timeoutMs: number;
 
@@ -317,6 +319,7 @@ export class ChatClient {
   private async onConnect(s: Socket) {
     if (this.socket !== s) return;
     this.refusal = null;
+    const connection = ++this.connections;
     try {
       // the server checks the token after the socket connected: its answer to `c_online` (the online
       // contacts) says the socket was taken; a refused one gets im_error and is dropped instead
@@ -326,13 +329,32 @@ export class ChatClient {
       if (snapshot.code === 0) this.emit('event', 'c_online', snapshot.data.payload);
       // what was sent but not stored goes again (the server knows each fp once)
       for (const p of this.pending.values()) this.sendNow(p);
-      await this.flushAcks();
-      await this.pullOffline(s);
-      await this.syncChanges();
-    } catch (err) {
+    } catch {
       // a dropped connection ends this round; the next connect runs it again
-      if (err instanceof Disconnected || this.socket !== s || !s.connected) return;
-      this.emit('error', err instanceof ApiError ? err : new ApiError(50000, String(err)));
+      return;
+    }
+    await this.catchUp(s, connection);
+  }
+
+  /**
+   * Acks, then offline messages, then changes. A refusal (the server busy past its 20009s, a reply
+   * not in time) does not leave this connection behind: it is tried again, waiting longer each time,
+   * for as long as this socket is connected.
+   */
+  private async catchUp(s: Socket, connection: number) {
+    // the socket object stays across reconnects: a round of an earlier connection stops at the next one
+    const current = () => this.socket === s && s.connected && this.connections === connection;
+    for (let round = 0; current(); round++) {
+      try {
+        await this.flushAcks();
+        await this.pullOffline(s);
+        await this.syncChanges();
+        return;
+      } catch (err) {
+        if (err instanceof Disconnected || !current()) return;
+        this.emit('error', err instanceof ApiError ? err : new ApiError(50000, String(err)));
+        await sleep(Math.min(1000 * 2 ** round, 30000));
+      }
     }
   }
 

@@ -156,9 +156,10 @@ describe('client package (@im-server/client)', function() {
     await online(first);
     const sent = await a.chat.send(text(bob.id, 'before'));
     await until(() => firstGot.length === 1, () => `got ${firstGot.length}`);
-    await sleep(200);
+    await until(() => !!bobStore.getItem(`im.cursor.${bob.id}`), () => 'the cursor is kept', 10000);
+    // its ack goes out after ackDelayMs
+    await sleep(300);
     first.chat.close();
-    assert.ok(bobStore.getItem(`im.cursor.${bob.id}`), 'the cursor is kept');
 
     await a.chat.request('to_edit', { _id: sent._id, content: 'after' });
     await a.chat.request('to_react', { _id: sent._id, emoji: '🎉', on: true });
