@@ -160,7 +160,7 @@ describe('web client in a real browser', function() {
   it('chats both ways; ticks turn to "read" when the other opens the conversation', async () => {
     await alice.page.click(`[data-friend="${bob.name}"] button[title=Chat]`);
     await sendText(alice, 'Hello Bob!');
-    await bubble(alice, 'Hello Bob!').locator('[data-status=sent]').waitFor();
+    await bubble(alice, 'Hello Bob!').locator('[data-status=sent], [data-status=delivered]').waitFor();
     // Bob sees the conversation with an unread badge, opens it: Alice's tick becomes "read"
     await bob.page.click('[data-tab=chats]');
     const row = bob.page.locator('[data-testid=conversations] li', { hasText: 'Hello Bob!' });
