@@ -8,7 +8,7 @@ import type {
   ReadReceipt, Room, RoomDetails, SocketEnvelope, SystemNotice, WireMessage,
 } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
-import { ApiError, api, clearSession, deviceClass, onSession, refresh, token } from './api';
+import { ApiError, api, clearSession, deviceClass, onSession, rest, token } from './api';
 import { c2cConversationId as c2cId, c2cParties, isRoom, TypeU } from '../../lib/conversation-ids';
 
 export type ConnState = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'replaced';
@@ -379,7 +379,7 @@ function onError(s: Socket, env: Ack<unknown>) {
   }
   if (env.code === 20001) {
     // an expired or revoked token: one refresh, else back to the login page
-    refresh().then(() => { if (socket === s) connect(); }, () => { clearSession(); });
+    rest.refresh().then(() => { if (socket === s) connect(); }, () => { clearSession(); });
     return;
   }
   const fp = typeof env.data.payload === 'string' ? env.data.payload : null;
@@ -845,7 +845,7 @@ function signOutLocal() {
 export async function logout() {
   // first: the server tells the session's sockets 20001, which would start a refresh
   disconnect();
-  try { await api('POST', '/api/logout'); } catch { /* the session ends here anyway */ }
-  clearSession();
+  // the session ends here anyway (rest.logout forgets it whatever the server said)
+  await rest.logout().catch(() => undefined);
   signOutLocal();
 }
