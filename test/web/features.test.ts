@@ -497,6 +497,16 @@ describe('web client: message features (§8)', function() {
     bob.problems = bob.problems.filter(p => !/ERR_INTERNET_DISCONNECTED/.test(p));
   });
 
+  it('opens a message menu from the keyboard and closes it with Escape', async () => {
+    const message = bubble(alice, 'anything new? (edited while Bob was away)');
+    await message.locator('summary').focus();
+    await alice.page.keyboard.press('Enter');
+    await message.locator('.menu-items').getByRole('button', { name: 'Reply', exact: true }).waitFor();
+    await alice.page.keyboard.press('Escape');
+    await message.locator('.menu-items').waitFor({ state: 'hidden' });
+    assert.strictEqual(await message.locator('summary').evaluate(el => el === document.activeElement), true);
+  });
+
   it('had no console errors or page errors in any browser', async () => {
     for (const p of people) assert.deepStrictEqual(p.problems, [], p.nickname);
   });

@@ -254,6 +254,16 @@ function Friends({ onChat }: { onChat: (id: string) => void }) {
   );
 }
 
+/** Escape closes an open menu (or list) and gives the focus back to its button. */
+function closeOnEscape(e: KeyboardEvent) {
+  const menu = e.currentTarget as HTMLDetailsElement;
+  if (e.key !== 'Escape' || !menu.open) return;
+  e.preventDefault();
+  e.stopPropagation();
+  menu.open = false;
+  menu.querySelector('summary')?.focus();
+}
+
 /** A menu near the top of a scrolled list opens downwards, where it is not cut off. */
 function placeMenu(e: Event) {
   const menu = e.currentTarget as HTMLDetailsElement;
@@ -264,7 +274,7 @@ function placeMenu(e: Event) {
 
 function Menu({ items, header }: { items: Array<[ string, () => unknown ]>; header?: preact.JSX.Element }) {
   return (
-    <details class="menu" onToggle={placeMenu}>
+    <details class="menu" onToggle={placeMenu} onKeyDown={closeOnEscape}>
       <summary aria-label="More">⋯</summary>
       <div class="menu-items">
         {header}
@@ -491,7 +501,7 @@ function PinnedBar({ c }: { c: Conv }) {
       <b>Pinned</b>
       <button class="link grow pinned-first" onClick={() => void jumpTo(c, pins[0])}>{label(pins[0])}</button>
       {pins.length > 1 && (
-        <details class="menu pins">
+        <details class="menu pins" onKeyDown={closeOnEscape}>
           <summary data-testid="pins-all">all {pins.length}</summary>
           <div class="menu-items">
             {pins.map(m => <button key={m._id} onClick={e => { (e.currentTarget as HTMLElement).closest('details')!.open = false; void jumpTo(c, m); }}>{label(m)}</button>)}
