@@ -2,7 +2,7 @@
 /**
  * Builds the web client and the /docs page (scripts/build-docs.js) into web/dist (`npm run build:web`). With `--if-stale` (predev, pretest) it
  * builds only when something it is built from changed since the last build: a file under web/ (but
- * web/dist), lib/ (the client imports the server's schemas and ids) or package-lock.json newer than
+ * web/dist), lib/ (the client imports the server's schemas and ids), client/ (its protocol layer) or package-lock.json newer than
  * the stamp this script leaves after a build that succeeded (or web/dist gone). A restart of `npm run dev`
  * then takes seconds instead of a rebuild.
  */
@@ -28,7 +28,7 @@ function newest(dir, skip) {
 
 function stale() {
   if (!fs.existsSync(stamp) || !fs.existsSync(path.join(dist, 'index.html'))) return true;
-  const sources = Math.max(newest(path.join(root, 'web'), dist), newest(path.join(root, 'lib')), fs.statSync(path.join(root, 'package-lock.json')).mtimeMs);
+  const sources = Math.max(newest(path.join(root, 'web'), dist), newest(path.join(root, 'lib')), newest(path.join(root, 'client')), fs.statSync(path.join(root, 'package-lock.json')).mtimeMs);
   return sources > fs.statSync(stamp).mtimeMs;
 }
 

@@ -12,10 +12,11 @@
  *   reaction, recall and pin it missed; an unknown cursor tells the app to reload.
  */
 import { io, type Socket } from 'socket.io-client';
-import type { MessageChange, ChangesPage, ServerEvent, ServerEventPayloads, SocketEnvelope, SystemNotice, WireMessage } from '../../lib/schemas/wire';
+import type { MessageChange, ChangesPage, ServerEvent, ServerEventPayloads, SocketEnvelope, SocketMeta, SystemNotice, WireMessage } from '../../lib/schemas/wire';
 import type { SendMessageInput } from '../../lib/schemas/message';
 import { ApiError, sleep } from './errors';
 import type { RestClient } from './rest';
+import type { KeyValueStore } from './storage';
 
 export type ConnectionState =
   /** not asked to connect yet */
@@ -34,8 +35,8 @@ export type ConnectionState =
 export type OutgoingMessage = Omit<SendMessageInput, 'fp' | 'typeu'> & { fp?: string; typeu?: 1 | 2 };
 
 export interface ChatEvents {
-  /** a message, once (`sync`: one this user sent from another device) */
-  message: [message: WireMessage, info: { sync: boolean }];
+  /** a message, once (`sync`: one this user sent from another device; `offline`: pulled at connect, it came while away) */
+  message: [message: WireMessage, info: { sync: boolean; offline: boolean }];
   /** a system notice, once */
   notice: [notice: SystemNotice];
   /** a message as it is now after an edit, reaction, recall or pin (§8), once per change */
@@ -46,14 +47,16 @@ export interface ChatEvents {
   reload: [];
   state: [state: ConnectionState];
   /** every other server event: receipts, typing, delivery ticks, presence, room and friend notices, conversation settings, uploads */
-  event: [event: ServerEvent, payload: unknown];
+  event: [event: ServerEvent, payload: unknown, meta: SocketMeta];
   /** a refusal that answers none of this client's requests */
   error: [error: ApiError];
 }
 
 export interface ChatOptions {
-  /** DESKTOP, MOBILE or WEB: a newer login of the same class replaces this one (§4 device policy) */
-  deviceType?: 'DESKTOP' | 'MOBILE' | 'WEB';
+  /** DESKTOP, MOBILE or WEB: a newer login of the same class replaces this one (§4 device policy); a function is asked at each connect */
+  deviceType?: DeviceType | (() => DeviceType);
+  /** where the change cursor is kept (default the REST client's store); a browser tab keeps its own, in memory */
+  cursorStore?: KeyValueStore;
   /** acks wait this long to go together, ms (default 50) */
   ackDelayMs?: number;
   /** a request's reply, ms (default 10000) */
@@ -70,6 +73,8 @@ const REMEMBERED = 20000;
 const ACK_BATCH = 500;
 /** a `to` answered 50000 (not stored in time) is tried this often, same fp */
 const SEND_TRIES = 5;
+
+type DeviceType = 'DESKTOP' | 'MOBILE' | 'WEB';
 
 type Listener<A extends unknown[]> = (...args: A) => void;
 
@@ -111,8 +116,10 @@ export class ChatClient {
   private connections = 0;
   private readonly ackDelayMs: number;
   private readonly timeoutMs: number;
+  private readonly cursorStore: KeyValueStore;
 
   constructor(private readonly rest: RestClient, private readonly opts: ChatOptions = {}) {
+    this.cursorStore = opts.cursorStore ?? rest.store;
     this.ackDelayMs = opts.ackDelayMs ?? 50;
     this.timeoutMs = opts.requestTimeoutMs ?? 10000;
   }
@@ -125,9 +132,9 @@ export class ChatClient {
   }
 
   /** One server event by its wire name (`to_reader`, `g_notice`, `presence`...), with its payload typed. */
-  onEvent<E extends ServerEvent>(event: E, listener: (payload: ServerEventPayloads[E]) => void): () => void {
-    return this.on('event', (name, payload) => {
-      if (name === event) listener(payload as ServerEventPayloads[E]);
+  onEvent<E extends ServerEvent>(event: E, listener: (payload: ServerEventPayloads[E], meta: SocketMeta) => void): () => void {
+    return this.on('event', (name, payload, meta) => {
+      if (name === event) listener(payload as ServerEventPayloads[E], meta);
     });
   }
 
@@ -152,6 +159,7 @@ export class ChatClient {
   connect() {
     this.disconnectSocket();
     this.setState('connecting');
+    const device = this.opts.deviceType;
     const s = io(`${this.rest.baseUrl}/chat`, {
       path: '/ws',
       transports: this.opts.transports ?? [ 'websocket' ],
@@ -162,13 +170,13 @@ export class ChatClient {
         this.handshakeToken = this.rest.session?.token ?? '';
         cb({ token: this.handshakeToken });
       },
-      query: this.opts.deviceType ? { deviceType: this.opts.deviceType } : {},
+      query: device ? { deviceType: typeof device === 'function' ? device() : device } : {},
     });
     this.socket = s;
     s.on('connect', () => { void this.onConnect(s); });
     s.on('disconnect', reason => { void this.onDisconnect(s, reason); });
     s.on('im_error', (env: SocketEnvelope<unknown>) => this.onRefusal(env));
-    s.on('c_message', (env: SocketEnvelope<WireMessage>) => this.receive(env.data.payload, !!env.meta.sync));
+    s.on('c_message', (env: SocketEnvelope<WireMessage>) => this.receive(env.data.payload, !!env.meta.sync, false));
     s.on('sys_notice', (env: SocketEnvelope<SystemNotice>) => this.receiveNotice(env.data.payload));
     s.on('c_message_update', (env: SocketEnvelope<WireMessage>) => {
       this.applyChange(env.data.payload);
@@ -176,7 +184,7 @@ export class ChatClient {
       this.scheduleSync();
     });
     s.onAny((event: string, env: SocketEnvelope<unknown>) => {
-      if (!OWN.has(event)) this.emit('event', event as ServerEvent, env?.data?.payload);
+      if (!OWN.has(event)) this.emit('event', event as ServerEvent, env?.data?.payload, env?.meta ?? { timestamp: Date.now() });
     });
     s.io.on('reconnect_attempt', () => { if (this.socket === s) this.setState('reconnecting'); });
   }
@@ -326,7 +334,7 @@ export class ChatClient {
       const snapshot = await this.call(s, 'c_online');
       if (this.socket !== s || [ 20001, 20002, 20004 ].includes(snapshot.code)) return;
       this.setState('online');
-      if (snapshot.code === 0) this.emit('event', 'c_online', snapshot.data.payload);
+      if (snapshot.code === 0) this.emit('event', 'c_online', snapshot.data.payload, snapshot.meta);
       // what was sent but not stored goes again (the server knows each fp once)
       for (const p of this.pending.values()) this.sendNow(p);
     } catch {
@@ -399,7 +407,7 @@ export class ChatClient {
     return true;
   }
 
-  private receive(m: WireMessage, sync: boolean) {
+  private receive(m: WireMessage, sync: boolean, offline: boolean) {
     this.queueAck(m._id);
     // a copy of one of this client's own sends (its reply was lost with a dropped connection, and
     // the copy reached the new one): the send is stored, its promise carries the message
@@ -411,7 +419,7 @@ export class ChatClient {
     const isNew = !this.known.has(m._id);
     if (!this.remember(m._id, m.rev ?? 0)) return;
     // a recall comes as c_message again, with the same _id and a higher rev
-    if (isNew) this.emit('message', m, { sync });
+    if (isNew) this.emit('message', m, { sync, offline });
     else this.emit('update', m);
   }
 
@@ -473,7 +481,7 @@ export class ChatClient {
       if (env.code !== 0) throw new ApiError(env.code, env.meta.msg ?? 'offline_message refused');
       for (const item of env.data.payload) {
         if (isNotice(item)) this.receiveNotice(item);
-        else this.receive(item, false);
+        else this.receive(item, false, true);
       }
       await this.flushAcks();
       if (!env.meta.more || !env.data.payload.length) return;
@@ -501,17 +509,17 @@ export class ChatClient {
     for (;;) {
       const s = this.socket;
       if (!s?.connected) throw new Disconnected();
-      const cursor = this.rest.store.getItem(this.cursorKey);
+      const cursor = this.cursorStore.getItem(this.cursorKey);
       const env = await this.call<ChangesPage>(s, 'sync_changes', cursor ? { cursor } : {});
       if (env.code === 20002 && cursor) {
         // too old or unknown: what the app shows may be stale
-        this.rest.store.removeItem(this.cursorKey);
+        this.cursorStore.removeItem(this.cursorKey);
         this.emit('reload');
         continue;
       }
       if (env.code !== 0) throw new ApiError(env.code, env.meta.msg ?? 'sync_changes refused');
       for (const change of env.data.payload.changes) this.applyChange(change);
-      this.rest.store.setItem(this.cursorKey, env.data.payload.cursor);
+      this.cursorStore.setItem(this.cursorKey, env.data.payload.cursor);
       if (!env.data.payload.more) return;
     }
   }

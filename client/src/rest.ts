@@ -2,15 +2,20 @@
  * REST with the server's envelope (PROTOCOL §2, §7): replies unwrapped to their `data`, refusals
  * thrown as `ApiError` with the contract's code, 429 / 20009 retried after `Retry-After`, and an
  * expired access token refreshed once (refresh tokens rotate and a reused one revokes the session, so
- * one refresh runs at a time: per client, and across browser tabs with Web Locks).
+ * one refresh runs at a time: per client, and across browser tabs with Web Locks). With
+ * `refreshAhead` the access token is rotated before it expires, so no request meets an expired one.
  */
 import type { AuthResult, HttpEnvelope, Session as TokenPair } from '../../lib/schemas/wire';
 import type { LoginInput, SignupInput } from '../../lib/schemas/auth';
 import { ApiError, sleep } from './errors';
 import { type KeyValueStore, MemoryStore } from './storage';
 
-/** The signed-in user's tokens, kept in the store so a restarted app stays signed in. */
-export interface Session { userId: string; token: string; refreshToken: string }
+/**
+ * The signed-in user's tokens, kept in the store so a restarted app stays signed in. `exp`: when the
+ * access token expires (ms since the epoch; read from the token by `setSession`). An app may keep more
+ * of its own in it (a refresh keeps every other field).
+ */
+export interface Session { userId: string; token: string; refreshToken: string; exp?: number }
 
 export interface RestOptions {
   /** the server, e.g. `https://chat.example.com` (no trailing slash) */
@@ -23,9 +28,23 @@ export interface RestOptions {
   rateLimitRetries?: number;
   /** per request, ms (default 15000) */
   timeoutMs?: number;
+  /** rotate the tokens a minute before the access token expires (at 80 % of a short lifetime); default false */
+  refreshAhead?: boolean;
 }
 
 const SESSION_KEY = 'im.session';
+/** a request whose token expires sooner than this refreshes it first */
+const EXPIRING_MS = 30_000;
+
+/** ms since the epoch when a JWT expires (its `exp` claim); unreadable → in a minute, so it is refreshed soon. */
+export function expiryOf(token: string): number {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const exp = (JSON.parse(atob(part)) as { exp?: unknown }).exp;
+    if (typeof exp === 'number') return exp * 1000;
+  } catch { /* not a JWT */ }
+  return Date.now() + 60_000;
+}
 
 export class RestClient {
   readonly baseUrl: string;
@@ -35,13 +54,18 @@ export class RestClient {
   private readonly timeoutMs: number;
   private refreshing: Promise<void> | null = null;
   private listeners = new Set<(session: Session | null) => void>();
+  private readonly refreshAhead: boolean;
+  private aheadTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: RestOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.store = opts.store ?? new MemoryStore();
-    this.fetchFn = opts.fetch ?? fetch;
+    // called unbound: a browser's fetch refuses a `this` other than the window
+    this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
     this.retries = opts.rateLimitRetries ?? 3;
     this.timeoutMs = opts.timeoutMs ?? 15000;
+    this.refreshAhead = opts.refreshAhead ?? false;
+    this.scheduleRefresh();
   }
 
   /** the current session, if signed in */
@@ -52,9 +76,43 @@ export class RestClient {
 
   /** Use tokens obtained elsewhere (e.g. the server API's sessions, handed over by the app's backend). */
   setSession(session: Session | null) {
-    if (session) this.store.setItem(SESSION_KEY, JSON.stringify(session));
-    else this.store.removeItem(SESSION_KEY);
+    if (session) {
+      session = { ...session, exp: expiryOf(session.token) };
+      this.store.setItem(SESSION_KEY, JSON.stringify(session));
+    } else {
+      this.store.removeItem(SESSION_KEY);
+    }
+    this.sessionChanged();
+  }
+
+  /**
+   * Tells the listeners (and the refresh-ahead timer) that the session changed. `setSession` calls
+   * it; an app calls it when the store changed elsewhere (another browser tab: the `storage` event).
+   */
+  sessionChanged() {
+    this.scheduleRefresh();
+    const session = this.session;
     for (const l of this.listeners) l(session);
+  }
+
+  /** With `refreshAhead`: a refresh a minute before expiry (at 80 % of a short lifetime), unless the tokens change first. */
+  private scheduleRefresh() {
+    clearTimeout(this.aheadTimer);
+    const session = this.refreshAhead ? this.session : null;
+    if (!session) return;
+    const left = (session.exp ?? expiryOf(session.token)) - Date.now();
+    const wait = Math.max(1000, Math.min(left - 60_000, left * 0.8));
+    this.aheadTimer = setTimeout(() => {
+      // another tab rotated them meanwhile: its tokens have their own schedule
+      if (this.session?.token === session.token) this.refresh().catch(() => undefined);
+      else this.scheduleRefresh();
+    }, Math.min(wait, 2 ** 31 - 1));
+  }
+
+  /** Stops the refresh-ahead timer (an app that drops this client). */
+  dispose() {
+    clearTimeout(this.aheadTimer);
+    this.listeners.clear();
   }
 
   /** Called whenever the session changes (login, refresh, logout, refused refresh). */
@@ -80,10 +138,16 @@ export class RestClient {
    * single-use: two refreshes with it would revoke the session). A refused refresh ends the session.
    */
   refresh(): Promise<void> {
+    const seen = this.session?.token;
     const run = async () => {
-      // read under the lock: another tab sharing the store may have rotated the tokens just now
+      // read under the lock: another tab sharing the store may have rotated the tokens just now,
+      // and then those are used (rotating them again would only cost a round trip)
       const session = this.session;
       if (!session) throw new ApiError(20001, 'not signed in');
+      if (session.token !== seen && (session.exp ?? 0) - Date.now() > 60_000) {
+        this.sessionChanged();
+        return;
+      }
       try {
         const pair = await this.request<TokenPair>('POST', '/api/token/refresh', { refreshToken: session.refreshToken }, { auth: false });
         this.setSession({ ...session, token: pair.token, refreshToken: pair.refreshToken });
@@ -113,6 +177,8 @@ export class RestClient {
   async request<T = unknown>(method: string, path: string, body?: unknown, opts: { auth?: boolean } = {}): Promise<T> {
     const auth = opts.auth ?? true;
     let refreshed = false;
+    const expiring = auth && this.session?.exp !== undefined && this.session.exp - Date.now() < EXPIRING_MS;
+    if (expiring) await this.refresh().catch(() => undefined);
     for (let attempt = 0; ; attempt++) {
       const token = auth ? this.session?.token : undefined;
       if (auth && !token) throw new ApiError(20001, 'not signed in');

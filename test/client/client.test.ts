@@ -5,7 +5,7 @@
 import assert from 'node:assert';
 import type { Socket } from 'socket.io';
 import { api, app, baseUrl, connectOk, emitAck, signup, sleep, type TestUser } from '../helpers';
-import { ApiError, ImClient, MemoryStore, type KeyValueStore, type WireMessage } from '../../client/src';
+import { ApiError, ImClient, MemoryStore, RestClient, type KeyValueStore, type WireMessage } from '../../client/src';
 import type { ChatSocket } from '../../app/io/outbox';
 
 const clients: ImClient[] = [];
@@ -229,6 +229,56 @@ describe('client package (@im-server/client)', function() {
     assert.strictEqual(me._id, bob.id);
     assert.notStrictEqual(client.rest.session!.token, expired);
     assert.notStrictEqual(client.rest.session!.refreshToken, bob.refreshToken, 'rotated');
+  });
+
+  it('REST: an access token the server says expired is refreshed on its 20001, though the stored expiry said later', async () => {
+    const bob = await signup();
+    const store = new MemoryStore();
+    const claims = await app.mockContext().service.auth.verifyAccessToken(bob.token);
+    const expired = app.jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: -10 });
+    // as another tab or an older version may have stored it: no refresh ahead of the request
+    store.setItem('im.session', JSON.stringify({ userId: bob.id, token: expired, refreshToken: bob.refreshToken, exp: Date.now() + 3_600_000 }));
+    const client = await clientOf(bob, store);
+    const me = await client.rest.request<{ _id: string }>('GET', '/api/users/me');
+    assert.strictEqual(me._id, bob.id);
+    assert.notStrictEqual(client.rest.session!.refreshToken, bob.refreshToken, 'rotated');
+  });
+
+  it('REST: with refreshAhead the tokens are rotated before the access token expires, with the new expiry kept', async () => {
+    const bob = await signup();
+    const claims = await app.mockContext().service.auth.verifyAccessToken(bob.token);
+    const short = app.jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: 4 });
+    const rest = new RestClient({ baseUrl: await baseUrl(), refreshAhead: true });
+    try {
+      const changes: string[] = [];
+      rest.onSession(s => changes.push(s?.token ?? 'none'));
+      rest.setSession({ userId: bob.id, token: short, refreshToken: bob.refreshToken });
+      assert.ok(Math.abs(rest.session!.exp! - (Date.now() + 4000)) < 1500, 'the expiry read from the token');
+      await until(() => rest.session?.refreshToken !== bob.refreshToken, () => 'not refreshed', 4000);
+      assert.ok(rest.session!.exp! > Date.now() + 60_000, 'the new token expires later');
+      assert.strictEqual(changes.length, 2, 'told of the set and the refresh');
+      const me = await rest.request<{ _id: string }>('GET', '/api/users/me');
+      assert.strictEqual(me._id, bob.id);
+    } finally {
+      rest.dispose();
+    }
+  });
+
+  it('tells the app which messages were pulled at connect (came while offline) and which came live', async () => {
+    const alice = await signup();
+    const bob = await signup();
+    const a = await clientOf(alice);
+    await online(a);
+    await a.chat.send(text(bob.id, 'while away 1'));
+    await a.chat.send(text(bob.id, 'while away 2'));
+    const b = await clientOf(bob);
+    const got: Array<[string, boolean]> = [];
+    b.chat.on('message', (m, info) => got.push([ m.content, info.offline ]));
+    await online(b);
+    await until(() => got.length === 2, () => `got ${JSON.stringify(got)}`);
+    await a.chat.send(text(bob.id, 'live'));
+    await until(() => got.length === 3, () => `got ${JSON.stringify(got)}`);
+    assert.deepStrictEqual(got, [[ 'while away 1', true ], [ 'while away 2', true ], [ 'live', false ]]);
   });
 
   it('an access token that expires while connected: the client refreshes, reconnects, and its sends go through', async () => {

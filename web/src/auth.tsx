@@ -39,7 +39,7 @@ function useSignIn(route: '/api/login' | '/api/signup', schema: typeof loginBody
     setError('');
     try {
       const r = await api<AuthResult>('POST', route, parsed.data);
-      setSession(r.token, r.refreshToken, 'WEB');
+      setSession(r.user._id, r.token, r.refreshToken, 'WEB');
       onDone();
     } catch (err) {
       setError(errorText(err));
@@ -171,7 +171,7 @@ function QrPanel({ onDone }: { onDone: () => void }) {
           if (p === 'pong' || !p) return;
           if (p.status === 'scanned' && p.user) setScanned(p.user);
           if (p.status === 'confirmed' && p.token && p.refreshToken) {
-            setSession(p.token, p.refreshToken, 'DESKTOP');
+            setSession(p.user?._id ?? '', p.token, p.refreshToken, 'DESKTOP');
             onDone();
           }
         });

@@ -1,14 +1,15 @@
 /**
- * The client's state and its /chat socket. One store; views re-render when `version` changes.
+ * The client's state over the client package's /chat socket (client/src/chat.ts: reconnect, offline
+ * pulls, acks, resends by fp, the change feed). One store; views re-render when `version` changes.
  * Conversations are keyed by conversationId (c2c "<smaller>@<larger>", rooms the room id).
  */
-import { io, type Socket } from 'socket.io-client';
 import type {
-  ChangesPage, Conversation, DeliveryTick, MessageChange, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
-  ReadReceipt, Room, RoomDetails, SocketEnvelope, SystemNotice, WireMessage,
+  Conversation, DeliveryTick, Friend, FriendNotice, FriendRequests, GroupNotice, Me, OnlineNotice, Page, PublicUser,
+  ReadReceipt, Room, RoomDetails, SystemNotice, WireMessage,
 } from '../../lib/schemas/wire';
-import type { SendMessageInput } from '../../lib/schemas/message';
-import { ApiError, api, clearSession, deviceClass, onSession, refresh, token } from './api';
+import { ChatClient, type OutgoingMessage } from '../../client/src/chat';
+import { MemoryStore } from '../../client/src/storage';
+import { ApiError, api, clearSession, deviceClass, onSession, rest, token } from './api';
 import { c2cConversationId as c2cId, c2cParties, isRoom, TypeU } from '../../lib/conversation-ids';
 
 export type ConnState = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'replaced';
@@ -113,7 +114,13 @@ class Store {
 }
 
 export const store = new Store();
-let socket: Socket | null = null;
+
+/**
+ * The /chat socket. Its change cursor is this page's own, in memory: taken at the page's first
+ * connect, so a page that loads again loads everything fresh, and tabs do not move each other's.
+ * Polling first, then websocket (socket.io's default): a network that blocks websockets still works.
+ */
+const chat = new ChatClient(rest, { deviceType: deviceClass, cursorStore: new MemoryStore(), transports: [ 'polling', 'websocket' ] });
 
 /** The conversation list: pinned ones first, then the most recent. */
 export const sortedConvs = () => [ ...store.convs.values() ].filter(c => c.last || c.id === store.active)
@@ -235,108 +242,75 @@ export function timeline(c: Conv): Item[] {
 
 // ---------------------------------------------------------------- socket
 
-type Ack<T> = SocketEnvelope<T>;
-
-async function request<T>(event: string, payload?: unknown, ms = 10000): Promise<Ack<T>> {
-  if (!socket?.connected) throw new ApiError(0, 'not connected');
-  const s = socket.timeout(ms);
-  return (payload === undefined ? s.emitWithAck(event) : s.emitWithAck(event, payload)) as Promise<Ack<T>>;
-}
-
-function need<T>(env: Ack<T>): T {
-  if (env.code !== 0) throw new ApiError(env.code, env.meta.msg ?? 'refused');
-  return env.data.payload;
-}
-
-export function connect() {
-  disconnect();
-  store.conn = 'connecting';
+chat.on('state', state => {
+  // a session that could not be refreshed: back to the login page
+  if (state === 'signed-out') clearSession();
+  store.conn = state === 'idle' || state === 'closed' || state === 'signed-out' ? 'offline' : state;
   store.changed();
-  const s = io('/chat', {
-    path: '/ws',
-    // asked at every (re)connect, so a refreshed token is used
-    auth: cb => cb({ token: token() ?? '' }),
-    query: { deviceType: deviceClass() },
-    // its own connection: a shared (multiplexed) one would keep the /sso socket's query
-    forceNew: true,
-    reconnectionDelayMax: 5000,
-  });
-  socket = s;
-  s.on('connect', () => { void onConnect(s); });
-  s.on('disconnect', reason => {
-    if (store.conn === 'replaced' || socket !== s) return;
-    store.conn = reason === 'io client disconnect' ? 'offline' : 'reconnecting';
-    store.changed();
-    // the server closed it (a refused token, a logout elsewhere): socket.io does not retry that
-    if (reason === 'io server disconnect') void recover(s);
-  });
-  s.io.on('reconnect_attempt', () => { if (socket === s && store.conn !== 'replaced') { store.conn = 'reconnecting'; store.changed(); } });
-  s.on('im_error', (env: Ack<unknown>) => onError(s, env));
-  s.on('c_message', (env: Ack<WireMessage>) => onMessage(env));
-  s.on('to_reader', (env: Ack<ReadReceipt[]>) => applyReceipts(env.data.payload));
-  s.on('to_delivered', (env: Ack<DeliveryTick[]>) => applyDelivered(env.data.payload));
-  s.on('c_message_update', (env: Ack<WireMessage>) => applyUpdate(env.data.payload));
-  s.on('conversation_update', (env: Ack<Conversation>) => {
-    const r = env.data.payload;
-    const c = store.convs.get(r.conversationId);
-    if (c) applySettings(c, r);
-  });
-  s.on('to_typing', (env: Ack<{ timelineId: string; from: string }>) => {
-    const { timelineId, from } = env.data.payload;
-    // a room's timeline is its id; a peer's is "<from>@<to>"
-    const room = !c2cParties(timelineId);
-    const c = store.convs.get(room ? timelineId : c2cId(from, store.me!._id));
-    if (!c) return;
-    if (room) {
-      c.typers.set(from, Date.now() + 4000);
-      knowUser(from);
-    } else {
-      c.typingUntil = Date.now() + 4000;
-    }
-    store.changed();
-    setTimeout(() => store.changed(), 4100);
-  });
-  s.on('c_online', (env: Ack<OnlineNotice>) => {
-    const p = env.data.payload;
-    if (p.type === 'snapshot') {
-      for (const id of p.clients) if (!store.presence.get(id) || store.presence.get(id) === 'offline') store.presence.set(id, 'online');
-    } else if (p.type === 'online') {
-      if (!store.presence.get(p.current) || store.presence.get(p.current) === 'offline') store.presence.set(p.current, 'online');
-    } else {
-      store.presence.set(p.current, 'offline');
-    }
-    store.roomsRev++;
-    store.changed();
-  });
-  s.on('presence', (env: Ack<{ id: string; presence: string }>) => {
-    store.presence.set(env.data.payload.id, env.data.payload.presence);
-    store.changed();
-  });
-  s.on('sys_notice', (env: Ack<SystemNotice>) => {
-    store.banner = env.data.payload;
-    store.changed();
-    s.emit('c_message_ack', { _id: env.data.payload._id });
-  });
-  s.on('f_notice', (env: Ack<FriendNotice>) => {
-    const n = env.data.payload;
-    const who = n.from.nickname || n.from.username;
-    const text = { request: `${who} sent you a friend request`, agree: `${who} accepted your friend request`,
-      refuse: `${who} declined your friend request`, removed: `${who} removed you from their friends` }[n.type];
-    store.toast(n.message ? `${text}: “${n.message}”` : text);
-    void loadFriends();
-  });
-  s.on('g_notice', (env: Ack<GroupNotice>) => { void onGroupNotice(env.data.payload, env.meta.timestamp); });
-}
+  if (state === 'online') void onOnline();
+});
+chat.on('message', (m, { offline }) => {
+  if (offline) addMessage(m); else onMessage(m);
+});
+chat.on('update', applyUpdate);
+chat.on('gone', change => hide(change._id));
+chat.on('reload', forgetLoaded);
+chat.on('notice', n => {
+  store.banner = n;
+  store.changed();
+});
+chat.on('error', err => store.toast(err.message));
+// (a null payload is the server's answer to one's own receipt or typing)
+chat.onEvent('to_reader', list => { if (list) applyReceipts(list); });
+chat.onEvent('to_delivered', applyDelivered);
+chat.onEvent('conversation_update', r => {
+  const c = store.convs.get(r.conversationId);
+  if (c) applySettings(c, r);
+});
+chat.onEvent('to_typing', typing => {
+  if (!typing) return;
+  const { timelineId, from } = typing;
+  // a room's timeline is its id; a peer's is "<from>@<to>"
+  const room = !c2cParties(timelineId);
+  const c = store.convs.get(room ? timelineId : c2cId(from, store.me!._id));
+  if (!c) return;
+  if (room) {
+    c.typers.set(from, Date.now() + 4000);
+    knowUser(from);
+  } else {
+    c.typingUntil = Date.now() + 4000;
+  }
+  store.changed();
+  setTimeout(() => store.changed(), 4100);
+});
+chat.onEvent('c_online', (p: OnlineNotice) => {
+  if (p.type === 'snapshot') {
+    for (const id of p.clients) if (!store.presence.get(id) || store.presence.get(id) === 'offline') store.presence.set(id, 'online');
+  } else if (p.type === 'online') {
+    if (!store.presence.get(p.current) || store.presence.get(p.current) === 'offline') store.presence.set(p.current, 'online');
+  } else {
+    store.presence.set(p.current, 'offline');
+  }
+  store.roomsRev++;
+  store.changed();
+});
+chat.onEvent('presence', p => {
+  store.presence.set(p.id, p.presence);
+  store.changed();
+});
+chat.onEvent('f_notice', (n: FriendNotice) => {
+  const who = n.from.nickname || n.from.username;
+  const text = { request: `${who} sent you a friend request`, agree: `${who} accepted your friend request`,
+    refuse: `${who} declined your friend request`, removed: `${who} removed you from their friends` }[n.type];
+  store.toast(n.message ? `${text}: “${n.message}”` : text);
+  void loadFriends();
+});
+chat.onEvent('g_notice', (n: GroupNotice, meta) => { void onGroupNotice(n, meta.timestamp); });
+
+export const connect = () => chat.connect();
 
 export function disconnect() {
-  if (!socket) return;
-  const s = socket;
-  socket = null;
-  s.removeAllListeners();
-  s.io.removeAllListeners();
-  s.disconnect();
-  store.conn = 'offline';
-  store.changed();
+  chat.close();
 }
 
 /** "Signed in elsewhere" → the user chose to take over: a new connection kicks the other one. */
@@ -351,43 +325,10 @@ onSession(() => {
   if (!t) {
     disconnect();
     signOutLocal();
-  } else if (socket && store.conn !== 'replaced') {
+  } else if (chat.state !== 'idle' && chat.state !== 'closed' && chat.state !== 'replaced') {
     connect();
   }
 });
-
-/** set when the server refused the connection for a while (20009 at the handshake, with retryAfterMs) */
-let retryAfterMs = 0;
-
-async function recover(s: Socket) {
-  const wait = Math.max(500, retryAfterMs);
-  retryAfterMs = 0;
-  await new Promise(r => setTimeout(r, wait));
-  if (socket !== s || store.conn === 'replaced') return;
-  s.connect();
-}
-
-function onError(s: Socket, env: Ack<unknown>) {
-  if (env.code === 20004) {
-    store.conn = 'replaced';
-    store.changed();
-    return;
-  }
-  if (env.code === 20009 && env.data.action === 'IMERROR') {
-    // too many connections for now: the reconnect waits as long as the server asks
-    retryAfterMs = Math.min(env.meta.retryAfterMs ?? 5000, 60000);
-  }
-  if (env.code === 20001) {
-    // an expired or revoked token: one refresh, else back to the login page
-    refresh().then(() => { if (socket === s) connect(); }, () => { clearSession(); });
-    return;
-  }
-  const fp = typeof env.data.payload === 'string' ? env.data.payload : null;
-  if (fp) {
-    for (const c of store.convs.values()) for (const p of c.pending) if (p.fp === fp) p.failed = env.meta.msg ?? 'not sent';
-  }
-  store.toast(env.meta.msg ?? `error ${env.code}`);
-}
 
 function applySettings(c: Conv, r: Pick<Conversation, 'pinned' | 'muted' | 'archived'>) {
   c.pinned = !!r.pinned;
@@ -408,14 +349,13 @@ export async function updateSettings(c: Conv, change: Partial<Pick<Conversation,
 /** Whether a message mentions me (by id, or `all`). */
 export const mentionsMe = (m: WireMessage) => !!m.mentions && (m.mentions.includes('all') || m.mentions.includes(store.me!._id));
 
-function onMessage(env: Ack<WireMessage>) {
-  const m = env.data.payload;
+/** A live message (not one pulled at connect). */
+function onMessage(m: WireMessage) {
   const known = !!convOf(m).msgs.find(x => x._id === m._id);
   const c = addMessage(m, { live: true });
   // a new message brings an archived conversation back (as the server decides it)
   if (!known) c.archived = false;
   if (!known && m.from !== store.me!._id && store.active !== c.id && mentionsMe(m)) c.mentions++;
-  if (m.from !== store.me!._id) socket?.emit('c_message_ack', { _id: m._id });
   if (store.active === c.id) markRead(c);
 }
 
@@ -439,15 +379,10 @@ function applyDelivered(list: DeliveryTick[]) {
   store.changed();
 }
 
-async function onConnect(s: Socket) {
-  if (socket !== s) return;
-  store.conn = 'online';
-  store.changed();
+/** Online (again): the conversation list, read receipts and the open conversation, while the client pulls what came meanwhile. */
+async function onOnline() {
   try {
-    // first: what changed while this page was away (or, at its first connect, where "now" is); a
-    // failure must not keep the rest (the list, the pull, sending what waits): the next connect tries again
-    await syncChanges().catch(err => console.warn('sync_changes failed', err));
-    const recent = need(await request<Conversation[]>('recent_conversation'));
+    const recent = await chat.request<Conversation[]>('recent_conversation');
     for (const r of recent) {
       if (r.peer) store.users.set(r.peer._id, r.peer);
       if (r.room) store.rooms.set(r.room._id, { ...store.rooms.get(r.room._id), ...r.room });
@@ -458,61 +393,27 @@ async function onConnect(s: Socket) {
       c.updated = r.updateTime;
       if (r.lastMessage) addMessage(r.lastMessage);
     }
-    await pullOffline();
-    applyReceipts(need(await request<ReadReceipt[]>('readed_message')));
-    s.emit('c_online');
-    // what was sent while the connection was down goes again, with the same fp (never twice on the server)
-    for (const c of store.convs.values()) for (const p of c.pending) if (!p.progress && !p.failed) void deliver(p);
+    applyReceipts(await chat.request<ReadReceipt[]>('readed_message'));
     const active = store.active && store.convs.get(store.active);
     if (active) { await openConv(active, true); }
     void resolveUnknown();
   } catch (err) {
-    if (socket === s) report(err);
+    if (chat.state === 'online') report(err);
   }
 }
 
-/**
- * The change feed's cursor (§8 `sync_changes`): taken at this page's first connect, before anything is
- * loaded, and advanced by every sync. Kept in memory: a page that loads again loads everything fresh.
- */
-let changesCursor: string | null = null;
-
-/** After a reconnect: the changes of shown messages made while the page was away (edits, reactions, recalls, pins, hides, removals). */
-async function syncChanges() {
-  if (!changesCursor) {
-    changesCursor = need(await request<ChangesPage>('sync_changes', {})).cursor;
-    return;
+/** A message I hid (on any device) or retention removed: gone wherever it is shown. */
+function hide(id: string) {
+  for (const c of store.convs.values()) {
+    if (!c.msgs.some(m => m._id === id) && c.last?._id !== id && !c.pins?.some(m => m._id === id)) continue;
+    c.msgs = c.msgs.filter(m => m._id !== id);
+    if (c.pins) c.pins = c.pins.filter(m => m._id !== id);
+    if (c.last?._id === id) c.last = c.msgs[c.msgs.length - 1] ?? c.last;
   }
-  for (let round = 0; round < 50; round++) {
-    const env: Ack<ChangesPage> = await request<ChangesPage>('sync_changes', { cursor: changesCursor });
-    if (env.code === 20002) {
-      // the cursor is too old (or the server forgot it): what is shown may be stale, so it is loaded again
-      changesCursor = need(await request<ChangesPage>('sync_changes', {})).cursor;
-      forgetLoaded();
-      return;
-    }
-    const page: ChangesPage = need(env);
-    for (const change of page.changes) applyChange(change);
-    changesCursor = page.cursor;
-    if (!page.more) return;
-  }
+  store.changed();
 }
 
-function applyChange(change: MessageChange) {
-  if ('hidden' in change || 'removed' in change) {
-    for (const c of store.convs.values()) {
-      if (!c.msgs.some(m => m._id === change._id) && c.last?._id !== change._id && !c.pins?.some(m => m._id === change._id)) continue;
-      c.msgs = c.msgs.filter(m => m._id !== change._id);
-      if (c.pins) c.pins = c.pins.filter(m => m._id !== change._id);
-      if (c.last?._id === change._id) c.last = c.msgs[c.msgs.length - 1] ?? c.last;
-    }
-    store.changed();
-  } else {
-    applyUpdate(change);
-  }
-}
-
-/** Loaded history is dropped; conversations load again when opened (the open one at once, by onConnect). */
+/** Loaded history is dropped; conversations load again when opened (the open one at once). */
 function forgetLoaded() {
   for (const c of store.convs.values()) {
     c.msgs = c.last ? [ c.last ] : [];
@@ -522,19 +423,8 @@ function forgetLoaded() {
     c.pins = null;
   }
   store.changed();
-}
-
-async function pullOffline() {
-  for (let round = 0; round < 50; round++) {
-    const env = await request<Array<WireMessage | SystemNotice>>('offline_message');
-    const list = need(env);
-    for (const m of list) {
-      if (m.from === 'system') store.banner = m as SystemNotice;
-      else addMessage(m as WireMessage);
-    }
-    if (list.length) need(await request('c_message_ack', { data: list.map(m => ({ _id: m._id })) }));
-    if (!env.meta.more || !list.length) break;
-  }
+  const active = store.active && store.convs.get(store.active);
+  if (active && chat.state === 'online') void openConv(active, true);
 }
 
 /** Names of peers and rooms the conversation list mentions but the store does not know yet. */
@@ -564,7 +454,7 @@ export async function openConv(c: Conv, reload = false) {
   store.changed();
   if (!c.loaded || reload) {
     try {
-      const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, limit: 30 }));
+      const page = await chat.request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, limit: 30 });
       for (const m of page) addMessage(m);
       if (page.length && (!c.loaded || !c.oldestLoaded)) c.oldestLoaded = Math.min(...page.map(m => m.seq));
       if (!c.loaded) c.noMore = page.length < 30;
@@ -595,7 +485,7 @@ export async function loadOlder(c: Conv, limit = 50) {
   if (c.noMore || c.loadingOlder || !c.oldestLoaded) return;
   c.loadingOlder = true;
   try {
-    const page = need(await request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, before: c.oldestLoaded, limit }));
+    const page = await chat.request<WireMessage[]>('history_message', { timelineId: c.id, typeu: c.typeu, before: c.oldestLoaded, limit });
     for (const m of page) addMessage(m);
     if (page.length) c.oldestLoaded = Math.min(c.oldestLoaded, ...page.map(m => m.seq));
     if (page.length < limit) c.noMore = true;
@@ -628,32 +518,28 @@ export async function jumpTo(c: Conv, target: { _id: string; seq?: number }) {
 
 /** Tells the server (and so the senders) that everything shown in the open conversation was read. */
 export function markRead(c: Conv) {
-  if (document.visibilityState === 'hidden' || !socket?.connected) return;
+  if (document.visibilityState === 'hidden' || chat.state !== 'online') return;
   const me = store.me!._id;
   const newest = [ ...c.msgs ].reverse().find(m => m.from !== me);
   if (!newest || newest.seq <= c.myRead) return;
   c.myRead = newest.seq;
-  socket.emit('to_reader', { timelineId: c.id, typeu: c.typeu, seq: newest.seq });
+  chat.request('to_reader', { timelineId: c.id, typeu: c.typeu, seq: newest.seq }).catch(() => undefined);
 }
 document.addEventListener('visibilitychange', () => {
   const c = store.active && store.convs.get(store.active);
   if (c) markRead(c);
 });
 
-async function deliver(p: Item) {
-  const input: SendMessageInput = { type: p.type, to: p.to, content: p.content, fp: p.fp, typeu: p.typeu as TypeU };
+/** Hands a message on its way to the client, which sends it (again, same fp) until the server stored it or refused it. */
+function deliver(p: Item) {
+  const input: OutgoingMessage = { type: p.type, to: p.to, content: p.content, fp: p.fp, typeu: p.typeu as TypeU };
   if (p.extra) input.extra = p.extra;
   if (p.replyTo) input.replyTo = p.replyTo._id;
   if (p.mentions) input.mentions = p.mentions;
-  try {
-    const env = await request<WireMessage>('to', input);
-    if (env.code === 0) addMessage(env.data.payload);
-    // the server is busy (PROTOCOL §2): the same fp again once it said, while it stays pending
-    else if (env.code === 20009 && env.meta.retryAfterMs) setTimeout(() => { if (socket?.connected && !p.failed) void deliver(p); }, env.meta.retryAfterMs);
-    else { p.failed = env.meta.msg ?? 'not sent'; store.changed(); }
-  } catch {
-    // no answer (connection lost): it stays pending and goes again, same fp, on reconnect
-  }
+  chat.send(input).then(m => addMessage(m), (err: unknown) => {
+    p.failed = err instanceof Error ? err.message : 'not sent';
+    store.changed();
+  });
 }
 
 /** What a reply shows of the message it answers until the server's quote arrives (§8: 100 characters of text). */
@@ -669,7 +555,7 @@ export function send(c: Conv, type: number, content: string, extra?: Record<stri
   c.updated = Date.now();
   store.changed();
   stopTyping();
-  if (socket?.connected) void deliver(p);
+  deliver(p);
 }
 
 export function local(c: Conv, type: number, content: string): Item {
@@ -683,7 +569,7 @@ export function local(c: Conv, type: number, content: string): Item {
 export function retry(p: Item) {
   p.failed = undefined;
   store.changed();
-  if (socket?.connected) void deliver(p);
+  deliver(p);
 }
 
 export function discard(c: Conv, p: Item) {
@@ -693,7 +579,7 @@ export function discard(c: Conv, p: Item) {
 
 export async function recall(m: Item) {
   try {
-    addMessage(need(await request<WireMessage>('to_undo', { _id: m._id })));
+    addMessage(await chat.request<WireMessage>('to_undo', { _id: m._id }));
   } catch (err) {
     report(err);
   }
@@ -702,7 +588,7 @@ export async function recall(m: Item) {
 /** §8 changes of a stored message: the answer is the message as stored now. */
 async function change(event: 'to_edit' | 'to_react' | 'to_pin', payload: Record<string, unknown>) {
   try {
-    applyUpdate(need(await request<WireMessage>(event, payload)));
+    applyUpdate(await chat.request<WireMessage>(event, payload));
     return true;
   } catch (err) {
     report(err);
@@ -726,9 +612,9 @@ export async function hideForMe(c: Conv, m: Item) {
 /** when this tab last said it was typing, and where: at most every 2 s per conversation */
 let lastTyping = { conv: '', at: 0 };
 export function typing(c: Conv) {
-  if (!socket?.connected || (lastTyping.conv === c.id && Date.now() - lastTyping.at < 2000)) return;
+  if (chat.state !== 'online' || (lastTyping.conv === c.id && Date.now() - lastTyping.at < 2000)) return;
   lastTyping = { conv: c.id, at: Date.now() };
-  socket.emit('to_typing', { to: c.target, typeu: c.typeu });
+  chat.request('to_typing', { to: c.target, typeu: c.typeu }).catch(() => undefined);
 }
 /** the composer was emptied or sent: the next keystroke may say so again at once */
 export const stopTyping = () => { lastTyping = { conv: '', at: 0 }; };
@@ -845,7 +731,7 @@ function signOutLocal() {
 export async function logout() {
   // first: the server tells the session's sockets 20001, which would start a refresh
   disconnect();
-  try { await api('POST', '/api/logout'); } catch { /* the session ends here anyway */ }
-  clearSession();
+  // the session ends here anyway (rest.logout forgets it whatever the server said)
+  await rest.logout().catch(() => undefined);
   signOutLocal();
 }
