@@ -22,7 +22,7 @@
  * default 2), BENCH_WINDOW (1:1 in-flight window per sender, default 4), BENCH_ROOM_SENDERS (default 5),
  * BENCH_USERS (default 1000), BENCH_ROOM_MEMBERS (default 500, at most 501), BENCH_SETUP_TIMEOUT
  * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our app worker over the storm and each
- * measured window, through its inspector; hottest functions printed), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
+ * measured window, through its inspector; hottest functions printed; with BENCH_PROFILE_DIR also saved there as .cpuprofile files), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
  * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete), BENCH_WEBHOOKS=1
  * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js),
  * BENCH_CEILING_SECONDS (default 5; 0 skips the ceiling), BENCH_MONGODB_URL (run our server and the ceiling against
@@ -56,6 +56,7 @@ const ROOM_MEMBERS = Math.min(envNumber('BENCH_ROOM_MEMBERS', 500), USERS, 501);
 const SETUP_TIMEOUT = envNumber('BENCH_SETUP_TIMEOUT', 300);
 const DRAIN = envNumber('BENCH_DRAIN', 30);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR || ''; // where BENCH_PROFILE also saves each profile (.cpuprofile: Chrome's DevTools open them)
 const ACK = process.env.BENCH_ACK !== '0'; // 0: recipients do not ack (not what clients do: only to see what acks cost)
 const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, for development
 const WEBHOOKS = process.env.BENCH_WEBHOOKS === '1';
@@ -121,9 +122,14 @@ async function measureServer(name, server, db, users, loads, roomQuery, metricsT
     } finally {
       const { profile } = await inspector.call('Profiler.stop');
       profiledLast = topSelfTime(profile);
+      if (PROFILE_DIR) {
+        fs.mkdirSync(PROFILE_DIR, { recursive: true });
+        fs.writeFileSync(path.join(PROFILE_DIR, `${name}-${String(++profilesSaved).padStart(2, '0')}.cpuprofile`), JSON.stringify(profile));
+      }
     }
   };
   let profiledLast = null;
+  let profilesSaved = 0;
   const load = startLoad();
   const out = { name, storm: null, loads: [] };
   try {

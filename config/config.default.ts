@@ -325,10 +325,13 @@ export default (appInfo: EggAppInfo) => {
       beforeTimeoutMs: int(env.WEBHOOK_BEFORE_TIMEOUT_MS, 1000),
       /** what a `before.message` without a usable answer in time means: `allow` or `reject` */
       beforeOnTimeout: (env.WEBHOOK_BEFORE_ON_TIMEOUT === 'reject' ? 'reject' : 'allow') as 'allow' | 'reject',
-      /** events gathered this long into one queued job per webhook (one insert for many messages), ms */
-      lingerMs: 50,
+      /**
+       * events gathered this long into one queued job per webhook, ms: a job costs the database a
+       * few writes whatever its size, so longer means cheaper per event and later deliveries
+       */
+      lingerMs: int(env.WEBHOOK_LINGER_MS, 200),
       /** most events in one queued job */
-      jobMaxEvents: 100,
+      jobMaxEvents: 500,
       /** `1`: webhook URLs may not be loopback or private addresses either (link-local never) */
       refusePrivate: env.WEBHOOK_REFUSE_PRIVATE === '1',
       /** delivery attempts are listed for this long, days */

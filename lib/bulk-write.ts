@@ -5,7 +5,8 @@ import type { Model } from 'mongoose';
  * its SQLite connections while it waits for another: seen as one bulkWrite of 100, and as two
  * writers' bulks of 50 running together). So every bulk update goes through here: ordered chunks of
  * 50, and one bulk command at a time in this process. On MongoDB this costs a little concurrency on
- * write bursts, nothing on correctness.
+ * write bursts, nothing on correctness. The one bulk outside this queue is the job queue's claim
+ * (at most 16 updates, lib/job-queue.ts), which must not wait behind the message path's bulks.
  */
 export const BULK_CHUNK = 50;
 

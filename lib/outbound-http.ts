@@ -89,7 +89,7 @@ function checkedLookup(policy: AddressPolicy): net.LookupFunction {
   }) as net.LookupFunction;
 }
 
-/** sockets kept open per destination and agent (webhook deliveries run a few at a time per job) */
+/** sockets open per destination and agent, all kept between bursts (deliveries come a job at a time: closing them would reconnect at every job) */
 const MAX_SOCKETS = 16;
 const agents = new Map<string, http.Agent>();
 
@@ -101,7 +101,7 @@ function agentFor(protocol: string, policy: AddressPolicy, ca: string | undefine
   const key = `${protocol}|${policy.refusePrivate}|${ca ?? ''}`;
   let agent = agents.get(key);
   if (!agent) {
-    const options = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: 4, lookup: checkedLookup(policy), ...(ca ? { ca } : {}) };
+    const options = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS, lookup: checkedLookup(policy), ...(ca ? { ca } : {}) };
     agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
     agents.set(key, agent);
   }

@@ -112,6 +112,7 @@ const extension: AppSingletons & ThisType<Application> = {
     const self = held(this);
     return self[JOBS] ??= new JobQueue({
       jobs: () => models(self).OutboundJob,
+      bodies: () => models(self).OutboundJobBody,
       attempts: () => models(self).DeliveryAttempt,
       handlers: {
         webhook: self.webhooks.handler(),

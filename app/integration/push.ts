@@ -21,7 +21,7 @@ import { checkHost, RefusedDestination, send, type AddressPolicy } from '../../l
 import { insertIgnoringDuplicates } from '../../lib/duplicate-key';
 import { isRoom, membershipId } from '../../lib/conversation-ids';
 import { oid } from '../../lib/ids';
-import type { ItemResult, JobDoc, JobHandler, NewJob } from '../../lib/job-queue';
+import type { ClaimedJob, ItemResult, JobHandler, NewJob } from '../../lib/job-queue';
 import type { Metrics } from '../../lib/metrics';
 import type { CollapseGate, PresenceRegistry } from '../../lib/stores';
 import type { PushSubscriptionInput } from '../../lib/schemas/integration';
@@ -275,7 +275,7 @@ export class Push {
     };
   }
 
-  private async deliver(job: JobDoc, concurrency: number): Promise<ItemResult[]> {
+  private async deliver(job: ClaimedJob, concurrency: number): Promise<ItemResult[]> {
     const queue = [ ...job.items as unknown as PushItem[] ];
     const results: ItemResult[] = [];
     const worker = async () => {

@@ -11,7 +11,7 @@ import { Types, type Model } from 'mongoose';
 import { AppError, ErrorCode } from '../../lib/errors';
 import { send, type AddressPolicy } from '../../lib/outbound-http';
 import { signedHeaders } from '../../lib/webhook-signature';
-import type { ItemResult, JobDoc, JobHandler, NewJob } from '../../lib/job-queue';
+import type { ClaimedJob, ItemResult, JobHandler, NewJob } from '../../lib/job-queue';
 import type { Metrics } from '../../lib/metrics';
 import { beforeMessageReply } from '../../lib/schemas/integration';
 import type { SendMessageInput } from '../../lib/schemas/message';
@@ -179,7 +179,7 @@ export class Webhooks {
     };
   }
 
-  private async deliver(job: JobDoc): Promise<ItemResult[]> {
+  private async deliver(job: ClaimedJob): Promise<ItemResult[]> {
     const hook = this.byId.get(job.target) ?? await this.deps.Webhook().findById(job.target).lean<WebhookDoc>();
     const items = job.items as unknown as Array<{ ref: string } & WebhookEventBody>;
     // the webhook was removed: its events have nobody to go to

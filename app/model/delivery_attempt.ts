@@ -19,7 +19,7 @@ export default (app: Application): Model<AttemptDoc> => {
     startedAt: { type: Date, required: true },
     finishedAt: { type: Date },
     outcome: { type: String },
-    results: { type: Schema.Types.Mixed },
+    results: { type: String },
   }, { versionKey: false, _id: false });
   // a webhook's recent attempts
   AttemptSchema.index({ target: 1, startedAt: -1 });

@@ -5,7 +5,7 @@ import { newWebhookSecret } from '../../lib/api-keys';
 import { checkHost, RefusedDestination } from '../../lib/outbound-http';
 import type { WebhookInput } from '../../lib/schemas/integration';
 import type { WebhookDoc } from '../model/webhook';
-import type { AttemptDoc } from '../../lib/job-queue';
+import { attemptResults, type AttemptDoc } from '../../lib/job-queue';
 
 /** most attempts `deliveries` lists */
 const DELIVERIES_MAX = 100;
@@ -55,7 +55,7 @@ export default class WebhookService extends Service {
       startedAt: a.startedAt,
       finishedAt: a.finishedAt ?? null,
       outcome: a.outcome ?? 'running',
-      events: (a.results ?? []).map(r => ({ id: r.ref, type: r.label, result: r.outcome, status: r.status ?? null, ms: r.ms ?? null, error: r.error ?? null })),
+      events: attemptResults(a).map(r => ({ id: r.ref, type: r.label, result: r.outcome, status: r.status ?? null, ms: r.ms ?? null, error: r.error ?? null })),
     }));
   }
 

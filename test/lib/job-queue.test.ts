@@ -1,6 +1,7 @@
 import assert from 'node:assert';
+import { Types } from 'mongoose';
 import { app, sleep } from '../helpers';
-import { JobQueue, type JobHandler, type ItemResult } from '../../lib/job-queue';
+import { JobQueue, attemptResults, type AttemptDoc, type JobHandler, type ItemResult } from '../../lib/job-queue';
 import { send } from '../../lib/outbound-http';
 import { WebhookReceiver } from '../webhook-receiver';
 
@@ -34,6 +35,7 @@ describe('lib/job-queue', () => {
   const worker = () => {
     const q = new JobQueue({
       jobs: () => app.model.OutboundJob,
+      bodies: () => app.model.OutboundJobBody,
       attempts: () => app.model.DeliveryAttempt,
       handlers: { test: handler },
       backoff: () => ({ baseMs: 30, maxMs: 100 }),
@@ -79,7 +81,39 @@ describe('lib/job-queue', () => {
     await survivor.stop();
     assert.strictEqual(receiver.maxConcurrent, 1);
     assert.strictEqual(await pending(), 0);
-    const attempts = await app.model.DeliveryAttempt.find({ target: 'receiver', 'results.ref': 'evt-kill' }).lean();
+    const attempts = (await app.model.DeliveryAttempt.find({ target: 'receiver' }).lean<AttemptDoc[]>()).filter(a => attemptResults(a).some(r => r.ref === 'evt-kill'));
+    assert.deepStrictEqual(attempts.map((a: any) => [ a.n, a.worker, a.outcome ]), [ [ 2, survivor.worker, 'done' ] ]);
+  });
+
+  it('a worker that works the queue sends what it enqueues at once and logs the attempt when it ends', async function() {
+    this.timeout(10000);
+    const q = worker();
+    q.start();
+    await q.enqueue([{ kind: 'test', target: 'direct', items: [{ ref: 'evt-direct' }] }]);
+    await receiver.until(() => receiver.received.length === 1);
+    for (let i = 0; i < 100 && await pending(); i++) await sleep(50);
+    await q.stop();
+    const attempts = await app.model.DeliveryAttempt.find({ target: 'direct' }).lean();
+    assert.deepStrictEqual(attempts.map((a: any) => [ a.n, a.worker, a.outcome, attemptResults(a).map(r => r.ref) ]), [ [ 1, q.worker, 'done', [ 'evt-direct' ] ] ]);
+  });
+
+  it('a worker killed during a first attempt it took when enqueueing loses nothing', async function() {
+    this.timeout(10000);
+    const victim = worker();
+    const survivor = worker();
+    receiver.answer = (_r, nth) => (nth === 1 ? 'hang' : { status: 200 });
+    victim.start();
+    await victim.enqueue([{ kind: 'test', target: 'direct-kill', items: [{ ref: 'evt-direct-kill' }] }]);
+    await receiver.until(() => receiver.received.length === 1);
+    victim.kill();
+    // stored claimed: nobody else takes it while the victim's attempt could still be running
+    assert.strictEqual(await survivor.claimRound(), 0);
+    survivor.start();
+    await receiver.until(() => receiver.received.length === 2, 5000);
+    await survivor.stop();
+    assert.strictEqual(receiver.maxConcurrent, 1);
+    assert.strictEqual(await pending(), 0);
+    const attempts = await app.model.DeliveryAttempt.find({ target: 'direct-kill' }).lean();
     assert.deepStrictEqual(attempts.map((a: any) => [ a.n, a.worker, a.outcome ]), [ [ 2, survivor.worker, 'done' ] ]);
   });
 
@@ -100,9 +134,9 @@ describe('lib/job-queue', () => {
     assert.strictEqual(await pending(), 0);
     assert.strictEqual(receiver.maxConcurrent, 1);
     // every attempt was sent exactly once: as many requests for an event as attempts of its job
-    const attempts = await app.model.DeliveryAttempt.find({ target: 'race' }).lean<Array<{ results?: Array<{ ref: string }> }>>();
+    const attempts = await app.model.DeliveryAttempt.find({ target: 'race' }).lean<AttemptDoc[]>();
     for (const ref of refs) {
-      const claimed = attempts.filter(a => a.results?.some(r => r.ref === ref)).length;
+      const claimed = attempts.filter(a => attemptResults(a).some(r => r.ref === ref)).length;
       assert.strictEqual(receiver.received.filter(r => r.id === ref).length, claimed, ref);
       assert.ok(claimed >= (ref.endsWith('0') ? 2 : 1), ref);
     }
@@ -136,5 +170,31 @@ describe('lib/job-queue', () => {
     await receiver.until(() => receiver.received.length === 4);
     for (let i = 0; i < 100 && await pending(); i++) await sleep(50);
     assert.deepStrictEqual(receiver.received.map(r => r.id).sort(), [ 'evt-a', 'evt-b', 'evt-b', 'evt-c' ]);
+  });
+
+  it('a finished job leaves no body behind', async function() {
+    this.timeout(10000);
+    const q = worker();
+    await q.enqueue([{ kind: 'test', target: 'bodies', items: [{ ref: 'evt-body' }] }]);
+    const [ head ] = await app.model.OutboundJob.find({ kind: 'test', target: 'bodies' }).lean();
+    assert.ok(await app.model.OutboundJobBody.exists({ _id: head._id }), 'the body is stored with the job');
+    q.start();
+    await receiver.until(() => receiver.received.length === 1);
+    for (let i = 0; i < 100 && await app.model.OutboundJobBody.exists({ _id: head._id }); i++) await sleep(50);
+    assert.strictEqual(await app.model.OutboundJobBody.exists({ _id: head._id }), null);
+  });
+
+  it('the clean-up removes old bodies whose job is gone, and keeps the others', async () => {
+    const q = worker();
+    const twoHoursAgo = Math.floor(Date.now() / 1000) - 7200;
+    const orphan = Types.ObjectId.createFromTime(twoHoursAgo);
+    const kept = Types.ObjectId.createFromTime(twoHoursAgo - 1);
+    const fresh = new Types.ObjectId();
+    await app.model.OutboundJobBody.insertMany([ orphan, kept, fresh ].map(_id => ({ _id, items: Buffer.from('[]') })));
+    await app.model.OutboundJob.create({ _id: kept, kind: 'test', target: 'cleanup', size: 0, attempts: 0, runAt: new Date(Date.now() + 3600_000), firstAt: new Date() });
+    assert.strictEqual(await q.removeOrphanBodies(3600_000), 1);
+    const left = (await app.model.OutboundJobBody.find({ _id: { $in: [ orphan, kept, fresh ] } }).lean()).map(b => String(b._id)).sort();
+    assert.deepStrictEqual(left, [ String(kept), String(fresh) ].sort());
+    await app.model.OutboundJobBody.deleteMany({ _id: { $in: [ kept, fresh ] } });
   });
 });
