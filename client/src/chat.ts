@@ -311,6 +311,8 @@ export class ChatClient {
       try {
         env = await (payload === undefined ? timed.emitWithAck(event) : timed.emitWithAck(event, payload));
       } catch {
+        // no reply in time on a live connection is a slow server, not a lost connection: asked again
+        if (s.connected) throw new ApiError(50000, `no reply to ${event} within ${this.timeoutMs} ms`);
         throw new Disconnected();
       }
       if (env.code === 20009 && tries < 5) {
@@ -328,19 +330,24 @@ export class ChatClient {
     if (this.socket !== s) return;
     this.refusal = null;
     const connection = ++this.connections;
-    try {
-      // the server checks the token after the socket connected: its answer to `c_online` (the online
-      // contacts) says the socket was taken; a refused one gets im_error and is dropped instead
-      const snapshot = await this.call(s, 'c_online');
-      if (this.socket !== s || [ 20001, 20002, 20004 ].includes(snapshot.code)) return;
-      this.setState('online');
-      if (snapshot.code === 0) this.emit('event', 'c_online', snapshot.data.payload, snapshot.meta);
-      // what was sent but not stored goes again (the server knows each fp once)
-      for (const p of this.pending.values()) this.sendNow(p);
-    } catch {
-      // a dropped connection ends this round; the next connect runs it again
-      return;
+    const current = () => this.socket === s && s.connected && this.connections === connection;
+    for (let round = 0; ; round++) {
+      try {
+        // the server checks the token after the socket connected: its answer to `c_online` (the online
+        // contacts) says the socket was taken; a refused one gets im_error and is dropped instead
+        const snapshot = await this.call(s, 'c_online');
+        if (this.socket !== s || [ 20001, 20002, 20004 ].includes(snapshot.code)) return;
+        this.setState('online');
+        if (snapshot.code === 0) this.emit('event', 'c_online', snapshot.data.payload, snapshot.meta);
+        break;
+      } catch {
+        // a dropped connection ends this round (the next connect runs it again); a slow reply is asked again
+        if (!current()) return;
+        await sleep(Math.min(1000 * 2 ** round, 30000));
+      }
     }
+    // what was sent but not stored goes again (the server knows each fp once)
+    for (const p of this.pending.values()) this.sendNow(p);
     await this.catchUp(s, connection);
   }
 

@@ -3,10 +3,12 @@
  * (the server closes the transport, as a network loss would), real offline pulls and change feed.
  */
 import assert from 'node:assert';
+import mm from 'egg-mock';
 import type { Socket } from 'socket.io';
 import { api, app, baseUrl, connectOk, emitAck, signup, sleep, type TestUser } from '../helpers';
 import { ApiError, ImClient, MemoryStore, RestClient, type KeyValueStore, type WireMessage } from '../../client/src';
 import type { ChatSocket } from '../../app/io/outbox';
+import PresenceService from '../../app/service/presence';
 
 const clients: ImClient[] = [];
 afterEach(() => {
@@ -308,5 +310,32 @@ describe('client package (@im-server/client)', function() {
     await sleep(1500);
     assert.strictEqual(first.chat.state, 'replaced');
     assert.strictEqual(second.chat.state, 'online');
+  });
+
+  it('a reply to c_online slower than the client waits: it asks again, comes online and pulls what came while offline', async () => {
+    const alice = await signup();
+    const bob = await signup();
+    const a = await clientOf(alice);
+    await online(a);
+    await a.chat.send(text(bob.id, 'while bob was away'));
+    // the server is slow with the first snapshot only
+    const original = PresenceService.prototype.snapshot;
+    let calls = 0;
+    mm(PresenceService.prototype, 'snapshot', async function(this: PresenceService, userId: string) {
+      if (calls++ === 0) await sleep(800);
+      return original.call(this, userId);
+    });
+    try {
+      const b = new ImClient({ baseUrl: await baseUrl(), store: new MemoryStore(), deviceType: 'WEB', requestTimeoutMs: 300 });
+      b.rest.setSession({ userId: bob.id, token: bob.token, refreshToken: bob.refreshToken });
+      clients.push(b);
+      const bobGot = inbox(b);
+      b.chat.connect();
+      await until(() => b.chat.state === 'online' && bobGot.length === 1, () => `state ${b.chat.state}, bob got ${bobGot.length}`, 10000);
+      assert.strictEqual(bobGot[0].content, 'while bob was away');
+      assert.ok(calls >= 2, 'c_online was asked again');
+    } finally {
+      mm.restore();
+    }
   });
 });
