@@ -24,7 +24,7 @@
  * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our app worker over the storm and each
  * measured window, through its inspector; hottest functions printed; with BENCH_PROFILE_DIR also saved there as .cpuprofile files), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
  * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete), BENCH_WEBHOOKS=1
- * (webhooks for message.created, user.online and user.offline to a receiver in this process, bench/webhook-sink.js),
+ * (webhooks for message.created, user.online and user.offline to a receiver process of its own, bench/webhook-sink.js),
  * BENCH_CEILING_SECONDS (default 5; 0 skips the ceiling), BENCH_MONGODB_URL (run our server and the ceiling against
  * that MongoDB instead of the embedded FerretDB; its databases imbench and imceiling are dropped and refilled).
  *
@@ -373,7 +373,10 @@ async function main() {
       if (l.backlog) notes.push(`${name}, ${l.label}: ran while up to ${l.backlog} sends of the loads before it were still unanswered`);
     }
   }
-  if (webhookSink) notes.push(`im-server webhook deliveries received: ${JSON.stringify(webhookSink.counts)}`);
+  if (webhookSink) {
+    const received = Object.values(webhookSink.counts).reduce((a, b) => a + b, 0);
+    notes.push(`im-server webhook deliveries received: ${JSON.stringify(webhookSink.counts)}; the receiver (its own process on the same cores) used ${fmt(webhookSink.cpuSeconds)} s of CPU, ${received ? fmt(webhookSink.cpuSeconds * 1e6 / received) : '-'} µs per delivery`);
+  }
   if (ours) {
     if (ours.storm && ours.storm.cmds) notes.push(`im-server connect storm, database commands: ${describeCommands(ours.storm.cmds)}`);
     for (const l of ours.loads) notes.push(`im-server ${l.label}, database commands: ${describeCommands(l.cmds)}`);

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Controller } from 'egg';
 import { asyncApiDocument } from '../../lib/api/asyncapi';
 import { clientEvents, serverPushes } from '../../lib/api/events';
@@ -9,7 +7,6 @@ import { restRoutes } from '../../lib/api/rest';
 /** Built once per process (the configured limits do not change while it runs); a few hundred KB of JSON. */
 let openApi: string | null = null;
 let asyncApi: ReturnType<typeof asyncApiDocument> | null = null;
-let page: Buffer | null = null;
 
 /**
  * The /docs page's policy: scripts, styles and fetches from our origin only (its libraries are served
@@ -45,12 +42,7 @@ export default class ApiDocsController extends Controller {
   /** `GET /docs`: both documents, readable (web/docs, built into web/dist by scripts/build-docs.js). */
   async page() {
     const { ctx, app } = this;
-    // production keeps the page in memory; development re-reads it after each rebuild
-    let html = app.config.env === 'prod' ? page : null;
-    if (!html) {
-      html = await readFile(path.join(app.baseDir, 'web/dist/docs.html')).catch(() => null);
-      if (app.config.env === 'prod') page = html;
-    }
+    const html = await app.builtFiles.read('docs.html');
     if (!html) {
       ctx.status = 503;
       ctx.type = 'text/plain';

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Controller } from 'egg';
 
 /**
@@ -21,20 +19,11 @@ export const WEB_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-let cached: Buffer | null = null;
-let cachedWorker: Buffer | null = null;
-
 /** The web client (web/, built by `npm run build:web` into web/dist; its assets are served by egg-static). */
 export default class WebController extends Controller {
   async index() {
     const { ctx, app } = this;
-    const file = path.join(app.baseDir, 'web/dist/index.html');
-    // production keeps the page in memory; development re-reads it after each rebuild
-    let html = app.config.env === 'prod' ? cached : null;
-    if (!html) {
-      html = await readFile(file).catch(() => null);
-      if (app.config.env === 'prod') cached = html;
-    }
+    const html = await app.builtFiles.read('index.html');
     if (!html) {
       ctx.status = 503;
       ctx.type = 'text/plain';
@@ -49,11 +38,7 @@ export default class WebController extends Controller {
   /** The service worker (web/public/sw.js → web/dist/sw.js) at the root, so its scope is the whole client. */
   async serviceWorker() {
     const { ctx, app } = this;
-    let js = app.config.env === 'prod' ? cachedWorker : null;
-    if (!js) {
-      js = await readFile(path.join(app.baseDir, 'web/dist/sw.js')).catch(() => null);
-      if (app.config.env === 'prod') cachedWorker = js;
-    }
+    const js = await app.builtFiles.read('sw.js');
     if (!js) {
       ctx.status = 404;
       return;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Application, IModel } from 'egg';
 import { Stores, type PresenceRegistry, type QrLogins } from '../../lib/stores';
 import { RateLimits } from '../../lib/rate-limits';
@@ -8,6 +9,7 @@ import { MessageEngine } from '../message/engine';
 import { readPresence, readProfiles } from '../service/presence';
 import { Metrics } from '../../lib/metrics';
 import { JobQueue } from '../../lib/job-queue';
+import { BuiltFiles } from '../../lib/built-files';
 import { Webhooks } from '../integration/webhooks';
 import { Push } from '../integration/push';
 import { messageHooks } from '../integration/message-hooks';
@@ -28,6 +30,7 @@ const METRICS = Symbol('metrics');
 const JOBS = Symbol('jobs');
 const WEBHOOKS = Symbol('webhooks');
 const PUSH = Symbol('push');
+const BUILT = Symbol('builtFiles');
 
 interface Singletons {
   [STORES]?: Stores;
@@ -41,6 +44,7 @@ interface Singletons {
   [JOBS]?: JobQueue;
   [WEBHOOKS]?: Webhooks;
   [PUSH]?: Push;
+  [BUILT]?: BuiltFiles;
 }
 
 /** What this file adds to `app` (declared, not inferred: the accessors use each other through `app`). */
@@ -56,6 +60,7 @@ export interface AppSingletons {
   readonly jobs: JobQueue;
   readonly webhooks: Webhooks;
   readonly push: Push;
+  readonly builtFiles: BuiltFiles;
   /** tells every worker that webhooks or push subscriptions changed (app/integration/changes.ts) */
   integrationChanged(change: IntegrationChange): void;
 }
@@ -184,6 +189,12 @@ const extension: AppSingletons & ThisType<Application> = {
   get qrLogins(): QrLogins {
     const self = held(this);
     return self[QR_LOGINS] ??= self.stores.qrLogins();
+  },
+
+  /** The built web client's files (web/dist), for the routes that serve them (lib/built-files.ts). */
+  get builtFiles(): BuiltFiles {
+    const self = held(this);
+    return self[BUILT] ??= new BuiltFiles(path.join(self.baseDir, 'web/dist'), self.config.env === 'prod');
   },
 
   /** The rate limits of config/rate-limits.ts, counted in app.stores (lib/rate-limits.ts). */

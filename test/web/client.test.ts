@@ -5,15 +5,15 @@
  * Screenshots go to test/.screenshots/ (not committed).
  */
 import assert from 'node:assert';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './browser';
 import { createOrPromoteAdmin } from '../../app/cli/admin';
 import mm from 'egg-mock';
 import { api, app, baseUrl, connectOk, emitAck, sleep, uniqueName } from '../helpers';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = path.join(__dirname, '../.screenshots');
 const WAIT = 10000;
 
@@ -82,17 +82,11 @@ describe('web client in a real browser', function() {
   const bubble = (p: Person, text: string) => p.page.locator('.msg', { hasText: text }).last();
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`);
     // one run's screenshots only
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     url = await baseUrl();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [ '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage' ],
-    });
+    browser = await launchChromium();
     alice = await person(uniqueName('alice'));
     bob = await person(uniqueName('bob'));
     desk = await person(uniqueName('desk'));

@@ -3,12 +3,12 @@
  * rendered by the bundled libraries, served from our origin under the page's CSP.
  */
 import assert from 'node:assert';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser';
 import { baseUrl } from '../helpers';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const WAIT = 8000;
 /** screenshots of the page (not committed) */
 const SHOTS = path.join(__dirname, '../.screenshots');
@@ -22,15 +22,9 @@ describe('/docs in a real browser', function() {
   const problems: string[] = [];
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`);
     mkdirSync(SHOTS, { recursive: true });
     url = await baseUrl();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [ '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage' ],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const origin = new URL(url).origin;
     await context.route(() => true, route => {

@@ -7,13 +7,13 @@
  * test/web/screenshots/ (not committed).
  */
 import assert from 'node:assert';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { launchChromium } from './browser';
 import { api, baseUrl, connectOk, emitAck, signup, sleep, type TestUser } from '../helpers';
 import { befriend } from '../social-helpers';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SHOTS = path.join(__dirname, 'screenshots');
 const WAIT = 10000;
 
@@ -85,16 +85,10 @@ describe('web client: message features (§8)', function() {
   });
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     url = await baseUrl();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [ '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage' ],
-    });
+    browser = await launchChromium();
     alice = await person('Alice');
     bob = await person('Bob');
     carol = await person('Carol');

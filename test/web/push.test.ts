@@ -6,11 +6,11 @@
  * the service worker shows the push, and a click on the notification opens the conversation.
  */
 import assert from 'node:assert';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './browser';
 import { api, app, baseUrl, connectOk, emitAck, signup, uniqueName } from '../helpers';
 import { PushService, PUSH_CA_FILE } from '../push-service';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const WAIT = 10000;
 
 describe('web client: push notifications', function() {
@@ -31,11 +31,7 @@ describe('web client: push notifications', function() {
     Object.assign(app.config.push, { allowPrivate: true, caFile: PUSH_CA_FILE });
     app.config.queue.pollMs = 50;
     app.jobs.start();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [ '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage' ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1180, height: 760 } });
     await context.grantPermissions([ 'notifications' ], { origin: url });
     sub = service.subscribe();
