@@ -105,15 +105,19 @@ export class PointerWriter {
     return out;
   }
 
-  /** Writes what is pending now (on shutdown, and in tests). */
+  /**
+   * Writes what is pending now (on shutdown, and in tests); returns once everything pending at the
+   * call is stored, also what another flush was writing meanwhile.
+   */
   async flush() {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.writing;
+    // another flush may have begun a write while this one waited: each is waited for in turn
+    while (this.writing) await this.writing;
     const batch = [ ...this.dirty ];
+    if (!batch.length) return;
     this.inflight = this.dirty;
     this.dirty = new Map();
-    if (!batch.length) return;
     const started = Date.now();
     this.writing = bulkWriteInChunks(this.model(), batch.flatMap(([ conversationId, p ]) => updatesOf(conversationId, p)))
       .catch(this.onError).finally(() => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { Types } from 'mongoose';
-import { app } from '../../helpers';
+import { app, sleep } from '../../helpers';
 import { PointerWriter } from '../../../app/message/pointer-writer';
 import type { ConversationDoc } from '../../../app/model/conversation';
 import { toWire, type MessageDoc } from '../../../app/model/message';
@@ -77,5 +77,35 @@ describe('app/message/pointer-writer', () => {
     w.mark([ message(c.id, 1) ]);
     await w.flush();
     assert.strictEqual(w.pending([ c.id ]).size, 0);
+  });
+
+  /** A writer whose bulk writes take 300 ms more: another flush runs while one is being written. */
+  const slowWriter = () => new PointerWriter(() => ({
+    bulkWrite: async (...args: Parameters<typeof app.model.Conversation.bulkWrite>) => {
+      await sleep(300);
+      return app.model.Conversation.bulkWrite(...args);
+    },
+  }) as unknown as typeof app.model.Conversation, 10_000, fail);
+
+  it('a flush called while another writes returns only once that write is stored', async () => {
+    const c = await conversation();
+    const w = slowWriter();
+    w.mark([ message(c.id, 1) ]);
+    const first = w.flush();
+    await w.flush();
+    assert.strictEqual((await c.read())!.lastSeq, 1, 'stored when the second flush returned');
+    await first;
+  });
+
+  it('a message being written still counts as pending after a flush that found nothing new', async () => {
+    const c = await conversation();
+    const w = slowWriter();
+    w.mark([ message(c.id, 1) ]);
+    const first = w.flush();
+    const second = w.flush();
+    // the second flush has nothing of its own; until the first's write is stored, readers still see the message here
+    await Promise.race([ second, sleep(100) ]);
+    assert.ok((await c.read())!.lastSeq === 1 || w.pending([ c.id ]).get(c.id)?.seq === 1, 'neither stored nor pending');
+    await Promise.all([ first, second ]);
   });
 });
