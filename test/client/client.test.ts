@@ -16,8 +16,8 @@ afterEach(() => {
 });
 
 /** A client signed in as `u` (the tokens signup gave), not yet connected. */
-async function clientOf(u: TestUser, store: KeyValueStore = new MemoryStore(), deviceType: 'WEB' | 'MOBILE' | 'DESKTOP' = 'WEB') {
-  const client = new ImClient({ baseUrl: await baseUrl(), store, deviceType, ackDelayMs: 20 });
+async function clientOf(u: TestUser, store: KeyValueStore = new MemoryStore(), deviceType: 'WEB' | 'MOBILE' | 'DESKTOP' = 'WEB', requestTimeoutMs?: number) {
+  const client = new ImClient({ baseUrl: await baseUrl(), store, deviceType, ackDelayMs: 20, requestTimeoutMs });
   if (!client.rest.session) client.rest.setSession({ userId: u.id, token: u.token, refreshToken: u.refreshToken });
   clients.push(client);
   return client;
@@ -326,9 +326,7 @@ describe('client package (@im-server/client)', function() {
       return original.call(this, userId);
     });
     try {
-      const b = new ImClient({ baseUrl: await baseUrl(), store: new MemoryStore(), deviceType: 'WEB', requestTimeoutMs: 300 });
-      b.rest.setSession({ userId: bob.id, token: bob.token, refreshToken: bob.refreshToken });
-      clients.push(b);
+      const b = await clientOf(bob, new MemoryStore(), 'WEB', 300);
       const bobGot = inbox(b);
       b.chat.connect();
       await until(() => b.chat.state === 'online' && bobGot.length === 1, () => `state ${b.chat.state}, bob got ${bobGot.length}`, 10000);
