@@ -298,44 +298,54 @@ async function timeOp(db, fn) {
   return { n: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), timeouts, cmdsPerCall: cmds ? cmds.total / samples.length : null };
 }
 
-/** The six operations, as "me" does them. */
-async function measure(ctx) {
-  const { url, db, me, peers, conversations } = ctx;
-  const out = {};
-  out.connect = await timeOp(db, async (_i, timeoutMs) => {
+/** One request on `socket` timed over the tries; `check` then sees each reply (and may act on it, untimed). */
+function timeRequest(db, socket, event, payloadOf, check) {
+  return timeOp(db, async (i, timeoutMs) => {
     const t0 = now();
-    const socket = await connectChat(url, me.user, { deviceType: 'MOBILE', deadline: Date.now() + timeoutMs });
+    const reply = await request(socket, event, payloadOf(i), timeoutMs);
+    const ms = now() - t0;
+    await check(reply, i, timeoutMs);
+    return ms;
+  });
+}
+
+/** A new socket of `user` timed until its first `offline_message` is answered; `check` sees that page. */
+function timeConnect(db, url, user, check) {
+  return timeOp(db, async (_i, timeoutMs) => {
+    const t0 = now();
+    const socket = await connectChat(url, user, { deviceType: 'MOBILE', deadline: Date.now() + timeoutMs });
     try {
       const pending = await request(socket, 'offline_message', undefined, timeoutMs);
       const ms = now() - t0;
-      if (pending.length) book.notes.push(`connect: offline_message returned ${pending.length} messages with nothing pending`);
+      check(pending);
       return ms;
     } finally {
       socket.close();
       await sleep(50);
     }
   });
+}
+
+/** The six operations, as "me" does them. */
+async function measure(ctx) {
+  const { url, db, me, peers, conversations } = ctx;
+  const out = {};
+  out.connect = await timeConnect(db, url, me.user, pending => {
+    if (pending.length) book.notes.push(`connect: offline_message returned ${pending.length} messages with nothing pending`);
+  });
   let recentShort = false;
-  out.recent_conversation = await timeOp(db, async (_i, timeoutMs) => {
-    const t0 = now();
-    const list = await request(me.socket, 'recent_conversation', undefined, timeoutMs);
-    const ms = now() - t0;
+  out.recent_conversation = await timeRequest(db, me.socket, 'recent_conversation', () => undefined, list => {
     const active = conversations.filter(c => book.lastInConversation.has(c.key)).length;
     if (!recentShort && list.length < active) {
       recentShort = true;
       book.notes.push(`recent_conversation listed ${list.length} conversations, expected ${active}`);
     }
-    return ms;
   });
-  out['offline (none)'] = await timeOp(db, async (_i, timeoutMs) => {
-    const t0 = now();
-    const pending = await request(me.socket, 'offline_message', undefined, timeoutMs);
-    const ms = now() - t0;
+  out['offline (none)'] = await timeRequest(db, me.socket, 'offline_message', () => undefined, async (pending, _i, timeoutMs) => {
     if (pending.length) {
       book.notes.push(`offline_message returned ${pending.length} messages with nothing pending`);
       await request(me.socket, 'c_message_ack', pending.map(m => ({ _id: m._id })), timeoutMs);
     }
-    return ms;
   });
   const peer = peers[0];
   const toPeer = { from: me, to: peer.user.id, typeu: 1, recipients: 1, conversation: `c2c:${peer.user.id}` };
@@ -364,15 +374,12 @@ async function measure(ctx) {
       me.held = [];
     }
   });
-  out['history (newest 20)'] = await timeOp(db, async (i, timeoutMs) => {
-    const c = conversations[i % conversations.length];
-    const t0 = now();
-    const page = await request(me.socket, 'history_message', { timelineId: c.timelineId, typeu: c.typeu, limit: 20 }, timeoutMs);
-    const ms = now() - t0;
+  const conversationOf = i => conversations[i % conversations.length];
+  out['history (newest 20)'] = await timeRequest(db, me.socket, 'history_message', i => ({ timelineId: conversationOf(i).timelineId, typeu: conversationOf(i).typeu, limit: 20 }), (page, i) => {
+    const c = conversationOf(i);
     const docs = Array.isArray(page) ? page : page.docs;
     const newest = book.lastInConversation.get(c.key);
     if (newest && !docs.some(m => m.fp === newest)) book.pullMissing.push(`history_message newest page of ${c.key} lacks its newest acked message ${newest}`);
-    return ms;
   });
   out['to → to_ack'] = await timeOp(db, async (_i, timeoutMs) => {
     const ms = await send(toPeer, counter++, timeoutMs);
@@ -389,35 +396,13 @@ async function measureAway({ url, db, away }) {
   const pendingPage = pending => {
     if (!pending.length) book.pullMissing.push('the away user\'s offline_message showed nothing pending');
   };
-  out['away: connect'] = await timeOp(db, async (_i, timeoutMs) => {
-    const t0 = now();
-    const socket = await connectChat(url, away.user, { deviceType: 'MOBILE', deadline: Date.now() + timeoutMs });
-    try {
-      const pending = await request(socket, 'offline_message', undefined, timeoutMs);
-      const ms = now() - t0;
-      pendingPage(pending);
-      return ms;
-    } finally {
-      socket.close();
-      await sleep(50);
-    }
-  });
+  out['away: connect'] = await timeConnect(db, url, away.user, pendingPage);
   const socket = await connectChat(url, away.user, { deviceType: 'MOBILE', deadline: Date.now() + 60000 });
   try {
-    out['away: recent_conversation'] = await timeOp(db, async (_i, timeoutMs) => {
-      const t0 = now();
-      const list = await request(socket, 'recent_conversation', undefined, timeoutMs);
-      const ms = now() - t0;
+    out['away: recent_conversation'] = await timeRequest(db, socket, 'recent_conversation', () => undefined, list => {
       if (list.length < away.conversations) book.notes.push(`the away user's recent_conversation listed ${list.length} conversations, expected ${away.conversations}`);
-      return ms;
     });
-    out['away: offline_message'] = await timeOp(db, async (_i, timeoutMs) => {
-      const t0 = now();
-      const pending = await request(socket, 'offline_message', undefined, timeoutMs);
-      const ms = now() - t0;
-      pendingPage(pending);
-      return ms;
-    });
+    out['away: offline_message'] = await timeRequest(db, socket, 'offline_message', () => undefined, pendingPage);
   } finally {
     socket.close();
     await sleep(50);

@@ -1,4 +1,5 @@
 import { Controller } from 'egg';
+import { pagePolicy } from '../../lib/page-policy';
 import { asyncApiDocument } from '../../lib/api/asyncapi';
 import { clientEvents, serverPushes } from '../../lib/api/events';
 import { openApiDocument } from '../../lib/api/openapi';
@@ -9,22 +10,10 @@ let openApi: string | null = null;
 let asyncApi: ReturnType<typeof asyncApiDocument> | null = null;
 
 /**
- * The /docs page's policy: scripts, styles and fetches from our origin only (its libraries are served
- * from /docs/), no inline script or style; images also as data: URIs, which the renderers' style
- * sheets use for their icons.
+ * The /docs page's policy: our origin only (its libraries are served from /docs/); images also as
+ * data: URIs, which the renderers' style sheets use for their icons.
  */
-export const DOCS_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+const DOCS_CSP = pagePolicy({ 'img-src': "'self' data:" });
 
 /**
  * `GET /api/openapi.json` and `GET /api/asyncapi.json` (PROTOCOL §9): the API documents generated
@@ -41,17 +30,8 @@ export default class ApiDocsController extends Controller {
 
   /** `GET /docs`: both documents, readable (web/docs, built into web/dist by scripts/build-docs.js). */
   async page() {
-    const { ctx, app } = this;
-    const html = await app.builtFiles.read('docs.html');
-    if (!html) {
-      ctx.status = 503;
-      ctx.type = 'text/plain';
-      ctx.body = 'The docs page is not built: run `npm run build:web`.';
-      return;
-    }
-    ctx.set({ 'Content-Security-Policy': DOCS_CSP, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' });
-    ctx.type = 'html';
-    ctx.body = html;
+    await this.ctx.sendBuilt('docs.html', 'html', { 'Content-Security-Policy': DOCS_CSP, 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' },
+      { status: 503, text: 'The docs page is not built: run `npm run build:web`.' });
   }
 
   async asyncapi() {

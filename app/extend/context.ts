@@ -20,6 +20,25 @@ export default {
     this.body = httpEnvelope(data);
   },
 
+  /**
+   * Serves a file of the built web client (`app.builtFiles`) as `type` with its own headers; when it
+   * is not built, `notBuilt`: a 503 saying how to build it, or a bare 404.
+   */
+  async sendBuilt(this: Context, name: string, type: string, headers: Record<string, string>, notBuilt: { status: 404 } | { status: 503; text: string }) {
+    const bytes = await this.app.builtFiles.read(name);
+    if (!bytes) {
+      this.status = notBuilt.status;
+      if ('text' in notBuilt) {
+        this.type = 'text/plain';
+        this.body = notBuilt.text;
+      }
+      return;
+    }
+    this.set(headers);
+    this.type = type;
+    this.body = bytes;
+  },
+
   /** The authenticated caller (set by the auth middleware). */
   get auth(): { userId: string; sessionId: string } {
     const self = this as unknown as Context;
