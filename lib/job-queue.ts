@@ -176,17 +176,19 @@ export class JobQueue {
       if (i < places && !j.runAt && this.opts.handlers[j.kind]) Object.assign(head, { attempts: 1, runAt: new Date(now + this.leaseMs(head)) });
       return head;
     });
-    const mine = heads.filter(h => h.attempts === 1);
-    this.starting += mine.length;
+    const mine = heads.filter(h => h.attempts === 1).length;
+    this.starting += mine;
     try {
       const bodies = await Promise.all(heads.map(async (h, i): Promise<JobBodyDoc> => ({ _id: h._id, items: await packItems(jobs[i].items) })));
       await this.opts.bodies().collection.insertMany(bodies as never[], { ordered: false });
       await this.opts.jobs().collection.insertMany(heads as never[], { ordered: false });
     } finally {
-      this.starting -= mine.length;
+      this.starting -= mine;
     }
-    for (const head of mine) this.track(this.run(head, jobs[heads.indexOf(head)].items));
-    if (mine.length < heads.length) this.nudge();
+    heads.forEach((head, i) => {
+      if (head.attempts === 1) this.track(this.run(head, jobs[i].items));
+    });
+    if (mine < heads.length) this.nudge();
   }
 
   /**
