@@ -562,11 +562,20 @@ export class MessageEngine {
 
   /**
    * Messages are being removed from the store (retention): their change records first (§8: devices
-   * learn `{_id, removed: true}`), then the cached runs of their conversations go.
+   * learn `{_id, removed: true}`), then the cached runs of their conversations go, and a
+   * conversation whose last message is one of them loses it (written before this returns).
    */
   async removed(messages: Array<Pick<MessageDoc, '_id' | 'conversationId' | 'seq'>>) {
     await this.feed.publishMany(messages.map(m => ({ conversationId: m.conversationId, message: m._id, seq: m.seq, kind: 'removed' as const })));
-    await Promise.all([ ...new Set(messages.map(m => m.conversationId)) ].map(id => this.deps.recent.forget(id)));
+    const byConversation = new Map<string, string[]>();
+    for (const m of messages) {
+      const ids = byConversation.get(m.conversationId);
+      if (ids) ids.push(String(m._id));
+      else byConversation.set(m.conversationId, [ String(m._id) ]);
+    }
+    await Promise.all([ ...byConversation.keys() ].map(id => this.deps.recent.forget(id)));
+    for (const [ conversationId, ids ] of byConversation) this.seqs.pointers.removed(conversationId, ids);
+    await this.seqs.pointers.flush();
   }
 
   /** Writes what is pending (shutdown). */

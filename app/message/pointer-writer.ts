@@ -23,6 +23,8 @@ interface Pending {
   allMentions?: Set<number>;
   /** seqs to take out of `allMentions` (recalled, or old ones beyond what counts) */
   unmention?: Set<number>;
+  /** ids of messages removed from the store (retention): `last` goes if it is one of them */
+  removed?: Set<string>;
 }
 
 /**
@@ -80,6 +82,19 @@ export class PointerWriter {
     const entry = this.entry(conversationId);
     entry.unmention ??= new Set();
     for (const s of seqs) entry.unmention.add(s);
+    this.schedule();
+  }
+
+  /**
+   * These messages were removed from the store (retention): the conversation loses `last` if it is
+   * one of them. Written here, in turn with the other updates, because on FerretDB a second writer
+   * of the document would race this process's `$max` updates and could put `last` back.
+   */
+  removed(conversationId: string, messageIds: string[]) {
+    if (!messageIds.length) return;
+    const entry = this.entry(conversationId);
+    entry.removed ??= new Set();
+    for (const id of messageIds) entry.removed.add(id);
     this.schedule();
   }
 
@@ -141,7 +156,11 @@ export class PointerWriter {
   }
 }
 
-/** One conversation's updates: `$max` of the pointer fields, then (another op: same field) what leaves `allMentions`. */
+/**
+ * One conversation's updates, in order: `$max` of the pointer fields, then (another op: same field)
+ * what leaves `allMentions`, then `last` unset if it is a removed message (a newer one raised just
+ * before stays).
+ */
 function updatesOf(conversationId: string, p: Pending) {
   const max: Record<string, unknown> = {};
   if (p.pointer) Object.assign(max, { lastSeq: p.pointer.seq, updatedAt: p.pointer.sendTime });
@@ -151,9 +170,15 @@ function updatesOf(conversationId: string, p: Pending) {
   const update: Record<string, unknown> = {};
   if (Object.keys(max).length) update.$max = max;
   if (p.allMentions?.size) update.$addToSet = { allMentions: { $each: [ ...p.allMentions ] } };
-  const ops: Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown> } }> = [];
+  const ops: Array<{ updateOne: { filter: { _id: string } & Record<string, unknown>; update: Record<string, unknown> } }> = [];
   if (Object.keys(update).length) ops.push({ updateOne: { filter: { _id: conversationId }, update } });
   if (p.unmention?.size) ops.push({ updateOne: { filter: { _id: conversationId }, update: { $pullAll: { allMentions: [ ...p.unmention ] } } } });
+  if (p.removed?.size) {
+    const ids = [ ...p.removed ];
+    // `lastMessage`: where documents written before `last` keep it
+    const filter = { _id: conversationId, $or: [ { 'last.message._id': { $in: ids } }, { 'lastMessage._id': { $in: ids } } ] };
+    ops.push({ updateOne: { filter, update: { $unset: { last: 1, lastMessage: 1 } } } });
+  }
   return ops;
 }
 

@@ -11,7 +11,7 @@ const CHUNK = BULK_CHUNK;
 
 /**
  * Removes messages older than `message.retentionDays` (0 keeps everything), with what points at
- * them: conversations' `lastMessage`, queued read receipts, per-user hidden marks and pins; each
+ * them: conversations' last message, queued read receipts, per-user hidden marks and pins; each
  * removal is a change feed record (§8), so devices drop them too. In bounded
  * chunks so a large backlog never holds the event loop or the database for long. A scheduled job
  * rather than a TTL index, which FerretDB does not implement; on MongoDB it is the same queries.
@@ -26,19 +26,17 @@ export default class MessageRetention extends Subscription {
     const days = this.config.message.retentionDays;
     if (!days) return;
     const cutoff = new Date(Date.now() - days * 24 * 3600 * 1000);
-    const { Message, Conversation, Receipt, Membership, Pin } = this.ctx.model;
+    const { Message, Receipt, Membership, Pin } = this.ctx.model;
     let removed = 0;
     for (;;) {
       const old = await Message.find({ sendTime: { $lt: cutoff } }, { _id: 1, conversationId: 1, seq: 1 }).limit(CHUNK).lean<Array<{ _id: Types.ObjectId; conversationId: string; seq: number }>>();
       if (!old.length) break;
-      // their change records (§8: devices learn they are gone) and cached copies first
+      // their change records (§8: devices learn they are gone), cached copies and conversations' last messages first
       await this.app.messages.removed(old);
       const ids = old.map(m => m._id);
       await Message.deleteMany({ _id: { $in: ids } });
       await Pin.deleteMany({ _id: { $in: ids } });
       // one after the other: two updateMany of up to 50 each at once could reach FerretDB's deadlock
-      await Conversation.updateMany({ $or: [ { 'last.message._id': { $in: ids.map(String) } }, { 'lastMessage._id': { $in: ids.map(String) } } ] },
-        { $unset: { last: 1, lastMessage: 1 } });
       await Receipt.deleteMany({ message: { $in: ids } });
       await Membership.updateMany({ hidden: { $in: ids } }, { $pullAll: { hidden: ids } });
       removed += ids.length;

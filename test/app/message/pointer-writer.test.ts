@@ -79,6 +79,30 @@ describe('app/message/pointer-writer', () => {
     assert.strictEqual(w.pending([ c.id ]).size, 0);
   });
 
+  it('a removed message that is the last one leaves the conversation without a last message, its last seq kept', async () => {
+    const c = await conversation();
+    const w = writer();
+    const m = message(c.id, 1);
+    w.mark([ m ]);
+    await w.flush();
+    w.removed(c.id, [ String(m._id) ]);
+    await w.flush();
+    const doc = await c.read();
+    assert.deepStrictEqual([ doc!.last, doc!.lastSeq ], [ undefined, 1 ]);
+  });
+
+  it('a removed message that is no longer the last one leaves the last one alone', async () => {
+    const c = await conversation();
+    const w = writer();
+    const old = message(c.id, 1);
+    w.mark([ old ]);
+    await w.flush();
+    w.mark([ message(c.id, 2) ]);
+    w.removed(c.id, [ String(old._id) ]);
+    await w.flush();
+    assert.strictEqual((await c.read())!.last?.message.content, 'm2');
+  });
+
   /** A writer whose bulk writes take 300 ms more: another flush runs while one is being written. */
   const slowWriter = () => new PointerWriter(() => ({
     bulkWrite: async (...args: Parameters<typeof app.model.Conversation.bulkWrite>) => {
