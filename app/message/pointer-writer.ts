@@ -120,6 +120,18 @@ export class PointerWriter {
     return out;
   }
 
+  /** Seqs of `all` mentions of these conversations added and taken out, not written yet (or being written). */
+  pendingMentions(conversationIds: string[]): Map<string, { added: number[]; removed: number[] }> {
+    const out = new Map<string, { added: number[]; removed: number[] }>();
+    for (const id of conversationIds) {
+      const parts = [ this.inflight.get(id), this.dirty.get(id) ];
+      const added = parts.flatMap(p => [ ...p?.allMentions ?? [] ]);
+      const removed = parts.flatMap(p => [ ...p?.unmention ?? [] ]);
+      if (added.length || removed.length) out.set(id, { added, removed });
+    }
+    return out;
+  }
+
   /**
    * Writes what is pending now (on shutdown, and in tests); returns once everything pending at the
    * call is stored, also what another flush was writing meanwhile.

@@ -135,15 +135,18 @@ export class SeqKnowledge {
     // read leaves neither the pending list nor (possibly) the documents that were read
     const pendingBefore = this.pointers.pending(ids);
     const changesBefore = this.pointers.pendingChanges(ids);
+    const mentionsBefore = this.pointers.pendingMentions(ids);
     const [ docs, registry ] = await Promise.all([
       this.deps.conversations().find({ _id: { $in: ids } }).lean<ConversationDoc[]>(),
       this.deps.registry.get(ids),
     ]);
     const pending = newest(pendingBefore, this.pointers.pending(ids), (a, b) => a.seq > b.seq);
     const changes = newest(changesBefore, this.pointers.pendingChanges(ids), (a, b) => a.seq > b.seq || (a.seq === b.seq && (a.rev ?? 0) > (b.rev ?? 0)));
+    const mentionsAfter = this.pointers.pendingMentions(ids);
     const out = new Map<string, ConversationHead & { doc: ConversationDoc }>();
     for (const doc of docs) {
-      const head = { lastSeq: doc.lastSeq, lastMessage: doc.last?.message ?? doc.lastMessage, updatedAt: new Date(doc.updatedAt), allMentions: doc.allMentions, doc };
+      const allMentions = withPending(doc.allMentions, mentionsBefore.get(doc._id), mentionsAfter.get(doc._id));
+      const head = { lastSeq: doc.lastSeq, lastMessage: doc.last?.message ?? doc.lastMessage, updatedAt: new Date(doc.updatedAt), allMentions, doc };
       const newer = pending.get(doc._id);
       if (newer && (head.lastMessage?.seq ?? 0) < newer.seq) Object.assign(head, { lastMessage: newer.wire, updatedAt: newer.sendTime });
       // a change of the last message not written yet (§8)
@@ -178,4 +181,17 @@ function newest<T>(a: Map<string, T>, b: Map<string, T>, isNewer: (x: T, y: T) =
     if (!other || isNewer(value, other)) out.set(key, value);
   }
   return out;
+}
+
+/**
+ * A conversation's `all` mentions with those not written yet: what was pending before the read or
+ * after it (a write ending during the read is in neither list, nor perhaps in the document read).
+ * A mention is added once (when stored) and taken out at most once after that, so removals go last.
+ */
+function withPending(stored: number[] | undefined, ...pending: Array<{ added: number[]; removed: number[] } | undefined>): number[] | undefined {
+  if (!pending.some(Boolean)) return stored;
+  const out = new Set(stored ?? []);
+  for (const p of pending) for (const s of p?.added ?? []) out.add(s);
+  for (const p of pending) for (const s of p?.removed ?? []) out.delete(s);
+  return [ ...out ];
 }
