@@ -358,6 +358,22 @@ function topSelfTime(prof, n = 25) {
   return { sampledMs: Math.round(total * dt), lines: top.map(([ k, c ]) => `  ${(c / total * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n') };
 }
 
+/** The functions that allocated most (self size) in a sampling heap profile (`HeapProfiler.stopSampling`'s). */
+function topAllocations(prof, n = 25) {
+  const self = new Map();
+  let total = 0;
+  const walk = node => {
+    const where = node.callFrame.url ? node.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*bench\/\.build\//, '') : '';
+    const key = `${node.callFrame.functionName || '(anonymous)'} ${where}:${node.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) || 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children || []) walk(child);
+  };
+  walk(prof.head);
+  const top = [ ...self ].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return { totalMb: Math.round(total / 1048576), lines: top.map(([ k, b ]) => `  ${(b / total * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n') };
+}
+
 /** The app worker among the server's processes (egg-cluster's app_worker.js). */
 function appWorker(pids) {
   for (const p of pids) {
@@ -420,7 +436,7 @@ async function inspect(pid) {
 }
 
 module.exports = {
-  topSelfTime, appDbCounters, appDbDelta, appWorker, inspect,
+  topSelfTime, topAllocations, appDbCounters, appDbDelta, appWorker, inspect,
   root, buildDir, logger, sleep, envNumber, SetupError, freePort, waitForHttp, build, removeBuild, processTree, cpuSeconds, rssMb,
   seedAccounts, api, checkAccount, startOurs, startRelay, dbCommands, commandDelta, describeCommands, percentile, fmt, table, commitId,
 };

@@ -22,7 +22,7 @@
  * default 2), BENCH_WINDOW (1:1 in-flight window per sender, default 4), BENCH_ROOM_SENDERS (default 5),
  * BENCH_USERS (default 1000), BENCH_ROOM_MEMBERS (default 500, at most 501), BENCH_SETUP_TIMEOUT
  * (seconds, default 300), BENCH_DRAIN (seconds a load waits for its last acks, default 30), BENCH_PROFILE=1 (CPU profiles of our app worker over the storm and each
- * measured window, through its inspector; hottest functions printed; with BENCH_PROFILE_DIR also saved there as .cpuprofile files), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
+ * measured window, through its inspector; hottest functions printed; with BENCH_PROFILE_DIR also saved there as .cpuprofile files; with BENCH_PROFILE_ALLOC=1 also the sampled allocations by function, collected ones included), BENCH_ACK=0 (recipients do not ack: not what clients do, only to see what acks
  * cost), BENCH_ONLY=ours|relay (one side only, for development; exits 1 as incomplete), BENCH_WEBHOOKS=1
  * (webhooks for message.created, user.online and user.offline to a receiver process of its own, bench/webhook-sink.js),
  * BENCH_CEILING_SECONDS (default 5; 0 skips the ceiling), BENCH_MONGODB_URL (run our server and the ceiling against
@@ -40,7 +40,7 @@ const crypto = require('node:crypto');
 const ferretdb = require('../scripts/ferretdb');
 const {
   logger, sleep, envNumber, SetupError, build, removeBuild, processTree, cpuSeconds, rssMb, seedAccounts, api, checkAccount,
-  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId, topSelfTime, appDbCounters, appDbDelta,
+  startOurs, startRelay, dbCommands, commandDelta, describeCommands, fmt, table, commitId, topSelfTime, topAllocations, appDbCounters, appDbDelta,
   appWorker, inspect,
 } = require('./lib');
 const { startWebhookSink } = require('./webhook-sink');
@@ -56,6 +56,7 @@ const ROOM_MEMBERS = Math.min(envNumber('BENCH_ROOM_MEMBERS', 500), USERS, 501);
 const SETUP_TIMEOUT = envNumber('BENCH_SETUP_TIMEOUT', 300);
 const DRAIN = envNumber('BENCH_DRAIN', 30);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const PROFILE_ALLOC = PROFILE && process.env.BENCH_PROFILE_ALLOC === '1';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR || ''; // where BENCH_PROFILE also saves each profile (.cpuprofile: Chrome's DevTools open them)
 const ACK = process.env.BENCH_ACK !== '0'; // 0: recipients do not ack (not what clients do: only to see what acks cost)
 const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, for development
@@ -117,11 +118,14 @@ async function measureServer(name, server, db, users, loads, roomQuery, metricsT
   const profiled = async work => {
     if (!inspector) return [ await work(), null ];
     await inspector.call('Profiler.start');
+    // BENCH_PROFILE_ALLOC: where the garbage comes from (objects the GC collected are counted too)
+    if (PROFILE_ALLOC) await inspector.call('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     try {
       return [ await work(), null ];
     } finally {
       const { profile } = await inspector.call('Profiler.stop');
       profiledLast = topSelfTime(profile);
+      if (PROFILE_ALLOC) profiledLast.alloc = topAllocations((await inspector.call('HeapProfiler.stopSampling')).profile);
       if (PROFILE_DIR) {
         fs.mkdirSync(PROFILE_DIR, { recursive: true });
         fs.writeFileSync(path.join(PROFILE_DIR, `${name}-${String(++profilesSaved).padStart(2, '0')}.cpuprofile`), JSON.stringify(profile));
@@ -391,6 +395,7 @@ async function main() {
   if (t) process.stdout.write(`\n${t}\n`);
   for (const x of PROFILE && ours ? [ { label: 'connect storm', profile: ours.storm && ours.storm.profile }, ...ours.loads ] : []) {
     if (x.profile) process.stdout.write(`\nCPU profile of the app worker, ${x.label} (measured window), self time, ${x.profile.sampledMs} ms sampled:\n${x.profile.lines}\n`);
+    if (x.profile?.alloc) process.stdout.write(`\nAllocations of the app worker, ${x.label} (measured window), by allocating function, ${x.profile.alloc.totalMb} MB sampled:\n${x.profile.alloc.lines}\n`);
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 

@@ -47,8 +47,30 @@ export interface Taken {
 
 const NOTHING: Taken = { refund: async () => undefined };
 
+/**
+ * Fixed windows counted in this process per socket, synchronously, the count going with the socket:
+ * the `*` limit is consumed by every socket event, where the library's promise per use (and its
+ * timer per key and window) showed in the allocation profile of the message path. Counts as the
+ * library's memory limiter does (a fixed window of `duration` seconds, no blocking beyond it).
+ */
+class SocketWindows {
+  private readonly windows = new WeakMap<object, { resetAt: number; used: number }>();
+
+  constructor(private readonly limit: Limit) {}
+
+  /** ms until the window resets when this use is over the limit, else 0 */
+  take(socket: object, points: number): number {
+    const now = Date.now();
+    let w = this.windows.get(socket);
+    if (!w || w.resetAt <= now) this.windows.set(socket, w = { resetAt: now + this.limit.duration * 1000, used: 0 });
+    w.used += points;
+    return w.used > this.limit.points ? w.resetAt - now : 0;
+  }
+}
+
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
+  private readonly socketWindows = new Map<string, SocketWindows>();
 
   constructor(private readonly opts: {
     /** where the counts live (Redis when configured) */
@@ -75,6 +97,20 @@ export class RateLimits {
       throw refusal(res);
     }
     return use.failuresOnly ? refunder(limiter, scoped) : NOTHING;
+  }
+
+  /**
+   * Consumes `points` of a use counted per socket in this process (`by: 'socket'`, `store: 'memory'`)
+   * at once; over the limit → 20009 with the time to wait (`tooManyRequests`), thrown.
+   */
+  takeForSocket(use: LimitUse, socket: object, points = 1): void {
+    const limit = this.opts.limits()[use.limit];
+    if (!limit) throw new Error(`no config.rateLimit.${use.limit}`);
+    const key = `${use.scope ?? ''}:${use.limit}:${limit.points}:${limit.duration}`;
+    let windows = this.socketWindows.get(key);
+    if (!windows) this.socketWindows.set(key, windows = new SocketWindows(limit));
+    const waitMs = windows.take(socket, points);
+    if (waitMs) throw tooManyRequests(waitMs);
   }
 
   private async takeProgressive(use: LimitUse, limit: Limit, key: string, address: string): Promise<Taken> {
@@ -126,7 +162,9 @@ function refusal(res: unknown, message?: string) {
 export async function takeAll(limits: RateLimits, uses: readonly LimitUse[], keyOf: (use: LimitUse) => string | null | Promise<string | null>,
   address: string, taken: Taken[] = []): Promise<Taken[]> {
   for (const use of uses) {
-    const key = await keyOf(use);
+    const found = keyOf(use);
+    // most keys are known at once: awaiting those would cost a promise per event
+    const key = found instanceof Promise ? await found : found;
     if (key !== null) taken.push(await limits.take(use, key, address));
   }
   return taken;

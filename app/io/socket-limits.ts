@@ -16,6 +16,21 @@ function usesOf(nsp: string, name: string): readonly LimitUse[] {
   return Object.hasOwn(table, name) ? table[name] : [];
 }
 
+/**
+ * An event's uses (`*`, then its own), looked up on every event: built once per namespace and named
+ * event; any other name has `*`'s alone (and is not kept: a client could send endless names).
+ */
+const eventUses = new Map<string, { star: readonly LimitUse[]; named: Map<string, readonly LimitUse[]> }>();
+function eventUsesOf(nsp: string, event: string): readonly LimitUse[] {
+  let uses = eventUses.get(nsp);
+  if (!uses) {
+    const star = usesOf(nsp, '*');
+    const named = Object.keys(rateLimits.sockets[nsp] ?? {}).filter(name => name !== '*' && name !== 'connect').map(name => [ name, [ ...star, ...usesOf(nsp, name) ] ] as const);
+    eventUses.set(nsp, uses = { star, named: new Map(named) });
+  }
+  return uses.named.get(event) ?? uses.star;
+}
+
 function keyOf(use: LimitUse, socket: Socket, ip: string, payload: unknown): string | null {
   if (use.whenBodyHas && !(payload && typeof payload === 'object' && Object.hasOwn(payload, use.whenBodyHas))) return null;
   switch (use.by) {
@@ -30,25 +45,46 @@ function keyOf(use: LimitUse, socket: Socket, ip: string, payload: unknown): str
   }
 }
 
+/** A use counted per socket in this process: taken at once (RateLimits.takeForSocket). */
+const perSocket = (use: LimitUse) => use.by === 'socket' && use.store === 'memory' && !use.progressive && !use.failuresOnly;
+
 /**
  * Consumes the limits of the current event (`*` and the event's own) for its socket. Over one, the
  * event is answered 20009 with `meta.retryAfterMs` (to its ack, else as `im_error`), the socket stays,
- * and this returns the refusal (null: admitted).
+ * and this returns the refusal (null: admitted). The per-socket limits of every event are decided
+ * without a promise; only a limit shared through a store returns one.
  */
-export async function admitByRate(app: Application, ctx: Context, nsp: string): Promise<AppError | null> {
+export function admitByRate(app: Application, ctx: Context, nsp: string): AppError | null | Promise<AppError | null> {
   const socket = ioSocket(ctx);
   const event = String(ctx.packet[0]);
-  const uses = [ ...usesOf(nsp, '*'), ...usesOf(nsp, event) ];
+  const uses = eventUsesOf(nsp, event);
   if (!uses.length) return null;
-  try {
-    const payload = ctx.socketAck ? ctx.args.slice(0, -1)[0] : ctx.args[0];
-    await takeAll(app.rateLimits, uses, use => keyOf(use, socket, ctx.ip, payload), ctx.ip);
-    return null;
-  } catch (err) {
+  const refuse = (err: unknown) => {
     if (!isAppError(err)) throw err;
     app.outbox.refuseReply(socket, ctx.socketAck, event, err);
     return err;
+  };
+  const payload = ctx.socketAck ? ctx.args.slice(0, -1)[0] : ctx.args[0];
+  const ip = addressOf(ctx, socket);
+  let shared: LimitUse[] | null = null;
+  try {
+    for (const use of uses) {
+      if (!perSocket(use)) (shared ??= []).push(use);
+      else if (keyOf(use, socket, ip, payload) !== null) app.rateLimits.takeForSocket(use, socket);
+    }
+  } catch (err) {
+    return refuse(err);
   }
+  if (!shared) return null;
+  return takeAll(app.rateLimits, shared, use => keyOf(use, socket, ip, payload), ip).then(() => null, refuse);
+}
+
+/** Each socket's client address, as its handshake's context saw it (a packet's context would work it out again). */
+const addresses = new WeakMap<Socket, string>();
+function addressOf(ctx: Context, socket: Socket): string {
+  let ip = addresses.get(socket);
+  if (ip === undefined) addresses.set(socket, ip = ctx.ip);
+  return ip;
 }
 
 /** Open /chat and /sso sockets of this process per client address (config.sockets.perAddress). */
@@ -62,7 +98,7 @@ const openByAddress = new Map<string, number>();
  */
 export async function admitConnection(app: Application, ctx: Context, nsp: string): Promise<AppError | null> {
   const socket = ioSocket(ctx);
-  const ip = ctx.ip;
+  const ip = addressOf(ctx, socket);
   try {
     await takeAll(app.rateLimits, usesOf(nsp, 'connect'), use => keyOf(use, socket, ip, null), ip);
   } catch (err) {

@@ -124,7 +124,23 @@ interface SendRequest {
 }
 
 /** Where a message is: what acks, reads, receipts and delivery ticks need to know of it. */
-type Located = Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from' | 'fp' | 'typeu' | 'to'>;
+/** What an ack or a read needs of a message, ids as strings (an ack of a fan-out is handled once per member). */
+interface Located {
+  _id: string;
+  conversationId: string;
+  seq: number;
+  from: string;
+  fp: string;
+  typeu: TypeU;
+  to: string;
+}
+
+const locatedOf = (m: Pick<WireMessage, '_id' | 'conversationId' | 'seq' | 'from' | 'fp' | 'typeu' | 'to'>): Located =>
+  ({ _id: m._id, conversationId: m.conversationId, seq: m.seq, from: m.from, fp: m.fp, typeu: m.typeu as TypeU, to: m.to });
+
+/** A message looked up in the store (ObjectIds) as a `Located`. */
+const locatedFromDoc = (m: Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from' | 'fp' | 'typeu' | 'to'>): Located =>
+  ({ _id: String(m._id), conversationId: m.conversationId, seq: m.seq, from: String(m.from), fp: m.fp, typeu: m.typeu, to: String(m.to) });
 
 /** One user's place in one conversation, with its conversation's head (for the conversation list). */
 export interface ConversationEntry {
@@ -255,6 +271,8 @@ export class MessageEngine {
       request.created = true;
       fresh.push(outcome.stored);
       freshWires.push(wire);
+      // known before the recipients can ack it: their acks need no look-up
+      this.located.set(wire._id, locatedOf(wire));
       // delivered live before any pull can see it (pulls go by the seq registry, raised next): a
       // pull and its confirmed ack are never followed by the same message live
       this.deps.outbox.message(wire, request.socketId);
@@ -263,7 +281,6 @@ export class MessageEngine {
     // pulls read the registry to know what is pending: it is raised before anyone is acked
     await Promise.all([ this.seqs.stored(fresh), this.seqs.stored(earlier, false) ]);
     for (const doc of fresh) {
-      this.located.set(String(doc._id), { _id: doc._id, conversationId: doc.conversationId, seq: doc.seq, from: doc.from, fp: doc.fp, typeu: doc.typeu, to: doc.to });
       this.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
       // §8: mentioned members count it until they read it (`all` is kept on the conversation)
       for (const m of doc.mentions ?? []) if (m !== 'all') this.delivery.mention(m, doc.conversationId, doc.seq);
@@ -291,8 +308,16 @@ export class MessageEngine {
   async ack(userId: string, refs: MessageRef[], budgetKey: string) {
     if (!refs.length) return;
     this.hooks.acked(refs.length);
+    // the common case: one message this process delivered or pulled (no look-up, nothing to group)
+    const known = refs.length === 1 && refs[0]._id ? this.located.get(refs[0]._id) : undefined;
+    if (known) {
+      if (await this.delivery.markAcked(userId, known.conversationId, [ known.seq ]) && (isRoom(known.typeu) || isC2cParty(known.conversationId, userId))) {
+        this.ticks.acked(userId, [ known ]);
+      }
+      return;
+    }
     const messages = await this.locate(userId, refs, budgetKey);
-    const found = new Set(messages.map(m => String(m._id)));
+    const found = new Set(messages.map(m => m._id));
     // ids that are not messages may be system notices
     const others = refs.filter(r => r._id && !found.has(r._id)).map(r => r._id!);
     const bySeq = new Map<string, number[]>();
@@ -428,7 +453,7 @@ export class MessageEngine {
     for (const [ conversationId, seqs ] of own) this.delivery.markAcked(userId, conversationId, seqs).catch(() => undefined);
     const page = out.slice(0, limit);
     // the acks that follow a pull name these: known here, they cost no look-up
-    for (const m of page) this.located.set(m._id, { _id: oid(m._id), conversationId: m.conversationId, seq: m.seq, from: oid(m.from), fp: m.fp, typeu: m.typeu as TypeU, to: oid(m.to) });
+    for (const m of page) this.located.set(m._id, locatedOf(m));
     return page;
   }
 
@@ -679,13 +704,13 @@ export class MessageEngine {
     const ids = [ ...missing ];
     for (let i = 0; i < ids.length; i += LOOKUP_CONCURRENCY) {
       // by `_id` alone: the lookup FerretDB does without a scan
-      const found = await Promise.all(ids.slice(i, i + LOOKUP_CONCURRENCY).map(id => Message.findById(id, projection).lean<Located>()));
-      for (const m of found) if (m) out.push(m);
+      const found = await Promise.all(ids.slice(i, i + LOOKUP_CONCURRENCY).map(id => Message.findById(id, projection).lean<MessageDoc>()));
+      for (const m of found) if (m) out.push(locatedFromDoc(m));
     }
     if (fps.length) {
-      const byFp = await Message.find({ fp: { $in: fps } }, projection).limit(fps.length * 4).lean<Located[]>();
+      const byFp = await Message.find({ fp: { $in: fps } }, projection).limit(fps.length * 4).lean<MessageDoc[]>();
       // c2c: the user must be one of the two; c2g: the membership decides later (a stranger has none)
-      for (const m of byFp) if (!c2cParties(m.conversationId) || isC2cParty(m.conversationId, userId)) out.push(m);
+      for (const m of byFp) if (!c2cParties(m.conversationId) || isC2cParty(m.conversationId, userId)) out.push(locatedFromDoc(m));
     }
     return out;
   }

@@ -31,6 +31,11 @@ export class RoomSizes {
 
   constructor(private readonly rooms: () => Model<RoomDoc>) {}
 
+  /** members of the room if known now (no read) */
+  known(roomId: string): number | undefined {
+    return this.sizes.get(roomId);
+  }
+
   /** members of the room; 0 when it does not exist */
   async of(roomId: string): Promise<number> {
     const known = this.sizes.get(roomId);
@@ -64,6 +69,14 @@ export class DeliveryTicks {
   acked(ackerId: string, messages: TickedMessage[]) {
     const others = messages.filter(m => String(m.from) !== ackerId);
     if (!others.length) return;
+    // one message of a room whose size is known (each member's ack of a fan-out): decided here, no promise
+    if (others.length === 1 && isRoom(others[0].typeu)) {
+      const size = this.deps.roomSizes.known(String(others[0].to));
+      if (size !== undefined) {
+        if (size <= this.deps.roomLimit()) this.add(ackerId, others[0]);
+        return;
+      }
+    }
     void this.admit(others).then(admitted => {
       for (const m of admitted) this.add(ackerId, m);
     }, err => this.deps.logError('[message] delivery ticks not sent', err));

@@ -99,7 +99,8 @@ export default (_options: unknown, app: Application) => {
       app.outbox.dropWith({ socket }, err);
       return;
     }
-    const refused = await admitByRate(app, ctx, '/chat');
+    const verdict = admitByRate(app, ctx, '/chat');
+    const refused = verdict instanceof Promise ? await verdict : verdict;
     if (refused) {
       if (restWhenRefused) rest(socket, refused.retryAfterMs);
       return;
