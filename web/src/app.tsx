@@ -546,11 +546,19 @@ function ChatView({ c, onBack }: { c: Conv; onBack: () => void }) {
   };
   const pick = (x: Suggestion) => {
     if (!suggest) return;
-    const v = text.slice(0, suggest.at) + `@${x.username} ` + text.slice(suggest.end);
+    const el = composer.current;
+    const current = el?.value ?? text;
+    const v = current.slice(0, suggest.at) + `@${x.username} ` + current.slice(suggest.end);
     const caret = suggest.at + x.username.length + 2;
+    // the text and the caret change now, in this event: keys typed before the next render land after
+    // the name (moved a frame later, the caret jumped back over what was typed meanwhile)
+    if (el) {
+      el.value = v;
+      el.focus();
+      el.setSelectionRange(caret, caret);
+    }
     setText(v);
     setSuggest(null);
-    requestAnimationFrame(() => { composer.current?.focus(); composer.current?.setSelectionRange(caret, caret); });
   };
   /** who a text mentions: members named `@username` in it, or `all` (the owner's alone) */
   const mentionsOf = (t: string) => {
