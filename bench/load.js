@@ -42,8 +42,12 @@ function onMessage(me, socket) {
     const m = env && env.data && env.data.payload;
     if (!m || !m.fp) return;
     const t = now();
-    // as the im-client-sdk: every received message is acked
+    // as the im-client-sdk: every received message is acked; the answers to acks sent in the window are timed
+    const timing = state.load && state.load.measuring ? state.load : null;
+    const ackId = timing ? ++timing.ackSeq : 0;
+    if (timing && state.ack) timing.acksOpen.set(ackId, t);
     if (state.ack) socket.emit('c_message_ack', m, reply => {
+      if (timing && timing.acksOpen.delete(ackId)) timing.ackAnswers.push(now() - t);
       if (!reply || reply.code !== 0) {
         const code = reply ? reply.code : 'none';
         state.ackRefusals[code] = (state.ackRefusals[code] || 0) + 1;
@@ -129,6 +133,7 @@ function start({ tag, mode, window, senders: senderCount, roomId, members }) {
   const load = state.load = {
     prefix, running: true, measuring: false, from: Infinity, sentAt: new Map(), expected: new Map(),
     sent: 0, acked: 0, refused: 0, refusals: {}, retryAfter: [], inFlight: 0, waiting: new Map(), delivered: 0, dup: 0, ackLatency: [], e2e: [], windowMs: 0,
+    ackSeq: 0, acksOpen: new Map(), ackAnswers: [],
   };
   const users = state.users;
   const senders = mode === 'pairs'
@@ -203,6 +208,12 @@ async function stop({ drainMs = 30000 } = {}) {
   const bound = censored.length ? Math.min(...censored) : Infinity;
   const atLeast = v => (v !== null && v >= bound ? `≥${v.toFixed(0)}` : v);
   load.e2e.sort((a, b) => a - b);
+  // recipients' acks of the window still unanswered count with the time they have waited: a lower bound
+  const acksOpen = [ ...load.acksOpen.values() ].map(t => end - t);
+  for (const v of acksOpen) load.ackAnswers.push(v);
+  load.ackAnswers.sort((a, b) => a - b);
+  const ackBound = acksOpen.reduce((a, b) => Math.min(a, b), Infinity);
+  const ackAtLeast = v => (v !== null && v >= ackBound ? `≥${v.toFixed(0)}` : v);
   const seconds = load.windowMs / 1000;
   const result = {
     sent: load.sent, acked: load.acked, refused: load.refused, refusals: load.refusals, unanswered: load.inFlight,
@@ -210,6 +221,7 @@ async function stop({ drainMs = 30000 } = {}) {
     delivered: load.delivered, windowMs: load.windowMs, deliveredPerSec: seconds ? Math.round(load.delivered / seconds) : 0,
     ackP50: atLeast(percentile(load.ackLatency, 50)), ackP99: atLeast(percentile(load.ackLatency, 99)),
     e2eP50: percentile(load.e2e, 50), e2eP99: percentile(load.e2e, 99),
+    ackAnswerP50: ackAtLeast(percentile(load.ackAnswers, 50)), ackAnswerP99: ackAtLeast(percentile(load.ackAnswers, 99)), acksUnanswered: acksOpen.length,
     lost: missing(), dup: load.dup, ackRefusals: { ...state.ackRefusals }, errors: { ...state.errors },
   };
   for (const fp of load.expected.keys()) state.distinct.delete(fp);

@@ -56,7 +56,8 @@ const ROOM_MEMBERS = Math.min(envNumber('BENCH_ROOM_MEMBERS', 500), USERS, 501);
 const SETUP_TIMEOUT = envNumber('BENCH_SETUP_TIMEOUT', 300);
 const DRAIN = envNumber('BENCH_DRAIN', 30);
 const PROFILE = process.env.BENCH_PROFILE === '1';
-const PROFILE_ALLOC = PROFILE && process.env.BENCH_PROFILE_ALLOC === '1';
+const PROFILE_ALLOC = PROFILE && [ '1', 'live' ].includes(process.env.BENCH_PROFILE_ALLOC);
+const PROFILE_LIVE = PROFILE && process.env.BENCH_PROFILE_ALLOC === 'live';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR || ''; // where BENCH_PROFILE also saves each profile (.cpuprofile: Chrome's DevTools open them)
 const ACK = process.env.BENCH_ACK !== '0'; // 0: recipients do not ack (not what clients do: only to see what acks cost)
 const ONLY = process.env.BENCH_ONLY || ''; // 'ours' | 'relay': one side only, for development
@@ -119,13 +120,17 @@ async function measureServer(name, server, db, users, loads, roomQuery, metricsT
     if (!inspector) return [ await work(), null ];
     await inspector.call('Profiler.start');
     // BENCH_PROFILE_ALLOC: where the garbage comes from (objects the GC collected are counted too)
-    if (PROFILE_ALLOC) await inspector.call('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    // (=live: only what is still held at the end, after a full GC: where a growing heap was allocated)
+    if (PROFILE_ALLOC) await inspector.call('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: !PROFILE_LIVE, includeObjectsCollectedByMinorGC: !PROFILE_LIVE });
     try {
       return [ await work(), null ];
     } finally {
       const { profile } = await inspector.call('Profiler.stop');
       profiledLast = topSelfTime(profile);
+      if (PROFILE_LIVE) await inspector.memoryAfterGc();
       if (PROFILE_ALLOC) profiledLast.alloc = topAllocations((await inspector.call('HeapProfiler.stopSampling')).profile);
+      // what stays once the garbage is gone: a heap that grows load after load is held by something
+      profiledLast.memory = await inspector.memoryAfterGc();
       if (PROFILE_DIR) {
         fs.mkdirSync(PROFILE_DIR, { recursive: true });
         fs.writeFileSync(path.join(PROFILE_DIR, `${name}-${String(++profilesSaved).padStart(2, '0')}.cpuprofile`), JSON.stringify(profile));
@@ -207,14 +212,14 @@ function report(relay, ours) {
     for (const [ x, name ] of [ [ r, 'bare relay' ], [ o, 'im-server' ] ]) {
       if (!x) continue;
       rows.push([
-        label, name, x.deliveredPerSec, fmt(x.ackP50), fmt(x.ackP99), fmt(x.e2eP50), fmt(x.e2eP99), x.lost, x.dup, x.refused, x.unanswered,
+        label, name, x.deliveredPerSec, fmt(x.ackP50), fmt(x.ackP99), fmt(x.e2eP50), fmt(x.e2eP99), fmt(x.ackAnswerP50), fmt(x.ackAnswerP99), x.lost, x.dup, x.refused, x.unanswered,
         fmt(x.cpuPct, 0), fmt(x.cpuMsPer1k, 0), fmt(x.dbCpuPct, 0), fmt(x.dbCpuMsPer1k, 0), fmt(x.cmdsPerMsg, 2), fmt(x.docsPerMsg, 2), fmt(x.peakRss, 0),
         x === o && r ? ratio(o.deliveredPerSec, r.deliveredPerSec) : '',
       ]);
     }
   }
   lines.push('', table(
-    [ 'load', 'server', 'msgs/s delivered', 'to_ack p50 ms', 'to_ack p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'lost', 'dup', 'refused', 'unanswered',
+    [ 'load', 'server', 'msgs/s delivered', 'to_ack p50 ms', 'to_ack p99 ms', 'e2e p50 ms', 'e2e p99 ms', 'ack answered p50 ms', 'ack answered p99 ms', 'lost', 'dup', 'refused', 'unanswered',
       'server CPU %', 'server CPU ms/1k msgs', 'db CPU %', 'db CPU ms/1k msgs', 'db cmds/msg', 'db docs written/msg', 'peak RSS MB', 'ours/relay' ],
     rows,
   ));
@@ -363,7 +368,8 @@ async function main() {
     '(100% = one core), the database (FerretDB) is counted apart; db cmds are the commands FerretDB received (driver heartbeats ' +
     `left out) over the window, per delivered message; fan-out counts deliveries (one message to ${ROOM_MEMBERS - 1} members = ${ROOM_MEMBERS - 1}); ` +
     `unanswered = sends still without to_ack ${DRAIN} s after the load stopped (not counted as lost: never acked; ` +
-    'in the to_ack columns they count with the time they waited, shown as ≥). ' +
+    'in the to_ack columns they count with the time they waited, shown as ≥); ack answered = from a recipient\'s c_message_ack ' +
+    'sent in the window to its answer (acks still unanswered when the load stopped count with the time they waited, ≥). ' +
     'Two shared cores run the server, the database, the relay and the load generator: figures are noisy, compare within one run.\n');
   const notes = [];
   for (const [ x, name ] of [ [ relay, 'bare relay' ], [ ours, 'im-server' ] ]) {
@@ -395,6 +401,7 @@ async function main() {
   if (t) process.stdout.write(`\n${t}\n`);
   for (const x of PROFILE && ours ? [ { label: 'connect storm', profile: ours.storm && ours.storm.profile }, ...ours.loads ] : []) {
     if (x.profile) process.stdout.write(`\nCPU profile of the app worker, ${x.label} (measured window), self time, ${x.profile.sampledMs} ms sampled:\n${x.profile.lines}\n`);
+    if (x.profile?.memory) process.stdout.write(`\nMemory of the app worker after ${x.label}, after a full GC (MB): ${Object.entries(x.profile.memory).map(([ k, v ]) => `${k} ${Math.round(v)}`).join(', ')}\n`);
     if (x.profile?.alloc) process.stdout.write(`\nAllocations of the app worker, ${x.label} (measured window), by allocating function, ${x.profile.alloc.totalMb} MB sampled:\n${x.profile.alloc.lines}\n`);
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

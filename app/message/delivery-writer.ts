@@ -50,8 +50,13 @@ interface View {
 const VIEWS_MAX = 100_000;
 /** updates in flight at once: well under the connection pool and FerretDB's limits */
 const CONCURRENCY = 8;
-/** flushes slower than this are followed by a pause as long */
+/** flushes slower than this are followed by a pause as long, up to PAUSE_MAX_MS */
 const PAUSE_AFTER_MS = 50;
+/**
+ * the longest pause: a flush of 1,000 memberships took 26 s under the bench's 1:1 load, and a pause
+ * as long kept every ack waiting a minute (acks must be answered, not shed)
+ */
+const PAUSE_MAX_MS = 1000;
 /**
  * how long a sender's own message may wait to be written to their membership: nobody waits for it
  * (reads of this user's state expedite it), and meanwhile it joins that membership's next ack or read
@@ -272,7 +277,7 @@ export class DeliveryWriter {
       // a slow flush (a busy database) is followed by as long a pause: acks and reads gather into
       // fewer, larger flushes and the sends keep half of the database
       const took = Date.now() - started;
-      if (took > PAUSE_AFTER_MS && this.pending.size) await new Promise(resolve => setTimeout(resolve, took));
+      if (took > PAUSE_AFTER_MS && this.pending.size) await new Promise(resolve => setTimeout(resolve, Math.min(took, PAUSE_MAX_MS)));
     }
     this.running = false;
     this.armDeferred();

@@ -146,7 +146,8 @@ export class PointerWriter {
     this.inflight = this.dirty;
     this.dirty = new Map();
     const started = Date.now();
-    this.writing = bulkWriteInChunks(this.model(), batch.flatMap(([ conversationId, p ]) => updatesOf(conversationId, p)))
+    // nobody waits for pointers (readers merge what is pending here): acks' and reads' writes go first
+    this.writing = bulkWriteInChunks(this.model(), batch.flatMap(([ conversationId, p ]) => updatesOf(conversationId, p)), 'background')
       .catch(this.onError).finally(() => {
         this.writing = null;
         this.inflight = new Map();
