@@ -277,22 +277,23 @@ export class JobQueue {
     if (room <= 0 || this.dead) return 0;
     const Jobs = this.opts.jobs();
     const now = Date.now();
-    const due = await Jobs.find({ runAt: { $lte: new Date(now) } }).sort({ runAt: 1 }).limit(room).lean<JobDoc[]>();
+    // only kinds this queue handles: older jobs of another kind (a handler no longer configured) would
+    // fill every round and starve the rest
+    const due = await Jobs.find({ runAt: { $lte: new Date(now) }, kind: { $in: Object.keys(this.opts.handlers) } }).sort({ runAt: 1 }).limit(room).lean<JobDoc[]>();
     const full = due.length === room;
-    const known = due.filter(j => this.opts.handlers[j.kind]);
-    if (!known.length) return 0;
+    if (!due.length) return 0;
     // one bulk of at most CLAIM_MAX, not queued behind the message path's bulks (lib/bulk-write.ts):
     // waiting there stalled claims for seconds under load
-    await Jobs.bulkWrite(known.map(j => ({
+    await Jobs.bulkWrite(due.map(j => ({
       updateOne: { filter: { _id: j._id, attempts: j.attempts }, update: { $set: { runAt: new Date(now + this.leaseMs(j)) }, $inc: { attempts: 1 } } },
     })), { ordered: false });
-    const records: AttemptDoc[] = known.map(j => ({
+    const records: AttemptDoc[] = due.map(j => ({
       _id: `${j._id}:${j.attempts + 1}`, job: j._id, kind: j.kind, target: j.target, n: j.attempts + 1, worker: this.worker, startedAt: new Date(),
     }));
     const taken = await insertOwned(this.opts.attempts(), records);
     if (this.dead) return 0;
     let claimed = 0;
-    known.forEach((job, i) => {
+    due.forEach((job, i) => {
       if (!taken[i]) return;
       claimed++;
       // a full round may have left due jobs behind: a free place takes the next at once

@@ -113,6 +113,21 @@ describe('lib/job-queue', () => {
     await survivorTakesOver(victim, 'direct-kill');
   });
 
+  it('a worker takes its own kinds of jobs past older due jobs of a kind it does not handle', async function() {
+    this.timeout(10000);
+    const old = new Date(Date.now() - 60_000);
+    await app.model.OutboundJob.insertMany(Array.from({ length: 20 }, (_, i) => ({ kind: 'unhandled', target: `other-${i}`, size: 1, attempts: 0, runAt: old, firstAt: old })));
+    try {
+      const q = worker();
+      // enqueued before it runs: stored due, behind the others by runAt
+      await q.enqueue([{ kind: 'test', target: 'behind-others', items: [{ ref: 'evt-behind' }] }]);
+      q.start();
+      await receiver.until(() => receiver.received.some(r => r.id === 'evt-behind'), 5000);
+    } finally {
+      await app.model.OutboundJob.deleteMany({ kind: 'unhandled' });
+    }
+  });
+
   it('two workers racing over many jobs: every item delivered, no attempt sent twice, none at once', async function() {
     this.timeout(20000);
     const a = worker();
