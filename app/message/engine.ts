@@ -123,8 +123,10 @@ interface SendRequest {
   created?: boolean;
 }
 
-/** Where a message is: what acks, reads, receipts and delivery ticks need to know of it. */
-/** What an ack or a read needs of a message, ids as strings (an ack of a fan-out is handled once per member). */
+/**
+ * Where a message is: what acks, reads, receipts and delivery ticks need to know of it; ids as
+ * strings (each member's ack of a fan-out reads it, and would convert ObjectIds every time).
+ */
 interface Located {
   _id: string;
   conversationId: string;
@@ -137,6 +139,9 @@ interface Located {
 
 const locatedOf = (m: Pick<WireMessage, '_id' | 'conversationId' | 'seq' | 'from' | 'fp' | 'typeu' | 'to'>): Located =>
   ({ _id: m._id, conversationId: m.conversationId, seq: m.seq, from: m.from, fp: m.fp, typeu: m.typeu as TypeU, to: m.to });
+
+/** Whether a member's ack of this message tells its sender (§8 ticks): in a room, or as one of a c2c pair. */
+const tellsSender = (m: Located, userId: string) => isRoom(m.typeu) || isC2cParty(m.conversationId, userId);
 
 /** A message looked up in the store (ObjectIds) as a `Located`. */
 const locatedFromDoc = (m: Pick<MessageDoc, '_id' | 'conversationId' | 'seq' | 'from' | 'fp' | 'typeu' | 'to'>): Located =>
@@ -311,9 +316,7 @@ export class MessageEngine {
     // the common case: one message this process delivered or pulled (no look-up, nothing to group)
     const known = refs.length === 1 && refs[0]._id ? this.located.get(refs[0]._id) : undefined;
     if (known) {
-      if (await this.delivery.markAcked(userId, known.conversationId, [ known.seq ]) && (isRoom(known.typeu) || isC2cParty(known.conversationId, userId))) {
-        this.ticks.acked(userId, [ known ]);
-      }
+      if (await this.delivery.markAcked(userId, known.conversationId, [ known.seq ]) && tellsSender(known, userId)) this.ticks.acked(userId, [ known ]);
       return;
     }
     const messages = await this.locate(userId, refs, budgetKey);
@@ -334,7 +337,7 @@ export class MessageEngine {
       }),
     ]);
     // §8: the senders' online devices see it reached this user (a member: a stranger's ack tells nothing)
-    this.ticks.acked(userId, messages.filter(m => member.has(m.conversationId) && (isRoom(m.typeu) || isC2cParty(m.conversationId, userId))));
+    this.ticks.acked(userId, messages.filter(m => member.has(m.conversationId) && tellsSender(m, userId)));
   }
 
   /**
