@@ -68,9 +68,13 @@ class SocketWindows {
   }
 }
 
+/** Whether a use is counted per socket in this process, and so taken with `takeForSocket`. */
+export const countedPerSocket = (use: LimitUse) => use.by === 'socket' && use.store === 'memory' && !use.progressive && !use.failuresOnly;
+
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
-  private readonly socketWindows = new Map<string, SocketWindows>();
+  /** per limit (and scope), the windows of its current setting (a changed setting is a new object: counts afresh) */
+  private readonly socketWindows = new Map<string, { limit: Limit; windows: SocketWindows }>();
 
   constructor(private readonly opts: {
     /** where the counts live (Redis when configured) */
@@ -106,10 +110,11 @@ export class RateLimits {
   takeForSocket(use: LimitUse, socket: object, points = 1): void {
     const limit = this.opts.limits()[use.limit];
     if (!limit) throw new Error(`no config.rateLimit.${use.limit}`);
-    const key = `${use.scope ?? ''}:${use.limit}:${limit.points}:${limit.duration}`;
-    let windows = this.socketWindows.get(key);
-    if (!windows) this.socketWindows.set(key, windows = new SocketWindows(limit));
-    const waitMs = windows.take(socket, points);
+    // uses of one limit share its count (`to` with mentions counts twice against the event rate)
+    const key = use.scope ? `${use.scope}:${use.limit}` : use.limit;
+    let counted = this.socketWindows.get(key);
+    if (counted?.limit !== limit) this.socketWindows.set(key, counted = { limit, windows: new SocketWindows(limit) });
+    const waitMs = counted.windows.take(socket, points);
     if (waitMs) throw tooManyRequests(waitMs);
   }
 

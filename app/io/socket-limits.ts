@@ -2,7 +2,7 @@ import type { Application, Context } from 'egg';
 import type { Socket } from 'socket.io';
 import { rateLimits } from '../../config/rate-limits';
 import { isAppError, tooManyRequests, type AppError } from '../../lib/errors';
-import { takeAll, type LimitUse } from '../../lib/rate-limits';
+import { countedPerSocket, takeAll, type LimitUse } from '../../lib/rate-limits';
 import { ioSocket } from '../../lib/plugin/io/lib/server';
 
 /**
@@ -45,9 +45,6 @@ function keyOf(use: LimitUse, socket: Socket, ip: string, payload: unknown): str
   }
 }
 
-/** A use counted per socket in this process: taken at once (RateLimits.takeForSocket). */
-const perSocket = (use: LimitUse) => use.by === 'socket' && use.store === 'memory' && !use.progressive && !use.failuresOnly;
-
 /**
  * Consumes the limits of the current event (`*` and the event's own) for its socket. Over one, the
  * event is answered 20009 with `meta.retryAfterMs` (to its ack, else as `im_error`), the socket stays,
@@ -69,7 +66,7 @@ export function admitByRate(app: Application, ctx: Context, nsp: string): AppErr
   let shared: LimitUse[] | null = null;
   try {
     for (const use of uses) {
-      if (!perSocket(use)) (shared ??= []).push(use);
+      if (!countedPerSocket(use)) (shared ??= []).push(use);
       else if (keyOf(use, socket, ip, payload) !== null) app.rateLimits.takeForSocket(use, socket);
     }
   } catch (err) {
