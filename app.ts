@@ -46,6 +46,9 @@ export default class AppBoot implements IBoot {
   }
 
   async didReady() {
+    // acks a stopped process stored and did not fold: without other processes this one must hold them before serving
+    const adopted = await this.app.messages.adoptDeliveryBatches(true);
+    if (adopted) this.app.logger.warn('[delivery] folding %d delivery batches left by an earlier run', adopted);
     // GET /api/admin/stats on any worker asks every worker for its socket count
     const nsp = this.app.outbox.chat;
     answerSocketCounts(nsp);

@@ -37,3 +37,6 @@ export const membershipId = (userId: string, conversationId: string) => `${userI
 
 /** The conversation id inside a membership id. */
 export const membershipConversation = (id: string) => id.slice(id.indexOf(':') + 1);
+
+/** The user id inside a membership id. */
+export const membershipUser = (id: string) => id.slice(0, id.indexOf(':'));

@@ -103,6 +103,7 @@ const extension: AppSingletons & ThisType<Application> = {
       features: { changes: self.config.changes, search: self.config.search, roomLimit: () => self.config.presence.roomLimit },
       changeRegistry: self.stores.changeRegistry({ inflightMs: self.config.changes.inflightMs }),
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
+      shared: !!self.config.redisUrl,
       hooks: messageHooks({ webhooks: () => self.webhooks, push: () => self.push, metrics: () => self.metrics }),
     });
   },

@@ -1,7 +1,8 @@
 import { ObjectId, type Collection } from 'mongodb';
 import { LRUCache } from 'lru-cache';
 import type { MembershipDoc } from '../model/membership';
-import { membershipConversation, membershipId } from '../../lib/conversation-ids';
+import type { DeliveryBatchDoc } from '../model/delivery_batch';
+import { membershipConversation, membershipId, membershipUser } from '../../lib/conversation-ids';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
 
 /** What a stored read changed: seqs (after, upTo] of the conversation became read by the user. */
@@ -38,7 +39,7 @@ interface Entry {
   waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
 
-/** What this process last saw of a membership's delivery state; it only ever trails the truth. */
+/** What this process last saw of a membership's stored delivery state; it only ever trails the truth. */
 interface View {
   deliveredSeq: number;
   /** done seqs above `deliveredSeq` */
@@ -47,55 +48,101 @@ interface View {
   stale: number[];
 }
 
+/** Done seqs of a membership stored in delivery batches and not yet folded into it. */
+export interface Unfolded {
+  seqs: Iterable<number>;
+  sent: number;
+}
+
+/** A membership's batched delivery state waiting for its fold. */
+interface FoldEntry {
+  id: string;
+  user: string;
+  seqs: Set<number>;
+  sent: number;
+  /** this process's batches holding it: each is deleted once all its entries are folded */
+  batches: Set<string>;
+  /** when to fold it, ms since the epoch */
+  at: number;
+}
+
 const VIEWS_MAX = 100_000;
 /** updates in flight at once: well under the connection pool and FerretDB's limits */
 const CONCURRENCY = 8;
 /** flushes slower than this are followed by a pause as long, up to PAUSE_MAX_MS */
 const PAUSE_AFTER_MS = 50;
-/**
- * the longest pause: a flush of 1,000 memberships took 26 s under the bench's 1:1 load, and a pause
- * as long kept every ack waiting a minute (acks must be answered, not shed)
- */
+/** the longest pause: acks must be answered, not shed */
 const PAUSE_MAX_MS = 1000;
 /**
- * how long a sender's own message may wait to be written to their membership: nobody waits for it
- * (reads of this user's state expedite it), and meanwhile it joins that membership's next ack or read
+ * how long a sender's own message may wait to be written: nobody waits for it (reads of this
+ * user's state expedite it), and meanwhile it joins that membership's next ack or read
  */
 const SENT_DEFER_MS = 3000;
+/** how long batched acks wait to be folded into their memberships: the acks of a busy one gather into one update */
+const FOLD_AFTER_MS = 1000;
+/**
+ * memberships folded per turn of the writer; acks arriving meanwhile wait for the turn (a
+ * 50-update bulk took 0.5–1 s on FerretDB under the bench's load)
+ */
+const FOLD_CHUNK = 25;
+/** a failed fold is tried again after this long */
+const FOLD_RETRY_MS = 5000;
+/** a delivery batch this old was left by a process that stopped before folding it (folds run within seconds) */
+export const ORPHANED_AFTER_MS = 5 * 60_000;
+/** a delivery batch holds at most this many memberships (a flush of more writes several, in one insert) */
+const BATCH_ENTRIES = 1000;
 
 /**
  * Delivery and read state writes, group-committed like the sends: acks (`c_message_ack`), reads
  * (`to_reader`) and the senders' own messages arriving while a flush runs are merged per
- * membership into the next flush, so a chatty room costs one update per member per flush, not one
- * per message. An ack or a read is answered only once its flush is stored.
+ * membership into the next flush. An ack or a read is answered only once its flush is stored.
  *
  * A seq is "done" for a user once they acked it or sent it. `deliveredSeq` only moves over done
- * seqs without a gap; done seqs above it wait in `acked`. Each update is computed from this
- * process's view of the membership, which only trails the truth (done-ness never reverts), and
- * applied with `$max` / `$addToSet` / `$pullAll` on a filter by `_id` alone: correct whichever
- * worker writes, on MongoDB, and FerretDB's one fast path. A flush writes its updates in bulk
- * (about 2 ms an update on FerretDB instead of 7 one by one). One flush runs at a time and holds one
- * update per membership, so this process never writes a membership twice at once (FerretDB applies
- * updates as read-modify-write).
+ * seqs without a gap; done seqs above it wait in `acked`. A flush appends the done seqs of all its
+ * memberships as one delivery batch (one insert: on FerretDB every update is a transaction of its
+ * own, and a thousand membership updates behind the message inserts kept acks waiting tens of
+ * seconds), answers the acks, and folds the batch into the memberships about a second later,
+ * FOLD_CHUNK memberships per turn, then deletes it. Readers of delivery state add what is not
+ * folded yet (`unfoldedOf`, read before the memberships: a fold writes the membership before it
+ * deletes the batch). Without other processes (no Redis) this process holds every unfolded batch in
+ * memory and readers read none; with them, readers also read the batches of the users they read.
+ * Batches left by a stopped process are adopted and folded (`adopt`).
+ *
+ * Each membership update is computed from this process's view of the membership, which only trails
+ * the truth (done-ness never reverts), and applied with `$max` / `$addToSet` / `$pullAll` on a
+ * filter by `_id` alone: correct whichever worker writes, on MongoDB, and FerretDB's one fast path.
+ * Flushes and folds take turns, so this process never writes a membership twice at once (FerretDB
+ * applies updates as read-modify-write).
  *
  * Nobody waits for a sender's own message to be marked (`markSent`), so it is written within
- * `SENT_DEFER_MS` rather than at once, with that membership's next ack or read if one comes meanwhile
- * (a one-to-one conversation then costs one membership update per message, not two). `settled()`
- * (a pull, the conversation list, shutdown) writes it at once.
+ * `SENT_DEFER_MS` rather than at once, with that membership's next ack or read if one comes meanwhile.
+ * `settled()` (a pull, the conversation list, shutdown) writes it at once.
  */
 export class DeliveryWriter {
   private pending = new Map<string, Entry>();
   /** the batch being written */
   private current: Entry[] = [];
   private readonly views = new LRUCache<string, View>({ max: VIEWS_MAX });
+  /** batched state to fold, oldest first */
+  private unfolded = new Map<string, FoldEntry>();
+  /** the fold being written: still unfolded for readers */
+  private folding: FoldEntry[] = [];
+  /** this process's batches not yet deleted: how many of their entries are still to fold */
+  private batchRefs = new Map<string, number>();
+  /** fold everything now, not FOLD_AFTER_MS after (shutdown) */
+  private foldAll = false;
   private running = false;
+  private idle: Array<() => void> = [];
   /** the next deferred write's timer */
   private deferred: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly collection: () => Collection<MembershipDoc>,
-    private readonly onError: (err: unknown) => void,
-  ) {}
+  constructor(private readonly deps: {
+    memberships: () => Collection<MembershipDoc>;
+    batches: () => Collection<DeliveryBatchDoc>;
+    /** other processes write batches too (Redis): readers read them */
+    shared: boolean;
+    onError: (err: unknown) => void;
+  }) {}
 
   /**
    * Raises the user's read cursor (`to_reader`); reads of one conversation that arrive together
@@ -204,7 +251,66 @@ export class DeliveryWriter {
     } while (!userId);
   }
 
-  /** A membership read elsewhere (a pull) refreshes this process's view of it. */
+  /**
+   * Folds every batched ack into the memberships now (shutdown, tests), after `settled()`. Gives up
+   * at the first failure (the batches stay, and are adopted by the next process).
+   */
+  async folded(): Promise<void> {
+    await this.settled();
+    this.foldAll = true;
+    while (this.foldAll && (this.unfolded.size || this.running)) {
+      const idle = new Promise<void>(resolve => this.idle.push(resolve));
+      this.schedule();
+      await idle;
+    }
+    this.foldAll = false;
+  }
+
+  /**
+   * The done seqs of these users' memberships that are stored in batches and not folded yet, by
+   * membership id. Read it before the memberships: a fold writes the membership first and deletes
+   * the batch after, so whatever the order of the two reads, one of them has each ack.
+   */
+  async unfoldedOf(users: string[]): Promise<Map<string, Unfolded>> {
+    const out = new Map<string, { seqs: Set<number>; sent: number }>();
+    const add = (id: string, seqs: Iterable<number>, sent = 0) => {
+      const u = out.get(id);
+      if (!u) return out.set(id, { seqs: new Set(seqs), sent });
+      for (const s of seqs) u.seqs.add(s);
+      u.sent = Math.max(u.sent, sent);
+    };
+    const wanted = new Set(users);
+    if (this.deps.shared && users.length) {
+      const filter = users.length === 1 ? { users: new ObjectId(users[0]) } : { users: { $in: users.map(u => new ObjectId(u)) } };
+      for (const doc of await this.deps.batches().find(filter, { projection: { entries: 1 } }).toArray()) {
+        for (const e of doc.entries) if (wanted.has(membershipUser(e.m))) add(e.m, e.seqs, e.sent);
+      }
+    }
+    for (const f of [ ...this.folding, ...this.unfolded.values() ]) if (wanted.has(f.user)) add(f.id, f.seqs, f.sent);
+    return out;
+  }
+
+  /**
+   * Takes over the delivery batches written more than `olderThanMs` ago that no process folded (it
+   * stopped first), to fold them here; all of them with 0 (a single process at its start). Folding
+   * a batch twice writes nothing new. Resolves with how many were found.
+   */
+  async adopt(olderThanMs: number, max = 1000): Promise<number> {
+    const filter = olderThanMs > 0 ? { time: { $lt: new Date(Date.now() - olderThanMs) } } : {};
+    const docs = await this.deps.batches().find(filter).limit(max).toArray();
+    const now = Date.now();
+    for (const doc of docs) {
+      const id = String(doc._id);
+      if (this.batchRefs.has(id)) continue;
+      this.batchRefs.set(id, doc.entries.length);
+      for (const e of doc.entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent ?? 0, id, now);
+      if (!doc.entries.length) this.deleteBatches([ id ]).catch(err => this.deps.onError(err));
+    }
+    if (docs.length) this.schedule();
+    return docs.length;
+  }
+
+  /** A membership read elsewhere (a pull) refreshes this process's view of it: the stored document, not what batches add. */
   observe(doc: Pick<MembershipDoc, '_id' | 'deliveredSeq' | 'acked'>) {
     const prev = this.views.get(doc._id);
     if (prev && prev.deliveredSeq > doc.deliveredSeq) return;
@@ -237,11 +343,16 @@ export class DeliveryWriter {
     setImmediate(() => void this.drain());
   }
 
-  /** A timer for the earliest deferred entry, when no flush runs (a running one arms it when done). */
+  /** A timer for the earliest deferred entry or fold, when no flush runs (a running one arms it when done). */
   private armDeferred() {
-    if (this.running || this.deferred || !this.pending.size) return;
+    if (this.running || this.deferred || !(this.pending.size || this.unfolded.size)) return;
     let first = Infinity;
     for (const e of this.pending.values()) first = Math.min(first, e.due);
+    // folds are kept oldest first, each due a fixed time after it came (retries later)
+    for (const f of this.unfolded.values()) {
+      first = Math.min(first, f.at);
+      break;
+    }
     if (first === Infinity) return;
     this.deferred = setTimeout(() => {
       this.deferred = null;
@@ -258,29 +369,37 @@ export class DeliveryWriter {
     return due;
   }
 
+  /** Flushes and folds take turns: one flush of what is due, then one chunk of folds, until neither has work. */
   private async drain() {
-    for (let batch = this.takeDue(); batch.length; batch = this.takeDue()) {
-      const started = Date.now();
-      this.current = batch;
-      try {
-        await this.flush(batch);
-        for (const e of batch) this.finish(e);
-      } catch (err) {
-        this.onError(err);
-        // the views were moved ahead for this flush: read them afresh next time
-        for (const e of batch) {
-          this.views.delete(e.id);
-          this.finish(e, err);
-        }
-      }
-      this.current = [];
-      // a slow flush (a busy database) is followed by as long a pause: acks and reads gather into
-      // fewer, larger flushes and the sends keep half of the database
-      const took = Date.now() - started;
-      if (took > PAUSE_AFTER_MS && this.pending.size) await new Promise(resolve => setTimeout(resolve, Math.min(took, PAUSE_MAX_MS)));
+    for (;;) {
+      const batch = this.takeDue();
+      if (batch.length) await this.flushBatch(batch);
+      const folded = await this.foldSome();
+      if (!batch.length && !folded) break;
     }
     this.running = false;
+    for (const resolve of this.idle.splice(0)) resolve();
     this.armDeferred();
+  }
+
+  private async flushBatch(batch: Entry[]) {
+    const started = Date.now();
+    this.current = batch;
+    try {
+      await this.flush(batch);
+      for (const e of batch) this.finish(e);
+    } catch (err) {
+      this.deps.onError(err);
+      for (const e of batch) {
+        this.views.delete(e.id);
+        this.finish(e, err);
+      }
+    }
+    this.current = [];
+    // a slow flush (a busy database) is followed by as long a pause: acks and reads gather into
+    // fewer, larger flushes and the sends keep half of the database
+    const took = Date.now() - started;
+    if (took > PAUSE_AFTER_MS && this.pending.size) await new Promise(resolve => setTimeout(resolve, Math.min(took, PAUSE_MAX_MS)));
   }
 
   private finish(entry: Entry, err?: unknown) {
@@ -291,38 +410,127 @@ export class DeliveryWriter {
 
   /**
    * One flush: reads first (each returns the cursor before it, for receipts), then the views this
-   * process lacks (by `_id`), then every delivery update of the batch in bulk (chunks of 50).
+   * process lacks (by `_id`: is the user a member?), then the done seqs of every membership as one
+   * batch (one insert), then the rest of each membership's changes in bulk (chunks of 50).
    */
   private async flush(batch: Entry[]) {
     await inChunks(batch.filter(e => e.read), CONCURRENCY, e => this.writeRead(e));
-    const writes = batch.filter(e => e.member !== false && (e.seqs.size || e.sent || e.mentions.size || e.unmention.size || e.settings || e.changeId));
-    const delivered = writes.filter(e => e.seqs.size || e.sent);
+    const delivered = batch.filter(e => e.member !== false && (e.seqs.size || e.sent));
     await inChunks(delivered.filter(e => !this.views.has(e.id)), CONCURRENCY, async e => {
-      const doc = await this.collection().findOne({ _id: e.id }, { projection: { deliveredSeq: 1, acked: 1 } });
+      const doc = await this.deps.memberships().findOne({ _id: e.id }, { projection: { deliveredSeq: 1, acked: 1 } });
       if (doc) this.observe(doc);
       else e.member = false; // no such membership (the user left the room): nothing to mark
     });
+    await this.append(delivered.filter(e => e.member !== false));
     const ops: Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown> } }> = [];
-    const followUps: Entry[] = [];
-    for (const e of writes) {
+    for (const e of batch) {
       if (e.member === false) continue;
-      const update = e.seqs.size || e.sent ? this.update(e) ?? {} : {};
-      addFeatures(e, update);
+      const update = featuresUpdate(e);
       if (Object.keys(update).length) ops.push({ updateOne: { filter: { _id: e.id }, update } });
-      const view = this.views.get(e.id);
-      if (view?.stale.length || (e.mentions.size && e.unmention.size)) followUps.push(e);
+      // one may not add and pull mentions at once: the stale ones go in a later update
+      if (e.mentions.size && e.unmention.size) {
+        const next = this.entry(e.user, membershipConversation(e.id));
+        for (const s of e.unmention) next.unmention.add(s);
+        this.later(next);
+      }
     }
-    await bulkWriteInChunks(this.collection() as any, ops);
-    // covered entries left in `acked` go in an update of their own (one may not add and pull at once)
-    for (const e of followUps) {
-      const next = this.entry(e.user, membershipConversation(e.id));
-      if (e.mentions.size) for (const s of e.unmention) next.unmention.add(s);
-      this.later(next);
+    await bulkWriteInChunks(this.deps.memberships() as any, ops);
+  }
+
+  /** Stores the done seqs of these memberships as delivery batches (one insert) and queues their fold. */
+  private async append(entries: Entry[]) {
+    if (!entries.length) return;
+    const time = new Date();
+    const docs: DeliveryBatchDoc[] = [];
+    for (let i = 0; i < entries.length; i += BATCH_ENTRIES) {
+      const part = entries.slice(i, i + BATCH_ENTRIES);
+      docs.push({
+        _id: new ObjectId() as any,
+        time,
+        users: [ ...new Set(part.map(e => e.user)) ].map(u => new ObjectId(u)) as any,
+        entries: part.map(e => (e.sent ? { m: e.id, seqs: [ ...e.seqs ], sent: e.sent } : { m: e.id, seqs: [ ...e.seqs ] })),
+      });
+    }
+    await this.deps.batches().insertMany(docs);
+    const at = Date.now() + FOLD_AFTER_MS;
+    for (const doc of docs) {
+      const id = String(doc._id);
+      this.batchRefs.set(id, doc.entries.length);
+      for (const e of doc.entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent ?? 0, id, at);
     }
   }
 
-  /** The update for an entry, from this process's view (updated to what it will be). */
-  private update(entry: Entry): Record<string, unknown> | null {
+  private toFold(id: string, user: string, seqs: Iterable<number>, sent: number, batch: string | null, at: number) {
+    let f = this.unfolded.get(id);
+    if (!f) this.unfolded.set(id, f = { id, user, seqs: new Set(), sent: 0, batches: new Set(), at });
+    for (const s of seqs) f.seqs.add(s);
+    f.sent = Math.max(f.sent, sent);
+    if (batch) f.batches.add(batch);
+  }
+
+  /**
+   * Folds the oldest due memberships (FOLD_CHUNK) into their documents, then deletes the batches
+   * that have nothing left to fold. Resolves false when nothing was due.
+   */
+  private async foldSome(): Promise<boolean> {
+    const now = Date.now();
+    const chunk: FoldEntry[] = [];
+    for (const f of this.unfolded.values()) {
+      if (chunk.length >= FOLD_CHUNK || (f.at > now && !this.foldAll)) break;
+      chunk.push(f);
+    }
+    if (!chunk.length) return false;
+    for (const f of chunk) this.unfolded.delete(f.id);
+    this.folding = chunk;
+    const ops: Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown> } }> = [];
+    try {
+      const gone = new Set<string>();
+      await inChunks(chunk.filter(f => !this.views.has(f.id)), CONCURRENCY, async f => {
+        const doc = await this.deps.memberships().findOne({ _id: f.id }, { projection: { deliveredSeq: 1, acked: 1 } });
+        if (doc) this.observe(doc);
+        else gone.add(f.id); // the user left: nothing to fold
+      });
+      for (const f of chunk) {
+        const update = gone.has(f.id) ? null : this.update(f);
+        if (update) ops.push({ updateOne: { filter: { _id: f.id }, update } });
+      }
+      await bulkWriteInChunks(this.deps.memberships() as any, ops, 'background');
+    } catch (err) {
+      this.deps.onError(err);
+      this.foldAll = false;
+      for (const f of chunk) {
+        this.views.delete(f.id);
+        this.toFold(f.id, f.user, f.seqs, f.sent, null, now + FOLD_RETRY_MS);
+        for (const b of f.batches) this.unfolded.get(f.id)!.batches.add(b);
+      }
+      this.folding = [];
+      return true;
+    }
+    this.folding = [];
+    const done: string[] = [];
+    for (const f of chunk) {
+      // covered entries left in `acked` go in an update of their own (one may not add and pull at once)
+      if (this.views.get(f.id)?.stale.length) this.toFold(f.id, f.user, [], 0, null, now + FOLD_AFTER_MS);
+      for (const b of f.batches) {
+        const left = (this.batchRefs.get(b) ?? 1) - 1;
+        if (left > 0) this.batchRefs.set(b, left);
+        else {
+          this.batchRefs.delete(b);
+          done.push(b);
+        }
+      }
+    }
+    // a batch not deleted (the database failed) is adopted again later: folding twice writes nothing new
+    if (done.length) await this.deleteBatches(done).catch(err => this.deps.onError(err));
+    return true;
+  }
+
+  private async deleteBatches(ids: string[]) {
+    await bulkWriteInChunks(this.deps.batches() as any, ids.map(id => ({ deleteOne: { filter: { _id: new ObjectId(id) } } })), 'background');
+  }
+
+  /** The update folding an entry's done seqs into its membership, from this process's view (updated to what it will be). */
+  private update(entry: { id: string; seqs: Set<number>; sent: number }): Record<string, unknown> | null {
     const view = this.views.get(entry.id)!;
     const seqs = [ ...entry.seqs ];
     const done = new Set([ ...view.acked, ...seqs ]);
@@ -334,11 +542,8 @@ export class DeliveryWriter {
     const rest = seqs.filter(s => s > delivered && !view.acked.includes(s));
     const covered = [ ...view.stale, ...view.acked.filter(s => s <= delivered) ];
     const update: Record<string, unknown> = {};
-    const add: Record<string, unknown> = {};
-    if (rest.length) add.acked = { $each: rest };
+    if (rest.length) update.$addToSet = { acked: { $each: rest } };
     else if (covered.length) update.$pullAll = { acked: covered };
-    if (entry.hidden.size) add.hidden = { $each: [ ...entry.hidden ].map(id => new ObjectId(id)) };
-    if (Object.keys(add).length) update.$addToSet = add;
     if (Object.keys(max).length) update.$max = max;
     this.views.set(entry.id, {
       deliveredSeq: delivered,
@@ -350,7 +555,7 @@ export class DeliveryWriter {
 
   /** One `$max` on `readSeq`, by `_id`; the cursor before it says which messages are newly read. */
   private async writeRead(entry: Entry) {
-    const res = await this.collection().findOneAndUpdate({ _id: entry.id }, { $max: { readSeq: entry.read } }, { returnDocument: 'before', includeResultMetadata: true });
+    const res = await this.deps.memberships().findOneAndUpdate({ _id: entry.id }, { $max: { readSeq: entry.read } }, { returnDocument: 'before', includeResultMetadata: true });
     const before = res.value;
     if (!before) {
       entry.member = false;
@@ -364,14 +569,30 @@ export class DeliveryWriter {
   }
 }
 
-/** §8's part of a membership update: mentions added (or, without any to add, stale ones taken out), settings, the user's last change. */
-function addFeatures(e: Entry, update: Record<string, unknown>) {
-  const add = (update.$addToSet ?? {}) as Record<string, unknown>;
+/**
+ * A membership as readers see it: its stored delivery state plus the done seqs not folded into it
+ * yet (`deliveredSeq` moved over them without a gap, the rest in `acked`).
+ */
+export function withUnfolded<T extends Pick<MembershipDoc, 'deliveredSeq' | 'acked' | 'sentSeq'>>(doc: T, unfolded: Unfolded | undefined): T {
+  if (!unfolded) return doc;
+  const done = new Set(doc.acked ?? []);
+  for (const s of unfolded.seqs) done.add(s);
+  let delivered = doc.deliveredSeq;
+  while (done.has(delivered + 1)) delivered++;
+  return { ...doc, deliveredSeq: delivered, acked: [ ...done ].filter(s => s > delivered), sentSeq: Math.max(doc.sentSeq ?? 0, unfolded.sent) };
+}
+
+/** A membership's changes besides its delivery state: messages hidden, mentions added (or, without any to add, stale ones taken out), settings, the user's last change. */
+function featuresUpdate(e: Entry): Record<string, unknown> {
+  const update: Record<string, unknown> = {};
+  const add: Record<string, unknown> = {};
+  if (e.hidden.size) add.hidden = { $each: [ ...e.hidden ].map(id => new ObjectId(id)) };
   if (e.mentions.size) add.mentions = { $each: [ ...e.mentions ] };
-  else if (e.unmention.size) update.$pullAll = { ...(update.$pullAll as object), mentions: [ ...e.unmention ] };
+  else if (e.unmention.size) update.$pullAll = { mentions: [ ...e.unmention ] };
   if (Object.keys(add).length) update.$addToSet = add;
-  if (e.settings) update.$set = { ...(update.$set as object), ...e.settings };
-  if (e.changeId) update.$max = { ...(update.$max as object), lastChangeId: e.changeId };
+  if (e.settings) update.$set = e.settings;
+  if (e.changeId) update.$max = { lastChangeId: e.changeId };
+  return update;
 }
 
 /** Runs `fn` over `items`, `size` at a time. */

@@ -43,7 +43,8 @@ import type { Outbox } from '../io/outbox';
 import { SendRules } from './send-rules';
 import { MessageCommitter, type StoreOutcome } from './committer';
 import { SeqKnowledge, type ConversationHead } from './seq-knowledge';
-import { DeliveryWriter } from './delivery-writer';
+import { DeliveryWriter, ORPHANED_AFTER_MS, withUnfolded } from './delivery-writer';
+import type { DeliveryBatchDoc } from '../model/delivery_batch';
 import { Receipts } from './receipts';
 import { Notices } from './notices';
 import { SendExtras, type SendExtrasOf } from './send-extras';
@@ -69,6 +70,7 @@ export interface EngineModels {
   Room: Model<RoomDoc>;
   Change: Model<ChangeDoc>;
   Pin: Model<PinDoc>;
+  DeliveryBatch: Model<DeliveryBatchDoc>;
 }
 
 export interface EngineConfig {
@@ -108,6 +110,8 @@ export interface EngineDeps {
   /** §8: change feed ids and each conversation's last change */
   changeRegistry: ChangeRegistry;
   logError: (msg: string, err: unknown) => void;
+  /** other processes share the database and the registries (Redis): their unfolded acks must be read */
+  shared: boolean;
   /** what the engine tells webhooks, push and metrics, and asks `before.message` (hooks.ts) */
   hooks?: MessageHooks;
 }
@@ -189,7 +193,12 @@ export class MessageEngine {
     this.rules = new SendRules(models);
     const { indexedChars, maxTerms } = deps.features.search;
     // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
-    this.delivery = new DeliveryWriter(() => models().Membership.collection as unknown as Collection<MembershipDoc>, err => deps.logError('[message] delivery state write failed', err));
+    this.delivery = new DeliveryWriter({
+      memberships: () => models().Membership.collection as unknown as Collection<MembershipDoc>,
+      batches: () => models().DeliveryBatch.collection as unknown as Collection<DeliveryBatchDoc>,
+      shared: deps.shared,
+      onError: err => deps.logError('[message] delivery state write failed', err),
+    });
     // a conversation's first memberships are known as made: their first acks need no read of them
     this.committer = new MessageCommitter(models, this.seqs, content => indexTerms(content, { maxChars: indexedChars, maxTerms }),
       docs => { for (const doc of docs) this.delivery.observe(doc); });
@@ -223,10 +232,15 @@ export class MessageEngine {
         return new AppError(ErrorCode.SERVER_ERROR, 'message could not be stored');
       },
     });
+    // memberships with the acks not folded into them yet (read first: app/message/delivery-writer.ts)
     this.memberships = new CoalescingLoader<string, MembershipDoc[]>(async users => {
+      const unfolded = await this.delivery.unfoldedOf(users);
       const found = await models().Membership.find(users.length === 1 ? { user: oid(users[0]) } : { user: { $in: users.map(oid) } }).lean<MembershipDoc[]>();
       const byUser = new Map<string, MembershipDoc[]>(users.map(u => [ u, [] ]));
-      for (const m of found) byUser.get(String(m.user))?.push(m);
+      for (const m of found) {
+        this.delivery.observe(m);
+        byUser.get(String(m.user))?.push(withUnfolded(m, unfolded.get(m._id)));
+      }
       return byUser;
     });
   }
@@ -415,7 +429,6 @@ export class MessageEngine {
     if (!memberships.length) return [];
     const last = await this.seqs.visible(memberships.map(m => m.conversationId));
     const pending = memberships.filter(m => {
-      this.delivery.observe(m);
       const top = last.get(m.conversationId) ?? 0;
       const ackedAbove = new Set((m.acked ?? []).filter(s => s > m.deliveredSeq && s <= top)).size;
       return top - m.deliveredSeq > ackedAbove;
@@ -498,7 +511,10 @@ export class MessageEngine {
   private async withDelivered(userId: string, conversationId: string, docs: WireMessage[]): Promise<WireMessage[]> {
     const peer = c2cParties(conversationId)?.find(p => p !== userId);
     if (!peer || !docs.some(d => d.from === userId)) return docs;
-    const state = await this.deps.models().Membership.findById(membershipId(peer, conversationId), { deliveredSeq: 1, acked: 1 }).lean<Pick<MembershipDoc, 'deliveredSeq' | 'acked'>>();
+    const id = membershipId(peer, conversationId);
+    const unfolded = await this.delivery.unfoldedOf([ peer ]);
+    const stored = await this.deps.models().Membership.findById(id, { deliveredSeq: 1, acked: 1, sentSeq: 1 }).lean<Pick<MembershipDoc, 'deliveredSeq' | 'acked' | 'sentSeq'>>();
+    const state = stored && withUnfolded(stored, unfolded.get(id));
     const acked = new Set(state?.acked ?? []);
     // copies: cached pages share their objects with the cache
     return docs.map(d => (d.from === userId ? { ...d, delivered: !!state && (d.seq <= state.deliveredSeq || acked.has(d.seq)) } : d));
@@ -606,9 +622,18 @@ export class MessageEngine {
     await this.seqs.pointers.flush();
   }
 
+  /**
+   * Folds the delivery batches a stopped process left (app/message/delivery-writer.ts): those older
+   * than ORPHANED_AFTER_MS, and at start without other processes all of them (then this process
+   * must hold every unfolded ack before it serves a read). Resolves with how many were found.
+   */
+  adoptDeliveryBatches(atStart = false): Promise<number> {
+    return this.delivery.adopt(atStart && !this.deps.shared ? 0 : ORPHANED_AFTER_MS);
+  }
+
   /** Writes what is pending (shutdown). */
   async flush() {
-    await this.delivery.settled();
+    await this.delivery.folded();
     await this.seqs.pointers.flush();
   }
 

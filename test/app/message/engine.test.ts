@@ -24,6 +24,7 @@ describe('app/message/engine: two processes on one database', () => {
     features: { changes: app.config.changes, search: app.config.search, roomLimit: () => app.config.presence.roomLimit },
     changeRegistry: new Stores(null, 'test').changeRegistry({ inflightMs: app.config.changes.inflightMs }),
     logError: fail,
+    shared: true,
   });
   const msg = (to: string, fp: string) => ({ type: 1, to, content: fp, fp, typeu: 1 as const });
 
