@@ -85,6 +85,8 @@ const FOLD_AFTER_MS = 1000;
  * 50-update bulk took 0.5–1 s on FerretDB under the bench's load)
  */
 const FOLD_CHUNK = 25;
+/** the fold's pause when it left due memberships to a running flush */
+const FOLD_PAUSE_MS = 20;
 /** a failed fold is tried again after this long */
 const FOLD_RETRY_MS = 5000;
 /** a delivery batch this old was left by a process that stopped before folding it (folds run within seconds) */
@@ -131,8 +133,14 @@ export class DeliveryWriter {
   private batchRefs = new Map<string, number>();
   /** fold everything now, not FOLD_AFTER_MS after (shutdown) */
   private foldAll = false;
+  private foldRunning = false;
+  private foldTimer: NodeJS.Timeout | null = null;
+  private foldIdle: Array<() => void> = [];
+  /** the fold chunk being written */
+  private foldWrite: Promise<unknown> = Promise.resolve();
+  /** memberships the running flush writes (reads, hides, settings, mentions): folds leave them for later */
+  private writing = new Set<string>();
   private running = false;
-  private idle: Array<() => void> = [];
   /** the next deferred write's timer */
   private deferred: NodeJS.Timeout | null = null;
 
@@ -258,9 +266,13 @@ export class DeliveryWriter {
   async folded(): Promise<void> {
     await this.settled();
     this.foldAll = true;
-    while (this.foldAll && (this.unfolded.size || this.running)) {
-      const idle = new Promise<void>(resolve => this.idle.push(resolve));
-      this.schedule();
+    if (this.foldTimer) {
+      clearTimeout(this.foldTimer);
+      this.foldTimer = null;
+    }
+    while (this.foldAll && (this.unfolded.size || this.foldRunning)) {
+      const idle = new Promise<void>(resolve => this.foldIdle.push(resolve));
+      this.scheduleFold();
       await idle;
     }
     this.foldAll = false;
@@ -306,7 +318,7 @@ export class DeliveryWriter {
       for (const e of doc.entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent ?? 0, id, now);
       if (!doc.entries.length) this.deleteBatches([ id ]).catch(err => this.deps.onError(err));
     }
-    if (docs.length) this.schedule();
+    if (docs.length) this.scheduleFold();
     return docs.length;
   }
 
@@ -343,16 +355,11 @@ export class DeliveryWriter {
     setImmediate(() => void this.drain());
   }
 
-  /** A timer for the earliest deferred entry or fold, when no flush runs (a running one arms it when done). */
+  /** A timer for the earliest deferred entry, when no flush runs (a running one arms it when done). */
   private armDeferred() {
-    if (this.running || this.deferred || !(this.pending.size || this.unfolded.size)) return;
+    if (this.running || this.deferred || !this.pending.size) return;
     let first = Infinity;
     for (const e of this.pending.values()) first = Math.min(first, e.due);
-    // folds are kept oldest first, each due a fixed time after it came (retries later)
-    for (const f of this.unfolded.values()) {
-      first = Math.min(first, f.at);
-      break;
-    }
     if (first === Infinity) return;
     this.deferred = setTimeout(() => {
       this.deferred = null;
@@ -369,17 +376,36 @@ export class DeliveryWriter {
     return due;
   }
 
-  /** Flushes and folds take turns: one flush of what is due, then one chunk of folds, until neither has work. */
   private async drain() {
-    for (;;) {
-      const batch = this.takeDue();
-      if (batch.length) await this.flushBatch(batch);
-      const folded = await this.foldSome();
-      if (!batch.length && !folded) break;
-    }
+    for (let batch = this.takeDue(); batch.length; batch = this.takeDue()) await this.flushBatch(batch);
     this.running = false;
-    for (const resolve of this.idle.splice(0)) resolve();
     this.armDeferred();
+  }
+
+  /** The fold runs beside the flushes (acks never wait for it) when its oldest entry is due. */
+  private scheduleFold(minDelayMs = 0) {
+    if (this.foldRunning || this.foldTimer) return;
+    let at = Infinity;
+    // kept oldest first, each due a fixed time after it came (retries later)
+    for (const f of this.unfolded.values()) {
+      at = this.foldAll ? 0 : f.at;
+      break;
+    }
+    if (at === Infinity) return;
+    this.foldTimer = setTimeout(() => {
+      this.foldTimer = null;
+      void this.foldLoop();
+    }, Math.max(minDelayMs, at - Date.now()));
+    this.foldTimer.unref();
+  }
+
+  private async foldLoop() {
+    this.foldRunning = true;
+    while (await this.foldSome());
+    this.foldRunning = false;
+    for (const resolve of this.foldIdle.splice(0)) resolve();
+    // not at once: what is left may be due but written by the running flush
+    this.scheduleFold(FOLD_PAUSE_MS);
   }
 
   private async flushBatch(batch: Entry[]) {
@@ -414,6 +440,17 @@ export class DeliveryWriter {
    * batch (one insert), then the rest of each membership's changes in bulk (chunks of 50).
    */
   private async flush(batch: Entry[]) {
+    // the memberships this flush writes are not folded meanwhile, and wait for a fold writing them now
+    this.writing = new Set(batch.filter(e => e.read || hasFeatures(e)).map(e => e.id));
+    try {
+      if (this.folding.some(f => this.writing.has(f.id))) await this.foldWrite.catch(() => undefined);
+      await this.flushWrites(batch);
+    } finally {
+      this.writing = new Set();
+    }
+  }
+
+  private async flushWrites(batch: Entry[]) {
     await inChunks(batch.filter(e => e.read), CONCURRENCY, e => this.writeRead(e));
     const delivered = batch.filter(e => e.member !== false && (e.seqs.size || e.sent));
     await inChunks(delivered.filter(e => !this.views.has(e.id)), CONCURRENCY, async e => {
@@ -458,6 +495,7 @@ export class DeliveryWriter {
       this.batchRefs.set(id, doc.entries.length);
       for (const e of doc.entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent ?? 0, id, at);
     }
+    this.scheduleFold();
   }
 
   private toFold(id: string, user: string, seqs: Iterable<number>, sent: number, batch: string | null, at: number) {
@@ -477,11 +515,19 @@ export class DeliveryWriter {
     const chunk: FoldEntry[] = [];
     for (const f of this.unfolded.values()) {
       if (chunk.length >= FOLD_CHUNK || (f.at > now && !this.foldAll)) break;
-      chunk.push(f);
+      if (!this.writing.has(f.id)) chunk.push(f);
     }
     if (!chunk.length) return false;
     for (const f of chunk) this.unfolded.delete(f.id);
     this.folding = chunk;
+    const written = this.foldChunk(chunk, now);
+    // a flush that must write one of these memberships waits for this
+    this.foldWrite = written.catch(() => undefined);
+    await written;
+    return true;
+  }
+
+  private async foldChunk(chunk: FoldEntry[], now: number) {
     const ops: Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown> } }> = [];
     try {
       const gone = new Set<string>();
@@ -504,7 +550,7 @@ export class DeliveryWriter {
         for (const b of f.batches) this.unfolded.get(f.id)!.batches.add(b);
       }
       this.folding = [];
-      return true;
+      return;
     }
     this.folding = [];
     const done: string[] = [];
@@ -522,7 +568,6 @@ export class DeliveryWriter {
     }
     // a batch not deleted (the database failed) is adopted again later: folding twice writes nothing new
     if (done.length) await this.deleteBatches(done).catch(err => this.deps.onError(err));
-    return true;
   }
 
   private async deleteBatches(ids: string[]) {
@@ -581,6 +626,8 @@ export function withUnfolded<T extends Pick<MembershipDoc, 'deliveredSeq' | 'ack
   while (done.has(delivered + 1)) delivered++;
   return { ...doc, deliveredSeq: delivered, acked: [ ...done ].filter(s => s > delivered), sentSeq: Math.max(doc.sentSeq ?? 0, unfolded.sent) };
 }
+
+const hasFeatures = (e: Entry) => e.hidden.size || e.mentions.size || e.unmention.size || e.settings || e.changeId;
 
 /** A membership's changes besides its delivery state: messages hidden, mentions added (or, without any to add, stale ones taken out), settings, the user's last change. */
 function featuresUpdate(e: Entry): Record<string, unknown> {
