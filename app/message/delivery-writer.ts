@@ -1,7 +1,7 @@
 import { ObjectId, type Collection } from 'mongodb';
 import { LRUCache } from 'lru-cache';
 import type { MembershipDoc } from '../model/membership';
-import type { DeliveryBatchDoc } from '../model/delivery_batch';
+import { decodeEntries, encodeEntries, type DeliveryBatchDoc } from '../model/delivery_batch';
 import { membershipConversation, membershipId, membershipUser } from '../../lib/conversation-ids';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
 
@@ -294,8 +294,8 @@ export class DeliveryWriter {
     const wanted = new Set(users);
     if (this.deps.shared && users.length) {
       const filter = users.length === 1 ? { users: new ObjectId(users[0]) } : { users: { $in: users.map(u => new ObjectId(u)) } };
-      for (const doc of await this.deps.batches().find(filter, { projection: { entries: 1 } }).toArray()) {
-        for (const e of doc.entries) if (wanted.has(membershipUser(e.m))) add(e.m, e.seqs, e.sent);
+      for (const doc of await this.deps.batches().find(filter, { projection: { data: 1 } }).toArray()) {
+        for (const e of decodeEntries(doc.data)) if (wanted.has(membershipUser(e.m))) add(e.m, e.seqs, e.sent);
       }
     }
     for (const f of [ ...this.folding, ...this.unfolded.values() ]) if (wanted.has(f.user)) add(f.id, f.seqs, f.sent);
@@ -314,9 +314,10 @@ export class DeliveryWriter {
     for (const doc of docs) {
       const id = String(doc._id);
       if (this.batchRefs.has(id)) continue;
-      this.batchRefs.set(id, doc.entries.length);
-      for (const e of doc.entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent ?? 0, id, now);
-      if (!doc.entries.length) this.deleteBatches([ id ]).catch(err => this.deps.onError(err));
+      const entries = decodeEntries(doc.data);
+      this.batchRefs.set(id, entries.length);
+      for (const e of entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent, id, now);
+      if (!entries.length) this.deleteBatches([ id ]).catch(err => this.deps.onError(err));
     }
     if (docs.length) this.scheduleFold();
     return docs.length;
@@ -479,22 +480,24 @@ export class DeliveryWriter {
     if (!entries.length) return;
     const time = new Date();
     const docs: DeliveryBatchDoc[] = [];
+    const parts: Entry[][] = [];
     for (let i = 0; i < entries.length; i += BATCH_ENTRIES) {
       const part = entries.slice(i, i + BATCH_ENTRIES);
+      parts.push(part);
       docs.push({
         _id: new ObjectId() as any,
         time,
-        users: [ ...new Set(part.map(e => e.user)) ].map(u => new ObjectId(u)) as any,
-        entries: part.map(e => (e.sent ? { m: e.id, seqs: [ ...e.seqs ], sent: e.sent } : { m: e.id, seqs: [ ...e.seqs ] })),
+        ...(this.deps.shared ? { users: [ ...new Set(part.map(e => e.user)) ].map(u => new ObjectId(u)) as any } : {}),
+        data: encodeEntries(part.map(e => ({ m: e.id, seqs: [ ...e.seqs ], sent: e.sent }))),
       });
     }
     await this.deps.batches().insertMany(docs);
     const at = Date.now() + FOLD_AFTER_MS;
-    for (const doc of docs) {
+    docs.forEach((doc, i) => {
       const id = String(doc._id);
-      this.batchRefs.set(id, doc.entries.length);
-      for (const e of doc.entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent ?? 0, id, at);
-    }
+      this.batchRefs.set(id, parts[i].length);
+      for (const e of parts[i]) this.toFold(e.id, e.user, e.seqs, e.sent, id, at);
+    });
     this.scheduleFold();
   }
 
