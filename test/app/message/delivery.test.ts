@@ -1,5 +1,7 @@
 import assert from 'node:assert';
-import { connectOk, emitAck, signup, waitFor, type TestUser } from '../../helpers';
+import { Types } from 'mongoose';
+import { app, connectOk, emitAck, signup, waitFor, type TestUser } from '../../helpers';
+import { encodeEntries } from '../../../app/model/delivery_batch';
 
 /**
  * Delivery never skips (PROTOCOL §4 c_message_ack): only what a user acked counts as delivered to
@@ -64,5 +66,14 @@ describe('app/message delivery state', () => {
     await app.messages.flush(); // acks are folded into the memberships a moment after they are stored
     const doc = await app.model.Membership.findById(`${a.id}:${fromB.conversationId}`).lean<any>();
     assert.strictEqual(doc.deliveredSeq, 3, 'the cursor moved over the user\'s own message');
+  });
+
+  it('acks a stopped process stored but never folded count once the next process adopts its batches at start', async () => {
+    const [ a, b ] = await Promise.all([ signup(), signup() ]);
+    const m = (await emitAck(await online(a), 'to', text(b.id, 'acked before a crash'))).data.payload;
+    // what a process killed between answering b's ack and folding it leaves behind
+    await app.model.DeliveryBatch.create({ _id: new Types.ObjectId(), time: new Date(), data: encodeEntries([{ m: `${b.id}:${m.conversationId}`, seqs: [ m.seq ], sent: 0 }]) });
+    await app.messages.adoptDeliveryBatches(true);
+    assert.deepStrictEqual(ids(await emitAck(await online(b), 'offline_message')), []);
   });
 });
