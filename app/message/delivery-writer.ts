@@ -91,6 +91,8 @@ const FOLD_PAUSE_MS = 20;
 const FOLD_RETRY_MS = 5000;
 /** a delivery batch this old was left by a process that stopped before folding it (folds run within seconds) */
 export const ORPHANED_AFTER_MS = 5 * 60_000;
+/** batches adopted at most by one call of the schedule's adoption */
+const ADOPT_MAX = 1000;
 /** a delivery batch holds at most this many memberships (a flush of more writes several, in one insert) */
 const BATCH_ENTRIES = 1000;
 
@@ -304,12 +306,14 @@ export class DeliveryWriter {
 
   /**
    * Takes over the delivery batches written more than `olderThanMs` ago that no process folded (it
-   * stopped first), to fold them here; all of them with 0 (a single process at its start). Folding
-   * a batch twice writes nothing new. Resolves with how many were found.
+   * stopped first), to fold them here (at most ADOPT_MAX a call); all of them with 0 (a single
+   * process at its start: it must hold every one before it serves a read). Folding a batch twice
+   * writes nothing new. Resolves with how many were found.
    */
-  async adopt(olderThanMs: number, max = 1000): Promise<number> {
-    const filter = olderThanMs > 0 ? { time: { $lt: new Date(Date.now() - olderThanMs) } } : {};
-    const docs = await this.deps.batches().find(filter).limit(max).toArray();
+  async adopt(olderThanMs: number): Promise<number> {
+    const docs = olderThanMs > 0
+      ? await this.deps.batches().find({ time: { $lt: new Date(Date.now() - olderThanMs) } }).limit(ADOPT_MAX).toArray()
+      : await this.deps.batches().find({}).toArray();
     const now = Date.now();
     for (const doc of docs) {
       const id = String(doc._id);

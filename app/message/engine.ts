@@ -506,7 +506,8 @@ export class MessageEngine {
 
   /**
    * §8: in c2c history, the reader's own messages say whether the peer acked them (`delivered`),
-   * from the peer's membership (one read by `_id`, only for a page with own messages).
+   * from the peer's membership (one read by `_id`, only for a page with own messages) and the peer's
+   * acks not folded into it yet.
    */
   private async withDelivered(userId: string, conversationId: string, docs: WireMessage[]): Promise<WireMessage[]> {
     const peer = c2cParties(conversationId)?.find(p => p !== userId);
