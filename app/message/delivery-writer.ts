@@ -60,8 +60,8 @@ interface FoldEntry {
   user: string;
   seqs: Set<number>;
   sent: number;
-  /** this process's batches holding it: each is deleted once all its entries are folded */
-  batches: Set<string>;
+  /** the number (`batchNumber`) of the oldest of this process's batches holding it; Infinity: none */
+  firstBatch: number;
   /** when to fold it, ms since the epoch */
   at: number;
 }
@@ -131,8 +131,14 @@ export class DeliveryWriter {
   private unfolded = new Map<string, FoldEntry>();
   /** the fold being written: still unfolded for readers */
   private folding: FoldEntry[] = [];
-  /** this process's batches not yet deleted: how many of their entries are still to fold */
-  private batchRefs = new Map<string, number>();
+  /**
+   * this process's batches not yet deleted, numbered in the order it took them: a batch goes once no
+   * entry still to fold holds it, that is once its number is below every such entry's `firstBatch`
+   * (one number per entry, however many batches it spans)
+   */
+  private live: Array<{ n: number; id: string }> = [];
+  private liveIds = new Set<string>();
+  private batchNumber = 0;
   /** fold everything now, not FOLD_AFTER_MS after (shutdown) */
   private foldAll = false;
   private foldRunning = false;
@@ -317,11 +323,14 @@ export class DeliveryWriter {
     const now = Date.now();
     for (const doc of docs) {
       const id = String(doc._id);
-      if (this.batchRefs.has(id)) continue;
+      if (this.liveIds.has(id)) continue;
       const entries = decodeEntries(doc.data);
-      this.batchRefs.set(id, entries.length);
-      for (const e of entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent, id, now);
-      if (!entries.length) this.deleteBatches([ id ]).catch(err => this.deps.onError(err));
+      if (!entries.length) {
+        this.deleteBatches([ id ]).catch(err => this.deps.onError(err));
+        continue;
+      }
+      const n = this.track(id);
+      for (const e of entries) this.toFold(e.m, membershipUser(e.m), e.seqs, e.sent, n, now);
     }
     if (docs.length) this.scheduleFold();
     return docs.length;
@@ -498,19 +507,26 @@ export class DeliveryWriter {
     await this.deps.batches().insertMany(docs);
     const at = Date.now() + FOLD_AFTER_MS;
     docs.forEach((doc, i) => {
-      const id = String(doc._id);
-      this.batchRefs.set(id, parts[i].length);
-      for (const e of parts[i]) this.toFold(e.id, e.user, e.seqs, e.sent, id, at);
+      const n = this.track(String(doc._id));
+      for (const e of parts[i]) this.toFold(e.id, e.user, e.seqs, e.sent, n, at);
     });
     this.scheduleFold();
   }
 
-  private toFold(id: string, user: string, seqs: Iterable<number>, sent: number, batch: string | null, at: number) {
+  /** A batch of this process's from now on, numbered. */
+  private track(id: string): number {
+    const n = ++this.batchNumber;
+    this.live.push({ n, id });
+    this.liveIds.add(id);
+    return n;
+  }
+
+  private toFold(id: string, user: string, seqs: Iterable<number>, sent: number, batch: number, at: number) {
     let f = this.unfolded.get(id);
-    if (!f) this.unfolded.set(id, f = { id, user, seqs: new Set(), sent: 0, batches: new Set(), at });
+    if (!f) this.unfolded.set(id, f = { id, user, seqs: new Set(), sent: 0, firstBatch: Infinity, at });
     for (const s of seqs) f.seqs.add(s);
     f.sent = Math.max(f.sent, sent);
-    if (batch) f.batches.add(batch);
+    f.firstBatch = Math.min(f.firstBatch, batch);
   }
 
   /**
@@ -553,28 +569,25 @@ export class DeliveryWriter {
       this.foldAll = false;
       for (const f of chunk) {
         this.views.delete(f.id);
-        this.toFold(f.id, f.user, f.seqs, f.sent, null, now + FOLD_RETRY_MS);
-        for (const b of f.batches) this.unfolded.get(f.id)!.batches.add(b);
+        this.toFold(f.id, f.user, f.seqs, f.sent, f.firstBatch, now + FOLD_RETRY_MS);
       }
       this.folding = [];
       return;
     }
     this.folding = [];
-    const done: string[] = [];
     for (const f of chunk) {
       // covered entries left in `acked` go in an update of their own (one may not add and pull at once)
-      if (this.views.get(f.id)?.stale.length) this.toFold(f.id, f.user, [], 0, null, now + FOLD_AFTER_MS);
-      for (const b of f.batches) {
-        const left = (this.batchRefs.get(b) ?? 1) - 1;
-        if (left > 0) this.batchRefs.set(b, left);
-        else {
-          this.batchRefs.delete(b);
-          done.push(b);
-        }
-      }
+      if (this.views.get(f.id)?.stale.length) this.toFold(f.id, f.user, [], 0, Infinity, now + FOLD_AFTER_MS);
     }
+    let oldestHeld = Infinity;
+    for (const f of this.unfolded.values()) oldestHeld = Math.min(oldestHeld, f.firstBatch);
+    let done = 0;
+    while (done < this.live.length && this.live[done].n < oldestHeld) done++;
+    if (!done) return;
+    const ids = this.live.splice(0, done).map(b => b.id);
+    for (const id of ids) this.liveIds.delete(id);
     // a batch not deleted (the database failed) is adopted again later: folding twice writes nothing new
-    if (done.length) await this.deleteBatches(done).catch(err => this.deps.onError(err));
+    await this.deleteBatches(ids).catch(err => this.deps.onError(err));
   }
 
   private async deleteBatches(ids: string[]) {
