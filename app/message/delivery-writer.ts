@@ -306,7 +306,8 @@ export class DeliveryWriter {
         for (const e of decodeEntries(doc.data)) if (wanted.has(membershipUser(e.m))) add(e.m, e.seqs, e.sent);
       }
     }
-    for (const f of [ ...this.folding, ...this.unfolded.values() ]) if (wanted.has(f.user)) add(f.id, f.seqs, f.sent);
+    for (const f of this.folding) if (wanted.has(f.user)) add(f.id, f.seqs, f.sent);
+    for (const f of this.unfolded.values()) if (wanted.has(f.user)) add(f.id, f.seqs, f.sent);
     return out;
   }
 
