@@ -114,7 +114,7 @@ export default (appInfo: EggAppInfo) => {
   };
 
   // secret from JWT_SECRET; in production the app refuses to start with this default (app.ts)
-  config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET, enable: false };
+  config.jwt = { secret: env.JWT_SECRET || DEFAULT_JWT_SECRET };
 
   // stream mode: uploads go straight to GridFS, never to memory or temporary files. Every file name
   // passes egg-multipart's extension check: the content decides (app/service/file.ts). The size limit

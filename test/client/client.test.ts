@@ -9,6 +9,7 @@ import { api, app, baseUrl, connectOk, emitAck, signup, sleep, type TestUser } f
 import { ApiError, ImClient, MemoryStore, RestClient, type KeyValueStore, type WireMessage } from '../../client/src';
 import type { ChatSocket } from '../../app/io/outbox';
 import PresenceService from '../../app/service/presence';
+import * as jwt from 'jsonwebtoken';
 
 const clients: ImClient[] = [];
 afterEach(() => {
@@ -225,7 +226,7 @@ describe('client package (@im-server/client)', function() {
     const bob = await signup();
     const client = await clientOf(bob);
     const claims = await app.mockContext().service.auth.verifyAccessToken(bob.token);
-    const expired = app.jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: -10 });
+    const expired = jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: -10 });
     client.rest.setSession({ userId: bob.id, token: expired, refreshToken: bob.refreshToken });
     const me = await client.rest.request<{ _id: string }>('GET', '/api/users/me');
     assert.strictEqual(me._id, bob.id);
@@ -237,7 +238,7 @@ describe('client package (@im-server/client)', function() {
     const bob = await signup();
     const store = new MemoryStore();
     const claims = await app.mockContext().service.auth.verifyAccessToken(bob.token);
-    const expired = app.jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: -10 });
+    const expired = jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: -10 });
     // as another tab or an older version may have stored it: no refresh ahead of the request
     store.setItem('im.session', JSON.stringify({ userId: bob.id, token: expired, refreshToken: bob.refreshToken, exp: Date.now() + 3_600_000 }));
     const client = await clientOf(bob, store);
@@ -249,7 +250,7 @@ describe('client package (@im-server/client)', function() {
   it('REST: with refreshAhead the tokens are rotated before the access token expires, with the new expiry kept', async () => {
     const bob = await signup();
     const claims = await app.mockContext().service.auth.verifyAccessToken(bob.token);
-    const short = app.jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: 4 });
+    const short = jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: 4 });
     const rest = new RestClient({ baseUrl: await baseUrl(), refreshAhead: true });
     try {
       const changes: string[] = [];
@@ -288,7 +289,7 @@ describe('client package (@im-server/client)', function() {
     const bob = await signup();
     const client = await clientOf(bob);
     const claims = await app.mockContext().service.auth.verifyAccessToken(bob.token);
-    const short = app.jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: 2 });
+    const short = jwt.sign({ sub: bob.id, sid: claims.sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: 2 });
     client.rest.setSession({ userId: bob.id, token: short, refreshToken: bob.refreshToken });
     const states: string[] = [];
     client.chat.on('state', state => states.push(state));

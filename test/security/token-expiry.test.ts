@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert';
 import { app, connectOk, emitAck, notWithin, signup, sleep, waitFor, type ClientVersion } from '../helpers';
+import * as jwt from 'jsonwebtoken';
 
 /** A token of `u`'s real session that expires in `seconds` (signed as the server signs its own). */
 function shortToken(u: { id: string; refreshToken: string }, seconds: number) {
   const sessionId = u.refreshToken.split('.')[0];
-  return app.jwt.sign({ sub: u.id, sid: sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: seconds });
+  return jwt.sign({ sub: u.id, sid: sessionId }, app.config.jwt.secret, { algorithm: 'HS256', expiresIn: seconds });
 }
 
 describe('security: a /chat socket is closed when its access token expires (finding 10)', () => {
