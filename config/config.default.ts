@@ -104,12 +104,13 @@ export default (appInfo: EggAppInfo) => {
       url: mongoUrl,
       // bounded waits when the database is slow or gone: no server for 10 s (start-up on a busy machine
       // needs that long), no reply on a socket for 20 s (FerretDB's slowest scans take seconds), no free
-      // connection in the pool for 10 s → the operation fails (→ 50000) instead of hanging. The driver
+      // connection in the pool for 10 s → the operation fails (→ 50000) instead of hanging. Indexes are
+      // built at start by app.ts (lib/indexes.ts: not every database reads them). The driver
       // reconnects by itself when the database is back. The suite counts each operation's database
       // commands (test/db-commands.ts), so tests monitor them; the suite compiles its TypeScript as it
       // loads the app (type-checked), which holds the event loop for seconds on a busy machine while the
       // driver connects, so its server selection waits longer. /metrics times commands (METRICS_TOKEN).
-      options: { serverSelectionTimeoutMS: appInfo.env === 'unittest' ? 30000 : 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20, monitorCommands: appInfo.env === 'unittest' || !!env.METRICS_TOKEN },
+      options: { autoIndex: false, serverSelectionTimeoutMS: appInfo.env === 'unittest' ? 30000 : 10000, socketTimeoutMS: 20000, waitQueueTimeoutMS: 10000, heartbeatFrequencyMS: 5000, maxPoolSize: 20, monitorCommands: appInfo.env === 'unittest' || !!env.METRICS_TOKEN },
     },
   };
 

@@ -10,6 +10,7 @@ import { hash, verify, Algorithm } from '@node-rs/argon2';
 import defaultConfig from '../../config/config.default';
 import userModel from '../model/user';
 import { password as passwordSchema, username as usernameSchema } from '../../lib/schemas/auth';
+import { buildIndexes, readsFieldIndexes } from '../../lib/indexes';
 
 export interface AdminResult {
   id: string;
@@ -28,11 +29,11 @@ export class AdminRefusal extends Error {}
  */
 export async function createOrPromoteAdmin(opts: { url: string; username: string; password?: string; promote?: boolean }): Promise<AdminResult> {
   const username = usernameSchema.parse(opts.username);
-  const connection = await mongoose.createConnection(opts.url, { serverSelectionTimeoutMS: 10000 }).asPromise();
+  const connection = await mongoose.createConnection(opts.url, { serverSelectionTimeoutMS: 10000, autoIndex: false }).asPromise();
   try {
     // the app's own schema (and indexes) on this connection
     const User = userModel({ mongoose: { Schema: mongoose.Schema, model: connection.model.bind(connection) } } as any);
-    await User.init();
+    await buildIndexes([ User ], await readsFieldIndexes(connection));
     const existing = await User.findOne({ usernameLower: username.toLowerCase() });
     if (existing) {
       if (!opts.promote) {
