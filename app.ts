@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { answerSocketCounts } from './lib/worker-stats';
 import { PRESENCE_STALE_EVENT } from './lib/presence-cache';
 import { DbProbe } from './lib/db-probe';
-import { buildIndexes, readsFieldIndexes } from './lib/indexes';
+import { buildIndexes, filtersUseIndexes } from './lib/indexes';
 import { SNIFFABLE } from './lib/sniff';
 import { KICK_EVENT, type Kick } from './app/service/presence';
 import { INTEGRATION_CHANGED_EVENT, type IntegrationChange } from './app/integration/changes';
@@ -43,8 +43,8 @@ export default class AppBoot implements IBoot {
   async willReady() {
     // unique indexes are part of correctness (usernames, message fingerprints): build them before serving
     const { app } = this;
-    const fieldIndexesRead = await readsFieldIndexes(app.mongoose.connection);
-    const leftOut = await buildIndexes(Object.values(app.model as Record<string, any>), fieldIndexesRead);
+    app.filtersUseIndexes = await filtersUseIndexes(app.mongoose.connection);
+    const leftOut = await buildIndexes(Object.values(app.model as Record<string, any>), app.filtersUseIndexes);
     if (leftOut) app.logger.info('[db] the database reads no index but `_id` (FerretDB on SQLite): %d indexes that are not unique left out', leftOut);
   }
 

@@ -10,7 +10,7 @@ import { hash, verify, Algorithm } from '@node-rs/argon2';
 import defaultConfig from '../../config/config.default';
 import userModel from '../model/user';
 import { password as passwordSchema, username as usernameSchema } from '../../lib/schemas/auth';
-import { buildIndexes, readsFieldIndexes } from '../../lib/indexes';
+import { buildIndexes, filtersUseIndexes } from '../../lib/indexes';
 
 export interface AdminResult {
   id: string;
@@ -33,7 +33,7 @@ export async function createOrPromoteAdmin(opts: { url: string; username: string
   try {
     // the app's own schema (and indexes) on this connection
     const User = userModel({ mongoose: { Schema: mongoose.Schema, model: connection.model.bind(connection) } } as any);
-    await buildIndexes([ User ], await readsFieldIndexes(connection));
+    await buildIndexes([ User ], await filtersUseIndexes(connection));
     const existing = await User.findOne({ usernameLower: username.toLowerCase() });
     if (existing) {
       if (!opts.promote) {

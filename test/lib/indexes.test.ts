@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import mongoose, { type Connection } from 'mongoose';
-import { buildIndexes, readsFieldIndexes } from '../../lib/indexes';
+import { buildIndexes, filtersUseIndexes } from '../../lib/indexes';
 
 /** A model with one unique and one plain index, in a database of its own. */
 function thingModel(connection: Connection) {
@@ -23,7 +23,7 @@ describe('lib/indexes (which indexes a database gets)', () => {
   });
 
   it('the embedded database (FerretDB on SQLite) reads no index but _id', async () => {
-    assert.strictEqual(await readsFieldIndexes(connection), false);
+    assert.strictEqual(await filtersUseIndexes(connection), false);
   });
 
   it('where field indexes are not read, only the unique ones are built', async () => {
