@@ -7,6 +7,8 @@ import { app } from './helpers';
 export interface SeenCommand {
   name: string;
   collection: string;
+  /** a find's filter */
+  filter?: Record<string, unknown>;
 }
 
 /** Connection chatter that is not an operation's cost. */
@@ -21,7 +23,7 @@ export async function commandsDuring(fn: () => Promise<unknown>): Promise<SeenCo
   const client = app.mongoose.connection.getClient();
   const seen: SeenCommand[] = [];
   const listener = (ev: any) => {
-    if (!IGNORED.has(ev.commandName)) seen.push({ name: ev.commandName, collection: String(ev.command?.[ev.commandName] ?? '') });
+    if (!IGNORED.has(ev.commandName)) seen.push({ name: ev.commandName, collection: String(ev.command?.[ev.commandName] ?? ''), filter: ev.command?.filter });
   };
   client.on('commandStarted', listener);
   try {

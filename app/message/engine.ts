@@ -45,6 +45,8 @@ import { MessageCommitter, type StoreOutcome } from './committer';
 import { SeqKnowledge, type ConversationHead } from './seq-knowledge';
 import { DeliveryWriter, ORPHANED_AFTER_MS, withUnfolded } from './delivery-writer';
 import type { DeliveryBatchDoc } from '../model/delivery_batch';
+import type { MessagePageDoc } from '../model/message_page';
+import { MessagePages, type SeqRange } from './message-pages';
 import { Receipts } from './receipts';
 import { Notices } from './notices';
 import { SendExtras, type SendExtrasOf } from './send-extras';
@@ -71,6 +73,7 @@ export interface EngineModels {
   Change: Model<ChangeDoc>;
   Pin: Model<PinDoc>;
   DeliveryBatch: Model<DeliveryBatchDoc>;
+  MessagePage: Model<MessagePageDoc>;
 }
 
 export interface EngineConfig {
@@ -114,6 +117,8 @@ export interface EngineDeps {
   shared: boolean;
   /** what the engine tells webhooks, push and metrics, and asks `before.message` (hooks.ts) */
   hooks?: MessageHooks;
+  /** whether the database answers filters other than `{_id}` through indexes (lib/indexes.ts); default yes */
+  filtersUseIndexes?: () => boolean;
 }
 
 interface SendRequest {
@@ -168,6 +173,7 @@ export class MessageEngine {
   private readonly rules: SendRules;
   private readonly committer: MessageCommitter;
   private readonly seqs: SeqKnowledge;
+  private readonly pages: MessagePages;
   private readonly delivery: DeliveryWriter;
   private readonly receipts: Receipts;
   private readonly notices: Notices;
@@ -189,7 +195,8 @@ export class MessageEngine {
     const { models, config } = deps;
     this.hooks = deps.hooks ?? NO_HOOKS;
     const onError = (err: unknown) => deps.logError('[message] write failed', err);
-    this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, onError });
+    this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, pages: () => models().MessagePage, onError });
+    this.pages = new MessagePages({ pages: () => models().MessagePage, messages: () => models().Message, pointers: this.seqs.pointers, filtersUseIndexes: deps.filtersUseIndexes ?? (() => true) });
     this.rules = new SendRules(models);
     const { indexedChars, maxTerms } = deps.features.search;
     // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
@@ -448,9 +455,11 @@ export class MessageEngine {
       const page = top - m.deliveredSeq <= 100 ? await this.deps.recent.page(m.conversationId, top, m.deliveredSeq, top + 1, top - m.deliveredSeq) : null;
       if (page) cached.push(...page); else uncovered.push(m);
     }));
-    const read = uncovered.length ? (await this.deps.models().Message.find({
-      $or: uncovered.map(m => ({ conversationId: m.conversationId, seq: { $gt: m.deliveredSeq, $lte: last.get(m.conversationId)! } })),
-    }).sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(limit + skipCount).lean<MessageDoc[]>()).map(toWire) : [];
+    const read = uncovered.length ? (await this.oldestPending(uncovered.map(m => {
+      const after = m.deliveredSeq;
+      // within a conversation seq order is time order: no more than `limit + skipCount` of each can be in the page
+      return { conversationId: m.conversationId, after, upTo: Math.min(last.get(m.conversationId)!, after + limit + skipCount) };
+    }), limit + skipCount)).map(toWire) : [];
     const docs = [ ...read, ...cached ].sort((a, b) => a.sendTime - b.sendTime || (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq));
     const acked = new Map(pending.map(m => [ m.conversationId, new Set(m.acked ?? []) ]));
     const out: WireMessage[] = [];
@@ -471,6 +480,25 @@ export class MessageEngine {
     // the acks that follow a pull name these: known here, they cost no look-up
     for (const m of page) this.located.set(m._id, locatedOf(m));
     return page;
+  }
+
+  /**
+   * The oldest `count` messages of these seq ranges, by time: located through the message pages and
+   * read by `_id` (on FerretDB every other read of the messages is a scan of all of them), or by a
+   * range query for a range the pages do not cover.
+   */
+  private async oldestPending(ranges: SeqRange[], count: number): Promise<MessageDoc[]> {
+    const located = await this.pages.entries(ranges);
+    const unlocated = ranges.filter(r => !located.get(r.conversationId));
+    const entries = ranges.flatMap(r => (located.get(r.conversationId) ?? []).map(e => ({ ...e, conversationId: r.conversationId })))
+      .sort((a, b) => a.time - b.time || (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq))
+      .slice(0, count);
+    const [ byId, byRange ] = await Promise.all([
+      entries.length ? this.pages.read(entries.map(e => e.id)) : [],
+      unlocated.length ? this.deps.models().Message.find({ $or: unlocated.map(r => ({ conversationId: r.conversationId, seq: { $gt: r.after, $lte: r.upTo } })) })
+        .sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(count).lean<MessageDoc[]>() : [],
+    ]);
+    return [ ...byId, ...byRange ];
   }
 
   /**

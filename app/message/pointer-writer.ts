@@ -2,6 +2,7 @@ import type { Model } from 'mongoose';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
 import type { WireMessage } from '../../lib/schemas/wire';
 import type { ConversationDoc } from '../model/conversation';
+import { encodeEntry, pageIdOf, type MessagePageDoc, type PageEntry } from '../model/message_page';
 import { toWire, type MessageDoc } from '../model/message';
 
 /** A conversation's newest message as the pointer keeps it. */
@@ -25,6 +26,8 @@ interface Pending {
   unmention?: Set<number>;
   /** ids of messages removed from the store (retention): `last` goes if it is one of them */
   removed?: Set<string>;
+  /** where the messages stored since the last flush are (their message pages) */
+  entries?: PageEntry[];
 }
 
 /**
@@ -38,7 +41,8 @@ interface Pending {
  * It is the one writer of conversation documents in this process, so §8's additions go through it
  * too (FerretDB applies updates as read-modify-write: two writers of one document would lose each
  * other's fields): a changed last message (`$max` compares `seq`, then `rev`), the conversation's
- * last change feed id, and the seqs of messages that mention `all`.
+ * last change feed id, and the seqs of messages that mention `all`. With the pointers go the
+ * entries of the message pages (app/model/message_page.ts): where each new message is by seq.
  */
 export class PointerWriter {
   private dirty = new Map<string, Pending>();
@@ -48,7 +52,12 @@ export class PointerWriter {
   private writing: Promise<void> | null = null;
   private nextDelay: number;
 
-  constructor(private readonly model: () => Model<ConversationDoc>, private readonly intervalMs: number, private readonly onError: (err: unknown) => void) {
+  constructor(
+    private readonly model: () => Model<ConversationDoc>,
+    private readonly intervalMs: number,
+    private readonly onError: (err: unknown) => void,
+    private readonly pages?: () => Model<MessagePageDoc>,
+  ) {
     this.nextDelay = intervalMs;
   }
 
@@ -58,6 +67,7 @@ export class PointerWriter {
       const prev = entry.pointer;
       if (!prev || prev.seq < m.seq) entry.pointer = { seq: m.seq, sendTime: m.sendTime, wire: toWire(m) };
       if (m.mentions?.includes('all')) (entry.allMentions ??= new Set()).add(m.seq);
+      if (this.pages) (entry.entries ??= []).push({ seq: m.seq, id: String(m._id), time: new Date(m.sendTime).getTime() });
     }
     this.schedule();
   }
@@ -108,6 +118,11 @@ export class PointerWriter {
     return out;
   }
 
+  /** Page entries of this conversation not written yet (or being written). */
+  pendingEntries(conversationId: string): PageEntry[] {
+    return [ ...this.inflight.get(conversationId)?.entries ?? [], ...this.dirty.get(conversationId)?.entries ?? [] ];
+  }
+
   /** Changed messages of these conversations not written yet (each may or may not be its conversation's last). */
   pendingChanges(conversationIds: string[]): Map<string, WireMessage> {
     const out = new Map<string, WireMessage>();
@@ -147,7 +162,10 @@ export class PointerWriter {
     this.dirty = new Map();
     const started = Date.now();
     // nobody waits for pointers (readers merge what is pending here): acks' and reads' writes go first
+    const pages = this.pages && pageUpdatesOf(batch);
     this.writing = bulkWriteInChunks(this.model(), batch.flatMap(([ conversationId, p ]) => updatesOf(conversationId, p)), 'background')
+      .catch(this.onError)
+      .then(async () => { if (pages?.length) await bulkWriteInChunks(this.pages!(), pages, 'background'); })
       .catch(this.onError).finally(() => {
         this.writing = null;
         this.inflight = new Map();
@@ -193,6 +211,23 @@ function updatesOf(conversationId: string, p: Pending) {
     ops.push({ updateOne: { filter, update: { $unset: { last: 1, lastMessage: 1 } } } });
   }
   return ops;
+}
+
+/** The message pages' updates: each page's new entries appended, its `newest` raised; made if missing. */
+function pageUpdatesOf(batch: Array<[string, Pending]>): Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown>; upsert: true } }> {
+  const byPage = new Map<string, PageEntry[]>();
+  for (const [ conversationId, p ] of batch) {
+    for (const e of p.entries ?? []) {
+      const id = pageIdOf(conversationId, e.seq);
+      const list = byPage.get(id);
+      if (list) list.push(e); else byPage.set(id, [ e ]);
+    }
+  }
+  return [ ...byPage ].map(([ _id, entries ]) => ({ updateOne: {
+    filter: { _id },
+    update: { $push: { entries: { $each: entries.map(encodeEntry) } }, $max: { newest: new Date(Math.max(...entries.map(e => e.time))) } },
+    upsert: true as const,
+  } }));
 }
 
 /** Whether `a` is a later state of the conversation's end than `b`: a later message, or the same one changed since. */

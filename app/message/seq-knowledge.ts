@@ -5,6 +5,7 @@ import type { SeqRegistry } from '../../lib/stores';
 import type { WireMessage } from '../../lib/schemas/wire';
 import type { ConversationDoc } from '../model/conversation';
 import type { MessageDoc } from '../model/message';
+import type { MessagePageDoc } from '../model/message_page';
 import { PointerWriter } from './pointer-writer';
 
 /** how many conversations' counters a process remembers */
@@ -50,8 +51,10 @@ export class SeqKnowledge {
     messages: () => Model<MessageDoc>;
     onError: (err: unknown) => void;
     pointerIntervalMs?: number;
+    /** where the pointer writer also records each new message by seq (app/model/message_page.ts) */
+    pages?: () => Model<MessagePageDoc>;
   }) {
-    this.pointers = new PointerWriter(deps.conversations, deps.pointerIntervalMs ?? 200, deps.onError);
+    this.pointers = new PointerWriter(deps.conversations, deps.pointerIntervalMs ?? 200, deps.onError, deps.pages);
     this.pointerSeqs = new CoalescingLoader<string, number>(async ids => {
       const Conversation = deps.conversations();
       const convs = await findByIds(ids,

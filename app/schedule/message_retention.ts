@@ -11,7 +11,8 @@ const CHUNK = BULK_CHUNK;
 
 /**
  * Removes messages older than `message.retentionDays` (0 keeps everything), with what points at
- * them: conversations' last message, queued read receipts, per-user hidden marks and pins; each
+ * them: conversations' last message, queued read receipts, per-user hidden marks, pins and message
+ * pages; each
  * removal is a change feed record (§8), so devices drop them too. In bounded
  * chunks so a large backlog never holds the event loop or the database for long. A scheduled job
  * rather than a TTL index, which FerretDB does not implement; on MongoDB it is the same queries.
@@ -43,6 +44,8 @@ export default class MessageRetention extends Subscription {
       if (old.length < CHUNK) break;
       await yieldToEventLoop();
     }
+    // message pages whose every message is older (app/model/message_page.ts)
+    await this.ctx.model.MessagePage.deleteMany({ newest: { $lt: cutoff } });
     if (removed) this.ctx.logger.info('[message_retention] removed %d messages older than %d days', removed, days);
   }
 }

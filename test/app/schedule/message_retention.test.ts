@@ -72,4 +72,18 @@ describe('app/schedule/message_retention', () => {
     const recent = await emitAck(sa, 'recent_conversation');
     assert.ok(!recent.data.payload.some((c: any) => c.conversationId === sent[0].conversationId));
   });
+
+  it('a message page whose newest message is older than retentionDays is removed', async () => {
+    const conv = await conversationOf3();
+    const pageId = `${conv.sent[0].conversationId}:0`;
+    await app.model.MessagePage.updateOne({ _id: pageId }, { $set: { newest: new Date(Date.now() - 400 * DAY) } });
+    mm(app.config.message, 'retentionDays', 365);
+    await app.runSchedule('message_retention');
+    assert.strictEqual(await app.model.MessagePage.countDocuments({ _id: pageId }), 0);
+  });
+
+  it('a message page with a message still kept stays', async () => {
+    const { sent } = await twoOldRemoved();
+    assert.strictEqual(await app.model.MessagePage.countDocuments({ _id: `${sent[0].conversationId}:0` }), 1);
+  });
 });
