@@ -43,8 +43,7 @@ export default class AppBoot implements IBoot {
   async willReady() {
     // unique indexes are part of correctness (usernames, message fingerprints): build them before serving
     const { app } = this;
-    app.filtersUseIndexes = await filtersUseIndexes(app.mongoose.connection);
-    const leftOut = await buildIndexes(Object.values(app.model as Record<string, any>), app.filtersUseIndexes);
+    const leftOut = await buildIndexes(Object.values(app.model as Record<string, any>), await filtersUseIndexes(app.mongoose.connection));
     if (leftOut) app.logger.info('[db] the database reads no index but `_id` (FerretDB on SQLite): %d indexes that are not unique left out', leftOut);
   }
 

@@ -10,8 +10,6 @@ declare module 'egg' {
     redis: Redis | null;
     /** the readiness check's own database connection (lib/db-probe.ts) */
     dbProbe: DbProbe;
-    /** whether the database answers filters other than `{_id}` through indexes (lib/indexes.ts; known once started) */
-    filtersUseIndexes?: boolean;
   }
 
   interface Context {

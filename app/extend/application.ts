@@ -105,7 +105,6 @@ const extension: AppSingletons & ThisType<Application> = {
       logError: (msg, err) => self.logger.error('%s: %s', msg, (err as Error)?.stack || err || ''),
       shared: !!self.config.redisUrl,
       hooks: messageHooks({ webhooks: () => self.webhooks, push: () => self.push, metrics: () => self.metrics }),
-      filtersUseIndexes: () => self.filtersUseIndexes !== false,
     });
   },
 

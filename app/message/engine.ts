@@ -87,6 +87,8 @@ export interface EngineConfig {
   reactionsPerUser: number;
   excerptChars: number;
   pinsMax: number;
+  /** messages older than this many days are removed (0: kept); their copies in message pages are not shown */
+  retentionDays: number;
 }
 
 /** §8's settings (config.changes, config.search, presence.roomLimit). */
@@ -117,8 +119,6 @@ export interface EngineDeps {
   shared: boolean;
   /** what the engine tells webhooks, push and metrics, and asks `before.message` (hooks.ts) */
   hooks?: MessageHooks;
-  /** whether the database answers filters other than `{_id}` through indexes (lib/indexes.ts); default yes */
-  filtersUseIndexes?: () => boolean;
 }
 
 interface SendRequest {
@@ -196,7 +196,11 @@ export class MessageEngine {
     this.hooks = deps.hooks ?? NO_HOOKS;
     const onError = (err: unknown) => deps.logError('[message] write failed', err);
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, pages: () => models().MessagePage, onError });
-    this.pages = new MessagePages({ pages: () => models().MessagePage, messages: () => models().Message, pointers: this.seqs.pointers, filtersUseIndexes: deps.filtersUseIndexes ?? (() => true) });
+    this.pages = new MessagePages({
+      pages: () => models().MessagePage,
+      pointers: this.seqs.pointers,
+      keptSince: () => (config.retentionDays ? Date.now() - config.retentionDays * 24 * 3600 * 1000 : 0),
+    });
     this.rules = new SendRules(models);
     const { indexedChars, maxTerms } = deps.features.search;
     // mongoose types a model's driver collection loosely; it holds MembershipDoc documents
@@ -455,11 +459,11 @@ export class MessageEngine {
       const page = top - m.deliveredSeq <= 100 ? await this.deps.recent.page(m.conversationId, top, m.deliveredSeq, top + 1, top - m.deliveredSeq) : null;
       if (page) cached.push(...page); else uncovered.push(m);
     }));
-    const read = uncovered.length ? (await this.oldestPending(uncovered.map(m => {
+    const read = uncovered.length ? await this.oldestPending(uncovered.map(m => {
       const after = m.deliveredSeq;
       // within a conversation seq order is time order: no more than `limit + skipCount` of each can be in the page
       return { conversationId: m.conversationId, after, upTo: Math.min(last.get(m.conversationId)!, after + limit + skipCount) };
-    }), limit + skipCount)).map(toWire) : [];
+    }), limit + skipCount) : [];
     const docs = [ ...read, ...cached ].sort((a, b) => a.sendTime - b.sendTime || (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq));
     const acked = new Map(pending.map(m => [ m.conversationId, new Set(m.acked ?? []) ]));
     const out: WireMessage[] = [];
@@ -483,22 +487,16 @@ export class MessageEngine {
   }
 
   /**
-   * The oldest `count` messages of these seq ranges, by time: located through the message pages and
-   * read by `_id` (on FerretDB every other read of the messages is a scan of all of them), or by a
-   * range query for a range the pages do not cover.
+   * The oldest `count` messages of these seq ranges by time: from the message pages (on FerretDB any
+   * read of the messages costs in proportion to all of them), and what they do not have by a range
+   * query on the messages.
    */
-  private async oldestPending(ranges: SeqRange[], count: number): Promise<MessageDoc[]> {
-    const located = await this.pages.entries(ranges);
-    const unlocated = ranges.filter(r => !located.get(r.conversationId));
-    const entries = ranges.flatMap(r => (located.get(r.conversationId) ?? []).map(e => ({ ...e, conversationId: r.conversationId })))
-      .sort((a, b) => a.time - b.time || (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq))
-      .slice(0, count);
-    const [ byId, byRange ] = await Promise.all([
-      entries.length ? this.pages.read(entries.map(e => e.id)) : [],
-      unlocated.length ? this.deps.models().Message.find({ $or: unlocated.map(r => ({ conversationId: r.conversationId, seq: { $gt: r.after, $lte: r.upTo } })) })
-        .sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(count).lean<MessageDoc[]>() : [],
-    ]);
-    return [ ...byId, ...byRange ];
+  private async oldestPending(ranges: SeqRange[], count: number): Promise<WireMessage[]> {
+    const { messages, unread } = await this.pages.oldest(ranges, count);
+    if (!unread.length) return messages;
+    const rest = await this.deps.models().Message.find({ $or: unread.map(r => ({ conversationId: r.conversationId, seq: { $gt: r.after, $lte: r.upTo } })) })
+      .sort({ sendTime: 1, conversationId: 1, seq: 1 }).limit(count).lean<MessageDoc[]>();
+    return [ ...messages, ...rest.map(toWire) ];
   }
 
   /**
@@ -623,11 +621,13 @@ export class MessageEngine {
     await this.deps.models().Membership.deleteMany({ _id: { $in: userIds.map(id => membershipId(id, roomId)) } });
   }
 
-  /** A dissolved room's conversation, memberships and messages are removed. */
+  /** A dissolved room's conversation, memberships, messages and message pages are removed. */
   async dropRoom(roomId: string) {
-    const { Conversation, Membership, Message } = this.deps.models();
+    const { Conversation, Membership, Message, MessagePage } = this.deps.models();
     await Membership.deleteMany({ conversationId: roomId });
     await Message.deleteMany({ conversationId: roomId });
+    // a room id is an ObjectId (hex): nothing in it is special to a regular expression
+    if (isObjectId(roomId)) await MessagePage.deleteMany({ _id: { $regex: `^${roomId}:` } });
     await Conversation.deleteOne({ _id: roomId });
     this.seqs.forget(roomId);
     await this.deps.recent.forget(roomId);

@@ -1,7 +1,6 @@
 import type { Model } from 'mongoose';
-import { findByIds } from '../../lib/coalescing-loader';
-import type { MessageDoc } from '../model/message';
-import { decodeEntry, MESSAGE_PAGE_SEQS, pageIdOf, type MessagePageDoc, type PageEntry } from '../model/message_page';
+import type { WireMessage } from '../../lib/schemas/wire';
+import { decodeEntry, MESSAGE_PAGE_SEQS, pageIdOf, type MessagePageDoc } from '../model/message_page';
 import type { PointerWriter } from './pointer-writer';
 
 /** seqs `after + 1 … upTo` of a conversation */
@@ -11,65 +10,77 @@ export interface SeqRange {
   upTo: number;
 }
 
-/** message reads by `_id` in flight at once (the pool is shared with the message path) */
-const READS_AT_ONCE = 16;
+/** One range being read: the seq to take next and what the pages read so far hold. */
+interface Reading {
+  range: SeqRange;
+  next: number;
+  /** the newest version of each seq read so far */
+  bySeq: Map<number, WireMessage>;
+  /** seqs up to here are in `bySeq` or were never in a page */
+  loadedUpTo: number;
+}
+
+const byTime = (a: WireMessage, b: WireMessage) => a.sendTime - b.sendTime || (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.seq - b.seq);
 
 /**
- * Finds messages by seq without a query on the messages (app/model/message_page.ts): the pages say
- * where each seq is (with what the pointer writer has not written yet), then the messages are read
- * by `_id`, one at a time where the database filters nothing else through an index (FerretDB on
- * SQLite: `$in` on `_id` reads the whole collection there).
+ * Reads the oldest messages of seq ranges from the message pages (app/model/message_page.ts),
+ * with what the pointer writer has not written yet, page by page as a merge by time needs them
+ * (a pull of 200 over 8 conversations mostly reads one page of each). A range whose pages miss a
+ * seq stops there and is left to the caller (the messages collection).
  */
 export class MessagePages {
   constructor(private readonly deps: {
     pages: () => Model<MessagePageDoc>;
-    messages: () => Model<MessageDoc>;
     pointers: PointerWriter;
-    /** whether `{_id: {$in}}` uses an index (false: one read by `_id` each) */
-    filtersUseIndexes: () => boolean;
+    /** messages sent before this are gone (retention): their copies are not shown */
+    keptSince: () => number;
   }) {}
 
-  /**
-   * Each range's entries in seq order, or null for a range with a seq no page knows (messages stored
-   * before there were pages, or by a process that stopped before writing its pages).
-   */
-  async entries(ranges: SeqRange[]): Promise<Map<string, PageEntry[] | null>> {
-    const pageIds = new Set<string>();
-    for (const r of ranges) {
-      for (let block = Math.floor((r.after + 1) / MESSAGE_PAGE_SEQS); block <= Math.floor(r.upTo / MESSAGE_PAGE_SEQS); block++) {
-        pageIds.add(pageIdOf(r.conversationId, block * MESSAGE_PAGE_SEQS));
+  /** The `count` oldest messages of the ranges by time, and what of the ranges the pages could not answer. */
+  async oldest(ranges: SeqRange[], count: number): Promise<{ messages: WireMessage[]; unread: SeqRange[] }> {
+    const readings: Reading[] = ranges.filter(r => r.upTo > r.after).map(range => {
+      const bySeq = new Map<number, WireMessage>();
+      for (const wire of this.deps.pointers.pendingEntries(range.conversationId)) keepNewest(bySeq, wire);
+      return { range, next: range.after + 1, bySeq, loadedUpTo: range.after };
+    });
+    const unread: SeqRange[] = [];
+    const messages: WireMessage[] = [];
+    const keptSince = this.deps.keptSince();
+    let active = readings;
+    while (messages.length < count && active.length) {
+      await this.load(active.filter(r => r.next > r.loadedUpTo));
+      // a seq the pages do not have: the rest of that range is read elsewhere
+      active = active.filter(r => {
+        if (r.bySeq.has(r.next)) return true;
+        unread.push({ ...r.range, after: r.next - 1 });
+        return false;
+      });
+      // take by time until a range needs its next page (its later seqs are later in time)
+      while (messages.length < count && active.length && active.every(r => r.bySeq.has(r.next))) {
+        let first = active[0];
+        for (const r of active) if (byTime(r.bySeq.get(r.next)!, first.bySeq.get(first.next)!) < 0) first = r;
+        const wire = first.bySeq.get(first.next)!;
+        if (wire.sendTime >= keptSince) messages.push(wire);
+        if (++first.next > first.range.upTo) active = active.filter(r => r !== first);
       }
     }
+    return { messages, unread };
+  }
+
+  /** Reads the next page of each of these ranges. */
+  private async load(readings: Reading[]) {
+    if (!readings.length) return;
     const Page = this.deps.pages();
-    const pages = await this.byId([ ...pageIds ], id => Page.findById(id).lean<MessagePageDoc>(),
-      ids => Page.find({ _id: { $in: ids } }).lean<MessagePageDoc[]>());
-    const out = new Map<string, PageEntry[] | null>();
-    for (const r of ranges) {
-      const bySeq = new Map<number, PageEntry>();
-      const add = (e: PageEntry) => { if (e.seq > r.after && e.seq <= r.upTo) bySeq.set(e.seq, e); };
-      for (const [ id, page ] of pages) {
-        if (!id.startsWith(`${r.conversationId}:`)) continue;
-        for (const text of page.entries) add(decodeEntry(text));
-      }
-      for (const e of this.deps.pointers.pendingEntries(r.conversationId)) add(e);
-      out.set(r.conversationId, bySeq.size === r.upTo - r.after ? [ ...bySeq.values() ].sort((a, b) => a.seq - b.seq) : null);
-    }
-    return out;
+    await Promise.all(readings.map(async r => {
+      const page = await Page.findById(pageIdOf(r.range.conversationId, r.next)).lean<MessagePageDoc>();
+      for (const text of page?.entries ?? []) keepNewest(r.bySeq, decodeEntry(text));
+      r.loadedUpTo = (Math.floor(r.next / MESSAGE_PAGE_SEQS) + 1) * MESSAGE_PAGE_SEQS - 1;
+    }));
   }
+}
 
-  /** These messages by `_id` (those removed since are missing). */
-  async read(ids: string[]): Promise<MessageDoc[]> {
-    const Message = this.deps.messages();
-    const found = await this.byId(ids, id => Message.findById(id).lean<MessageDoc>(), many => Message.find({ _id: { $in: many } }).lean<MessageDoc[]>());
-    return [ ...found.values() ];
-  }
-
-  private async byId<T extends { _id: unknown }>(ids: string[], one: (id: string) => Promise<T | null>, many: (ids: string[]) => Promise<T[]>): Promise<Map<string, T>> {
-    if (this.deps.filtersUseIndexes()) return findByIds(ids, one, many);
-    const found = new Map<string, T>();
-    for (let i = 0; i < ids.length; i += READS_AT_ONCE) {
-      for (const doc of await Promise.all(ids.slice(i, i + READS_AT_ONCE).map(one))) if (doc) found.set(String(doc._id), doc);
-    }
-    return found;
-  }
+/** A message is in a page once when stored and again with each change: the newest `rev` counts. */
+function keepNewest(bySeq: Map<number, WireMessage>, wire: WireMessage) {
+  const known = bySeq.get(wire.seq);
+  if (!known || (wire.rev ?? 0) >= (known.rev ?? 0)) bySeq.set(wire.seq, wire);
 }

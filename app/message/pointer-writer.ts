@@ -2,7 +2,7 @@ import type { Model } from 'mongoose';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
 import type { WireMessage } from '../../lib/schemas/wire';
 import type { ConversationDoc } from '../model/conversation';
-import { encodeEntry, pageIdOf, type MessagePageDoc, type PageEntry } from '../model/message_page';
+import { encodeEntry, pageIdOf, type MessagePageDoc } from '../model/message_page';
 import { toWire, type MessageDoc } from '../model/message';
 
 /** A conversation's newest message as the pointer keeps it. */
@@ -26,8 +26,8 @@ interface Pending {
   unmention?: Set<number>;
   /** ids of messages removed from the store (retention): `last` goes if it is one of them */
   removed?: Set<string>;
-  /** where the messages stored since the last flush are (their message pages) */
-  entries?: PageEntry[];
+  /** messages stored or changed since the last flush, for their message pages */
+  entries?: WireMessage[];
 }
 
 /**
@@ -42,7 +42,7 @@ interface Pending {
  * too (FerretDB applies updates as read-modify-write: two writers of one document would lose each
  * other's fields): a changed last message (`$max` compares `seq`, then `rev`), the conversation's
  * last change feed id, and the seqs of messages that mention `all`. With the pointers go the
- * entries of the message pages (app/model/message_page.ts): where each new message is by seq.
+ * message pages (app/model/message_page.ts): each new message, and each change of one.
  */
 export class PointerWriter {
   private dirty = new Map<string, Pending>();
@@ -65,9 +65,11 @@ export class PointerWriter {
     for (const m of messages) {
       const entry = this.entry(m.conversationId);
       const prev = entry.pointer;
-      if (!prev || prev.seq < m.seq) entry.pointer = { seq: m.seq, sendTime: m.sendTime, wire: toWire(m) };
+      const newest = !prev || prev.seq < m.seq;
+      const wire = newest || this.pages ? toWire(m) : null;
+      if (newest) entry.pointer = { seq: m.seq, sendTime: m.sendTime, wire: wire! };
       if (m.mentions?.includes('all')) (entry.allMentions ??= new Set()).add(m.seq);
-      if (this.pages) (entry.entries ??= []).push({ seq: m.seq, id: String(m._id), time: new Date(m.sendTime).getTime() });
+      if (this.pages) (entry.entries ??= []).push(wire!);
     }
     this.schedule();
   }
@@ -76,6 +78,7 @@ export class PointerWriter {
   changed(wire: WireMessage) {
     const entry = this.entry(wire.conversationId);
     if (!entry.changed || isNewer(wire, entry.changed)) entry.changed = wire;
+    if (this.pages) (entry.entries ??= []).push(wire);
     this.schedule();
   }
 
@@ -118,8 +121,8 @@ export class PointerWriter {
     return out;
   }
 
-  /** Page entries of this conversation not written yet (or being written). */
-  pendingEntries(conversationId: string): PageEntry[] {
+  /** Messages of this conversation (new or changed) not in their pages yet (or being written). */
+  pendingEntries(conversationId: string): WireMessage[] {
     return [ ...this.inflight.get(conversationId)?.entries ?? [], ...this.dirty.get(conversationId)?.entries ?? [] ];
   }
 
@@ -215,7 +218,7 @@ function updatesOf(conversationId: string, p: Pending) {
 
 /** The message pages' updates: each page's new entries appended, its `newest` raised; made if missing. */
 function pageUpdatesOf(batch: Array<[string, Pending]>): Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown>; upsert: true } }> {
-  const byPage = new Map<string, PageEntry[]>();
+  const byPage = new Map<string, WireMessage[]>();
   for (const [ conversationId, p ] of batch) {
     for (const e of p.entries ?? []) {
       const id = pageIdOf(conversationId, e.seq);
@@ -225,7 +228,7 @@ function pageUpdatesOf(batch: Array<[string, Pending]>): Array<{ updateOne: { fi
   }
   return [ ...byPage ].map(([ _id, entries ]) => ({ updateOne: {
     filter: { _id },
-    update: { $push: { entries: { $each: entries.map(encodeEntry) } }, $max: { newest: new Date(Math.max(...entries.map(e => e.time))) } },
+    update: { $push: { entries: { $each: entries.map(encodeEntry) } }, $max: { newest: new Date(Math.max(...entries.map(e => e.sendTime))) } },
     upsert: true as const,
   } }));
 }

@@ -1,40 +1,31 @@
 import type { Application } from 'egg';
 import type { Model } from 'mongoose';
+import type { WireMessage } from '../../lib/schemas/wire';
 
-/** seqs per page: a page of a busy conversation stays a few KB (about 40 bytes an entry) */
-export const MESSAGE_PAGE_SEQS = 256;
+/** seqs per page: a page stays small to read and to rewrite (about 30 KB of copies) */
+export const MESSAGE_PAGE_SEQS = 64;
 
 /**
- * Where a conversation's messages are by seq: one document per conversation and block of
- * `MESSAGE_PAGE_SEQS` seqs, `_id` `"<conversationId>:<block>"`, written with the conversation
- * pointers a moment after each commit (app/message/pointer-writer.ts). A pull for a user who was
- * away longer than the recent-messages cache reaches reads the pages of their oldest pending seqs
- * and then those messages, all by `_id`: on FerretDB (SQLite) every other filter reads the whole
- * messages collection (issue #19). Entries a process did not write (it stopped before its pointer
- * flush, or the messages are older than the pages) leave a gap, and the reader falls back to the
- * range query for that conversation.
+ * A conversation's messages by seq, as clients get them: one document per conversation and block
+ * of `MESSAGE_PAGE_SEQS` seqs, `_id` `"<conversationId>:<block>"`, appended to by the pointer
+ * writer a moment after each commit (app/message/pointer-writer.ts): each new message, and each
+ * later change of one (a newer `rev`). A pull for a user who was away longer than the
+ * recent-messages cache reaches reads these pages instead of the messages: on FerretDB (SQLite)
+ * every read of a collection, by `_id` too, costs in proportion to the collection, and this one
+ * holds one document per 64 messages (issue #19). Seqs no page has (messages stored before the
+ * pages, or by a process that stopped before its pointer flush) are read from the messages.
  */
 export interface MessagePageDoc {
   _id: string;
-  /** `"<seq> <message _id> <sendTime ms>"`, in the order written (one string each: cheap on FerretDB) */
+  /** each a message as clients get it (JSON: one string each is cheap on FerretDB), in the order written */
   entries: string[];
   /** the newest entry's sendTime (retention removes pages older than what it keeps) */
   newest: Date;
 }
 
-export interface PageEntry {
-  seq: number;
-  id: string;
-  time: number;
-}
-
 export const pageIdOf = (conversationId: string, seq: number) => `${conversationId}:${Math.floor(seq / MESSAGE_PAGE_SEQS)}`;
-export const encodeEntry = (e: PageEntry) => `${e.seq} ${e.id} ${e.time}`;
-
-export function decodeEntry(text: string): PageEntry {
-  const [ seq, id, time ] = text.split(' ');
-  return { seq: Number(seq), id, time: Number(time) };
-}
+export const encodeEntry = (wire: WireMessage) => JSON.stringify(wire);
+export const decodeEntry = (text: string): WireMessage => JSON.parse(text);
 
 export default (app: Application): Model<MessagePageDoc> => {
   const { Schema } = app.mongoose;

@@ -307,6 +307,17 @@ describe('REST rooms (PROTOCOL §7 "Rooms", g_notice)', () => {
       expectError(await api('GET', roomPath(room), { token: owner.token }), 404, 10005);
       assert.strictEqual(await app.model.Conversation.countDocuments({ _id: room._id }), 0);
     });
+
+    it('its messages and their message pages are removed', async () => {
+      const owner = await signup();
+      const room = await createRoom(owner, []);
+      await app.messages.send(owner.id, { type: 1, typeu: 2, to: room._id, content: 'before the end', fp: `end-${Date.now()}` });
+      await app.messages.flush();
+      assert.strictEqual(await app.model.MessagePage.countDocuments({ _id: `${room._id}:0` }), 1);
+      await api('DELETE', roomPath(room), { token: owner.token });
+      assert.strictEqual(await app.model.Message.countDocuments({ conversationId: room._id }), 0);
+      assert.strictEqual(await app.model.MessagePage.countDocuments({ _id: `${room._id}:0` }), 0);
+    });
   });
 
   it('a user\'s sockets join all their rooms on connect', async () => {

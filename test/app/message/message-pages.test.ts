@@ -1,22 +1,19 @@
 import assert from 'node:assert';
+import { Types } from 'mongoose';
 import { app, signup, type TestUser } from '../../helpers';
 import { commandsDuring, describeCommands, quiet, type SeenCommand } from '../../db-commands';
 import { ok, online } from '../../message-helpers';
-import { Types } from 'mongoose';
 import { c2cConversationId } from '../../../lib/conversation-ids';
 import { PointerWriter } from '../../../app/message/pointer-writer';
 import { MessagePages } from '../../../app/message/message-pages';
 import { decodeEntry, type MessagePageDoc } from '../../../app/model/message_page';
+import type { MessageDoc } from '../../../app/model/message';
 
 /** more than the recent-messages cache answers for one conversation (100 pending) */
 const AWAY_COUNT = 130;
 
-/** an `_id` value, not an operator (`{$in: …}`) */
-const isIdValue = (v: any) => typeof v === 'string' || v?._bsontype === 'ObjectId';
-/** reads of the messages that are not exactly `{_id: <value>}` (on FerretDB, each a scan of all of them) */
-const rangeReads = (seen: SeenCommand[]) => seen.filter(c => c.collection === 'messages' && c.name === 'find' &&
-  !(c.filter && Object.keys(c.filter).length === 1 && isIdValue(c.filter._id)));
-const bySeq = (a: any, b: any) => a.seq - b.seq;
+const messageReads = (seen: SeenCommand[]) => seen.filter(c => c.collection === 'messages');
+const bySeq = (a: { seq: number }, b: { seq: number }) => a.seq - b.seq;
 
 /** Messages from a peer to `away`, sent while it was away (through the engine: past the `to` rate limit): more than the cache answers. */
 async function awayConversation(count = AWAY_COUNT) {
@@ -36,38 +33,73 @@ async function pullOf(away: TestUser) {
   return { messages, seen };
 }
 
+/** A pointer writer that does not flush by itself, and a page reader on it. */
+function unflushed(keptSince = 0) {
+  const pointers = new PointerWriter(() => app.model.Conversation, 10_000, err => { throw err; }, () => app.model.MessagePage);
+  const pages = new MessagePages({ pages: () => app.model.MessagePage, pointers, keptSince: () => keptSince });
+  let n = 0;
+  const message = (conversationId: string, seq: number, sendTime = new Date()): MessageDoc => ({
+    _id: new Types.ObjectId(), fp: `mp${n++}`, from: new Types.ObjectId(), to: new Types.ObjectId(), type: 1, typeu: 1, content: `m${seq}`, conversationId, seq, sendTime,
+  });
+  return { pointers, pages, message };
+}
+
 describe('message pages (an away user\'s pull past the recent-messages cache)', () => {
-  it('the pages name every stored message by seq once the pointers are written', async () => {
+  it('the pages hold every stored message by seq once the pointers are written', async () => {
     const { sent, conversationId } = await awayConversation(20);
     await quiet();
     const page = await app.model.MessagePage.findById(`${conversationId}:0`).lean<MessagePageDoc>();
     assert.ok(page, 'no page written');
-    assert.deepStrictEqual(page.entries.map(decodeEntry).sort(bySeq).map(e => [ e.seq, e.id ]), sent.map(m => [ m.seq, m._id ]));
+    assert.deepStrictEqual(page.entries.map(decodeEntry).sort(bySeq).map(e => [ e.seq, e._id, e.content ]), sent.map(m => [ m.seq, m._id, m.content ]));
   });
 
-  it('gets what is pending, oldest first, reading the messages by _id only', async () => {
+  it('gets what is pending, oldest first, without reading the messages', async () => {
     const { away, sent } = await awayConversation();
     const { messages, seen } = await pullOf(away);
     assert.deepStrictEqual(messages.map(m => m._id), sent.map(m => m._id));
-    assert.deepStrictEqual(rangeReads(seen), [], describeCommands(seen));
+    assert.deepStrictEqual(messageReads(seen), [], describeCommands(seen));
   });
 
-  it('entries the pointer writer has not written yet count too', async () => {
-    const conversationId = `mp-${Date.now()}`;
-    const pointers = new PointerWriter(() => app.model.Conversation, 10_000, err => { throw err; }, () => app.model.MessagePage);
-    const pages = new MessagePages({ pages: () => app.model.MessagePage, messages: () => app.model.Message, pointers, filtersUseIndexes: () => false });
-    const ids = [ 1, 2, 3 ].map(() => new Types.ObjectId());
-    pointers.mark(ids.map((_id, i) => ({ _id, fp: `mp${i}`, from: new Types.ObjectId(), to: new Types.ObjectId(), type: 1, typeu: 1, content: '', conversationId, seq: i + 1, sendTime: new Date() })));
-    const located = await pages.entries([{ conversationId, after: 1, upTo: 3 }]);
-    assert.deepStrictEqual(located.get(conversationId)?.map(e => [ e.seq, e.id ]), [[ 2, String(ids[1]) ], [ 3, String(ids[2]) ]]);
+  it('a message recalled after it was stored comes as the recall marker', async () => {
+    const { away, peer, sent } = await awayConversation();
+    const recalled = await app.messages.recall(peer.id, { _id: sent[0]._id });
+    const { messages } = await pullOf(away);
+    assert.deepStrictEqual(messages[0], recalled);
   });
 
-  it('messages the pages do not know (stored before them) are found by their seqs all the same', async () => {
+  it('messages the pages do not have (stored before them) are read from the messages', async () => {
     const { away, sent, conversationId } = await awayConversation();
     await quiet();
-    await app.model.MessagePage.deleteMany({ _id: { $in: [ `${conversationId}:0` ] } });
+    await app.model.MessagePage.deleteMany({ _id: { $in: [ `${conversationId}:1` ] } });
     const { messages, seen } = await pullOf(away);
     assert.deepStrictEqual(messages.map(m => m._id), sent.map(m => m._id));
-    assert.strictEqual(rangeReads(seen).length, 1, describeCommands(seen));
+    assert.strictEqual(messageReads(seen).length, 1, describeCommands(seen));
+  });
+
+  it('messages the pointer writer has not written yet count too', async () => {
+    const { pointers, pages, message } = unflushed();
+    const conversationId = `mp-${Date.now()}`;
+    const stored = [ 1, 2, 3 ].map(seq => message(conversationId, seq));
+    pointers.mark(stored);
+    const { messages, unread } = await pages.oldest([{ conversationId, after: 1, upTo: 3 }], 10);
+    assert.deepStrictEqual(messages.map(m => m._id), [ String(stored[1]._id), String(stored[2]._id) ]);
+    assert.deepStrictEqual(unread, []);
+  });
+
+  it('the oldest of several conversations by time, no more than asked', async () => {
+    const { pointers, pages, message } = unflushed();
+    const [ a, b ] = [ `mpa-${Date.now()}`, `mpb-${Date.now()}` ];
+    const t = Date.now();
+    pointers.mark([ message(a, 1, new Date(t)), message(a, 2, new Date(t + 30)), message(b, 1, new Date(t + 10)), message(b, 2, new Date(t + 20)) ]);
+    const { messages } = await pages.oldest([{ conversationId: a, after: 0, upTo: 2 }, { conversationId: b, after: 0, upTo: 2 }], 3);
+    assert.deepStrictEqual(messages.map(m => [ m.conversationId, m.seq ]), [[ a, 1 ], [ b, 1 ], [ b, 2 ]]);
+  });
+
+  it('copies of messages older than retention keeps are not shown', async () => {
+    const { pointers, pages, message } = unflushed(Date.now() - 1000);
+    const conversationId = `mpr-${Date.now()}`;
+    pointers.mark([ message(conversationId, 1, new Date(Date.now() - 60_000)), message(conversationId, 2) ]);
+    const { messages } = await pages.oldest([{ conversationId, after: 0, upTo: 2 }], 10);
+    assert.deepStrictEqual(messages.map(m => m.seq), [ 2 ]);
   });
 });
