@@ -399,8 +399,10 @@ async function measureAway({ url, db, away }) {
   out['away: connect'] = await timeConnect(db, url, away.user, pendingPage);
   const socket = await connectChat(url, away.user, { deviceType: 'MOBILE', deadline: Date.now() + 60000 });
   try {
+    // its conversations that got a message so far (at the first sizes not all 8 have)
+    const begun = [ ...book.lastInConversation.keys() ].filter(k => k.startsWith('away:')).length;
     out['away: recent_conversation'] = await timeRequest(db, socket, 'recent_conversation', () => undefined, list => {
-      if (list.length < away.conversations) book.notes.push(`the away user's recent_conversation listed ${list.length} conversations, expected ${away.conversations}`);
+      if (list.length < begun) book.notes.push(`the away user's recent_conversation listed ${list.length} conversations, expected ${begun}`);
     });
     out['away: offline_message'] = await timeRequest(db, socket, 'offline_message', () => undefined, pendingPage);
   } finally {
@@ -476,7 +478,7 @@ async function main() {
     }
     // the away user's conversations: deliveries to it are checked by its pulls, not live (recipients 0)
     for (const p of AWAY ? peers.slice(0, 8) : []) routes.push({ from: p, to: awayUser.id, typeu: 1, recipients: 0, conversation: `away:${p.user.id}` });
-    const away = AWAY ? { user: awayUser, conversations: 8 } : null;
+    const away = AWAY ? { user: awayUser } : null;
     const ctx = { url: server.url, db, me, peers, conversations, away };
 
     let lastMeasureMs = 60000;
