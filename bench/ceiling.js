@@ -7,7 +7,8 @@
  * count on MongoDB and FerretDB alike): per delivered message, the documents written per collection
  * and operation, each in the batch size the server used (documents per write command), and the
  * reads (`find` and the like) per delivered message. Each write stream runs one command at a time, as
- * the server's writers do (one group commit, one delivery flush, one pointer flush at a time), reads 8
+ * the server's writers do (one group commit, one delivery flush, one pointer flush at a time), and
+ * bulk updates of all streams one at a time (as the server's: lib/bulk-write.ts), reads 8
  * at a time, all together and kept in the mix's proportions (the reads never ahead of the writes, but
  * only the writes bound it). Documents are copies of the server's own (a sample of
  * each collection, with fresh values in every uniquely indexed field) in a fresh database with the
@@ -55,7 +56,8 @@ function fresh(value, n) {
 /** Measures the mix for `seconds`; { deliveredPerSec, binding: the stream that bounds it }. */
 async function measureCeiling({ sourceUrl, targetUrl, mix, seconds }) {
   const source = await MongoClient.connect(sourceUrl);
-  const target = await MongoClient.connect(targetUrl, { maxPoolSize: 20 });
+  // a command stuck past 60 s (a deadlocked FerretDB) fails the ceiling instead of hanging the bench
+  const target = await MongoClient.connect(targetUrl, { maxPoolSize: 20, socketTimeoutMS: 60000 });
   try {
     const from = source.db();
     const db = target.db();
@@ -92,6 +94,14 @@ async function measureCeiling({ sourceUrl, targetUrl, mix, seconds }) {
     // reads keep pace with the writes (never ahead), but only the writes bound the ceiling: a read by
     // `_id` waits behind a write on FerretDB, and a server's reads are off its write path
     const streams = mix.readsPerMsg > 0 ? [ ...writes, { collection: 'memberships', op: 'find', perMsg: mix.readsPerMsg, batch: 1, done: 0, parallel: READS_IN_FLIGHT } ] : writes;
+    // bulk updates of every stream take turns, as all of the server's do (lib/bulk-write.ts): FerretDB
+    // deadlocks for good with about 100 updates in flight (three streams' batches of 50 and 25 would be)
+    let updating = Promise.resolve();
+    const inTurn = fn => {
+      const run = updating.then(fn);
+      updating = run.catch(() => undefined);
+      return run;
+    };
     const progress = s => s.done / s.perMsg;
     const slowest = () => Math.min(...writes.map(progress));
     const one = async s => {
@@ -99,7 +109,7 @@ async function measureCeiling({ sourceUrl, targetUrl, mix, seconds }) {
       const coll = db.collection(s.collection);
       switch (s.op) {
         case 'insert': await coll.insertMany(Array.from({ length: s.batch }, kind.copy), { ordered: true }); break;
-        case 'update': await coll.bulkWrite(Array.from({ length: s.batch }, () => ({ updateOne: { filter: { _id: pick(kind) }, update: update(kind) } })), { ordered: true }); break;
+        case 'update': await inTurn(() => coll.bulkWrite(Array.from({ length: s.batch }, () => ({ updateOne: { filter: { _id: pick(kind) }, update: update(kind) } })), { ordered: true })); break;
         case 'findAndModify': await coll.findOneAndUpdate({ _id: pick(kind) }, update(kind)); break;
         case 'delete': await coll.deleteOne({ _id: new ObjectId() }); break;
         default: await coll.findOne({ _id: pick(kind) });
