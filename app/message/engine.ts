@@ -198,6 +198,7 @@ export class MessageEngine {
     this.seqs = new SeqKnowledge({ registry: deps.seqRegistry, conversations: () => models().Conversation, messages: () => models().Message, pages: () => models().MessagePage, onError });
     this.pages = new MessagePages({
       pages: () => models().MessagePage,
+      messages: () => models().Message,
       pointers: this.seqs.pointers,
       keptSince: () => (config.retentionDays ? Date.now() - config.retentionDays * 24 * 3600 * 1000 : 0),
     });

@@ -2,7 +2,7 @@ import type { Model } from 'mongoose';
 import { bulkWriteInChunks } from '../../lib/bulk-write';
 import type { WireMessage } from '../../lib/schemas/wire';
 import type { ConversationDoc } from '../model/conversation';
-import { encodeEntry, pageIdOf, type MessagePageDoc } from '../model/message_page';
+import { encodeEntry, pageIdOf, revKey, type MessagePageDoc } from '../model/message_page';
 import { toWire, type MessageDoc } from '../model/message';
 
 /** A conversation's newest message as the pointer keeps it. */
@@ -26,8 +26,10 @@ interface Pending {
   unmention?: Set<number>;
   /** ids of messages removed from the store (retention): `last` goes if it is one of them */
   removed?: Set<string>;
-  /** messages stored or changed since the last flush, for their message pages */
+  /** messages stored since the last flush, for their message pages */
   entries?: WireMessage[];
+  /** messages changed since the last flush, the newest version of each by seq (their pages get the `rev`) */
+  revised?: Map<number, WireMessage>;
 }
 
 /**
@@ -42,7 +44,7 @@ interface Pending {
  * too (FerretDB applies updates as read-modify-write: two writers of one document would lose each
  * other's fields): a changed last message (`$max` compares `seq`, then `rev`), the conversation's
  * last change feed id, and the seqs of messages that mention `all`. With the pointers go the
- * message pages (app/model/message_page.ts): each new message, and each change of one.
+ * message pages (app/model/message_page.ts): each new message, and the newest `rev` of each changed one.
  */
 export class PointerWriter {
   private dirty = new Map<string, Pending>();
@@ -78,7 +80,10 @@ export class PointerWriter {
   changed(wire: WireMessage) {
     const entry = this.entry(wire.conversationId);
     if (!entry.changed || isNewer(wire, entry.changed)) entry.changed = wire;
-    if (this.pages) (entry.entries ??= []).push(wire);
+    if (this.pages) {
+      const known = (entry.revised ??= new Map()).get(wire.seq);
+      if (!known || (wire.rev ?? 0) > (known.rev ?? 0)) entry.revised.set(wire.seq, wire);
+    }
     this.schedule();
   }
 
@@ -121,9 +126,9 @@ export class PointerWriter {
     return out;
   }
 
-  /** Messages of this conversation (new or changed) not in their pages yet (or being written). */
+  /** Messages of this conversation stored or changed, not in their pages yet (or being written). */
   pendingEntries(conversationId: string): WireMessage[] {
-    return [ ...this.inflight.get(conversationId)?.entries ?? [], ...this.dirty.get(conversationId)?.entries ?? [] ];
+    return [ this.inflight.get(conversationId), this.dirty.get(conversationId) ].flatMap(p => [ ...p?.entries ?? [], ...p?.revised?.values() ?? [] ]);
   }
 
   /** Changed messages of these conversations not written yet (each may or may not be its conversation's last). */
@@ -216,21 +221,30 @@ function updatesOf(conversationId: string, p: Pending) {
   return ops;
 }
 
-/** The message pages' updates: each page's new entries appended, its `newest` raised; made if missing. */
+/**
+ * The message pages' updates: each page's new messages appended and its `newest` raised, the newest
+ * `rev` of its changed messages raised; a page is made if missing.
+ */
 function pageUpdatesOf(batch: Array<[string, Pending]>): Array<{ updateOne: { filter: { _id: string }; update: Record<string, unknown>; upsert: true } }> {
-  const byPage = new Map<string, WireMessage[]>();
+  const byPage = new Map<string, { stored: WireMessage[]; revised: WireMessage[] }>();
+  const pageOf = (conversationId: string, seq: number) => {
+    const id = pageIdOf(conversationId, seq);
+    let page = byPage.get(id);
+    if (!page) byPage.set(id, page = { stored: [], revised: [] });
+    return page;
+  };
   for (const [ conversationId, p ] of batch) {
-    for (const e of p.entries ?? []) {
-      const id = pageIdOf(conversationId, e.seq);
-      const list = byPage.get(id);
-      if (list) list.push(e); else byPage.set(id, [ e ]);
-    }
+    for (const wire of p.entries ?? []) pageOf(conversationId, wire.seq).stored.push(wire);
+    for (const wire of p.revised?.values() ?? []) pageOf(conversationId, wire.seq).revised.push(wire);
   }
-  return [ ...byPage ].map(([ _id, entries ]) => ({ updateOne: {
-    filter: { _id },
-    update: { $push: { entries: { $each: entries.map(encodeEntry) } }, $max: { newest: new Date(Math.max(...entries.map(e => e.sendTime))) } },
-    upsert: true as const,
-  } }));
+  return [ ...byPage ].map(([ _id, { stored, revised } ]) => {
+    // a page made by a change alone (its messages are older than the pages) has no copies and the oldest `newest`
+    const max: Record<string, unknown> = { newest: new Date(stored.length ? Math.max(...stored.map(w => w.sendTime)) : 0) };
+    for (const w of revised) max[`revs.${revKey(w.seq)}`] = w.rev ?? 0;
+    const update: Record<string, unknown> = { $max: max };
+    if (stored.length) update.$push = { entries: { $each: stored.map(encodeEntry) } };
+    return { updateOne: { filter: { _id }, update, upsert: true as const } };
+  });
 }
 
 /** Whether `a` is a later state of the conversation's end than `b`: a later message, or the same one changed since. */

@@ -6,7 +6,7 @@ import { ok, online } from '../../message-helpers';
 import { c2cConversationId } from '../../../lib/conversation-ids';
 import { PointerWriter } from '../../../app/message/pointer-writer';
 import { MessagePages } from '../../../app/message/message-pages';
-import { decodeEntry, type MessagePageDoc } from '../../../app/model/message_page';
+import { decodeEntry, revKey, type MessagePageDoc } from '../../../app/model/message_page';
 import type { MessageDoc } from '../../../app/model/message';
 
 /** more than the recent-messages cache answers for one conversation (100 pending) */
@@ -36,7 +36,7 @@ async function pullOf(away: TestUser) {
 /** A pointer writer that does not flush by itself, and a page reader on it. */
 function unflushed(keptSince = 0) {
   const pointers = new PointerWriter(() => app.model.Conversation, 10_000, err => { throw err; }, () => app.model.MessagePage);
-  const pages = new MessagePages({ pages: () => app.model.MessagePage, pointers, keptSince: () => keptSince });
+  const pages = new MessagePages({ pages: () => app.model.MessagePage, messages: () => app.model.Message, pointers, keptSince: () => keptSince });
   let n = 0;
   const message = (conversationId: string, seq: number, sendTime = new Date()): MessageDoc => ({
     _id: new Types.ObjectId(), fp: `mp${n++}`, from: new Types.ObjectId(), to: new Types.ObjectId(), type: 1, typeu: 1, content: `m${seq}`, conversationId, seq, sendTime,
@@ -58,6 +58,15 @@ describe('message pages (an away user\'s pull past the recent-messages cache)', 
     const { messages, seen } = await pullOf(away);
     assert.deepStrictEqual(messages.map(m => m._id), sent.map(m => m._id));
     assert.deepStrictEqual(messageReads(seen), [], describeCommands(seen));
+  });
+
+  it('a change of a message raises its rev in the page and adds no copy (pages stay bounded)', async () => {
+    const { peer, sent, conversationId } = await awayConversation(20);
+    const recalled = await app.messages.recall(peer.id, { _id: sent[0]._id });
+    await quiet();
+    const page = await app.model.MessagePage.findById(`${conversationId}:0`).lean<MessagePageDoc>();
+    assert.strictEqual(page?.entries.length, 20);
+    assert.strictEqual(page?.revs?.[revKey(sent[0].seq)], recalled.rev);
   });
 
   it('a message recalled after it was stored comes as the recall marker', async () => {
