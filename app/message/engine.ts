@@ -310,7 +310,7 @@ export class MessageEngine {
       return { ok: wire };
     });
     // pulls read the registry to know what is pending: it is raised before anyone is acked
-    await Promise.all([ this.seqs.stored(fresh), this.seqs.stored(earlier, false) ]);
+    await Promise.all([ this.seqs.stored(fresh, true, freshWires), this.seqs.stored(earlier, false) ]);
     for (const doc of fresh) {
       this.delivery.markSent(String(doc.from), doc.conversationId, doc.seq);
       // §8: mentioned members count it until they read it (`all` is kept on the conversation)

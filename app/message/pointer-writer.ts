@@ -63,12 +63,13 @@ export class PointerWriter {
     this.nextDelay = intervalMs;
   }
 
-  mark(messages: MessageDoc[]) {
-    for (const m of messages) {
+  /** Messages stored; `wires`, when the caller made them, are theirs as clients get them (in the same order). */
+  mark(messages: MessageDoc[], wires?: WireMessage[]) {
+    for (const [ i, m ] of messages.entries()) {
       const entry = this.entry(m.conversationId);
       const prev = entry.pointer;
       const newest = !prev || prev.seq < m.seq;
-      const wire = newest || this.pages ? toWire(m) : null;
+      const wire = newest || this.pages ? wires?.[i] ?? toWire(m) : null;
       if (newest) entry.pointer = { seq: m.seq, sendTime: m.sendTime, wire: wire! };
       if (m.mentions?.includes('all')) (entry.allMentions ??= new Set()).add(m.seq);
       if (this.pages) (entry.entries ??= []).push(wire!);

@@ -110,16 +110,17 @@ export class SeqKnowledge {
 
   /**
    * Messages were stored (or found stored): the registry is raised, so pulls see them, and the
-   * pointers are marked. Resolves once the registry has them: only then may their senders be acked.
+   * pointers are marked (with `wires`, the messages as clients get them, when the caller made them
+   * already). Resolves once the registry has them: only then may their senders be acked.
    */
-  async stored(docs: MessageDoc[], fresh = true): Promise<void> {
+  async stored(docs: MessageDoc[], fresh = true, wires?: WireMessage[]): Promise<void> {
     const advanced = new Map<string, number>();
     for (const doc of docs) {
       if ((advanced.get(doc.conversationId) ?? 0) < doc.seq) advanced.set(doc.conversationId, doc.seq);
       if (fresh && (this.counters.get(doc.conversationId) ?? 0) < doc.seq) this.counters.set(doc.conversationId, doc.seq);
     }
     await this.deps.registry.advance(advanced);
-    if (fresh) this.pointers.mark(docs);
+    if (fresh) this.pointers.mark(docs, wires);
   }
 
   /** The authoritative last seq (a room newcomer's cursors start there). */
