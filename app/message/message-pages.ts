@@ -1,5 +1,6 @@
 import type { Model } from 'mongoose';
 import type { WireMessage } from '../../lib/schemas/wire';
+import { findByIds } from '../../lib/coalescing-loader';
 import { toWire, type MessageDoc } from '../model/message';
 import { decodeEntry, MESSAGE_PAGE_SEQS, pageIdOf, revKey, type MessagePageDoc } from '../model/message_page';
 import type { PointerWriter } from './pointer-writer';
@@ -78,15 +79,16 @@ export class MessagePages {
     return { messages, unread };
   }
 
-  /** Changed messages read as they are now (one by one: few, and a page says which); those removed since leave. */
+  /** Changed messages read as they are now (a page says which); those removed since leave. */
   private async refresh(messages: WireMessage[], stale: Map<string, number>) {
     const Message = this.deps.messages();
-    const current = await Promise.all([ ...stale.keys() ].map(id => Message.findById(id).lean<MessageDoc>()));
+    const current = await findByIds([ ...stale.keys() ], id => Message.findById(id).lean<MessageDoc>(),
+      ids => Message.find({ _id: { $in: ids } }).lean<MessageDoc[]>());
     const gone = new Set<number>();
-    [ ...stale.values() ].forEach((at, i) => {
-      const doc = current[i];
+    for (const [ id, at ] of stale) {
+      const doc = current.get(id);
       if (doc) messages[at] = toWire(doc); else gone.add(at);
-    });
+    }
     if (gone.size) messages.splice(0, messages.length, ...messages.filter((_, i) => !gone.has(i)));
   }
 
